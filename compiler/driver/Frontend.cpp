@@ -1,0 +1,73 @@
+//===- Frontend.cpp - The front-end pipeline as a script ------------------===//
+#include "compiler/driver/Frontend.h"
+
+#include "compiler/ir/IRParser.h"
+#include "compiler/ir/Printer.h"
+#include "compiler/ir/Verifier.h"
+#include "compiler/lower/Lower.h"
+#include "compiler/parse/ASTPrinter.h"
+#include "compiler/parse/Parser.h"
+
+#include <sstream>
+
+namespace rnnc {
+namespace {
+
+bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// The largest source file accepted; larger ones are certainly not models.
+constexpr size_t kMaxSourceBytes = 16u << 20;
+
+} // namespace
+
+bool runFrontend(const std::string &path, const FrontendOptions &options, Diagnostics &diag,
+                 std::ostream &out, std::optional<ir::Graph> *graphOut) {
+  std::string error;
+  std::shared_ptr<SourceFile> file = SourceFile::read(path, error);
+  if (!file) {
+    diag.error({}, error);
+    return false;
+  }
+  diag.addFile(file);
+  SourceLoc start = file->loc(1, 1);
+  if (file->text().size() > kMaxSourceBytes) {
+    diag.error(start, "file is larger than 16 MiB; this is not a model description");
+    return false;
+  }
+
+  const bool isIR = options.inputLanguage.empty() ? endsWith(path, ".ir") : options.inputLanguage == "ir";
+  std::optional<ir::Graph> graph;
+  if (isIR) {
+    if (options.emit == EmitKind::AST) {
+      diag.error(start, "--emit=ast needs a .rnn model, not graph IR");
+      return false;
+    }
+    graph = ir::parseGraph(*file, diag);
+    if (!graph || !ir::verifyGraph(*graph, diag))
+      return false;
+  } else {
+    std::optional<ast::File> tree = parseFile(*file, diag);
+    if (!tree)
+      return false;
+    if (options.emit == EmitKind::AST) {
+      printAST(*tree, out);
+      return true;
+    }
+    graph = lowerToGraph(*tree, start, diag);
+    if (!graph)
+      return false;
+    // A graph that fails verification after lowering is a compiler bug.
+    std::ostringstream problems;
+    Diagnostics verifyDiag(problems);
+    RNNC_ASSERT(ir::verifyGraph(*graph, verifyDiag), "lowering produces a valid graph:\n" + problems.str());
+  }
+  if (options.emit == EmitKind::IR)
+    ir::printGraph(*graph, out, {options.printLocations});
+  if (graphOut)
+    *graphOut = std::move(graph);
+  return true;
+}
+
+} // namespace rnnc

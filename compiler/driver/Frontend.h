@@ -1,0 +1,31 @@
+//===- Frontend.h - From a file on disk to a verified graph -----*- C++ -*-===//
+#pragma once
+
+#include "compiler/ir/Graph.h"
+#include "compiler/support/Diagnostics.h"
+
+#include <optional>
+#include <ostream>
+#include <string>
+
+namespace rnnc {
+
+enum class EmitKind { None, AST, IR };
+
+struct FrontendOptions {
+  EmitKind emit = EmitKind::None;
+  bool printLocations = false;
+  /// How to read the input: by extension when empty (".ir" is graph IR,
+  /// anything else is a .rnn model), else "rnn" or "ir".
+  std::string inputLanguage;
+};
+
+/// The front-end pipeline, one step per line: read -> parse -> (emit ast) ->
+/// lower (name resolution, layer expansion, shape inference) -> verify ->
+/// (emit ir). `.ir` files skip to parsing the graph IR. Errors go to `diag`;
+/// the requested stage is printed to `out`. Returns true when every step
+/// succeeded; the graph (when the pipeline got that far) goes to `graphOut`.
+bool runFrontend(const std::string &path, const FrontendOptions &options, Diagnostics &diag,
+                 std::ostream &out, std::optional<ir::Graph> *graphOut = nullptr);
+
+} // namespace rnnc

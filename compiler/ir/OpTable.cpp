@@ -1,0 +1,320 @@
+//===- OpTable.cpp - Op signatures from Ops.def and their type rules ------===//
+#include "compiler/ir/OpTable.h"
+
+#include <sstream>
+
+namespace rnnc::ir {
+namespace {
+
+std::vector<AttrSpec> parseAttrSpecs(const std::string &text) {
+  std::vector<AttrSpec> specs;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty())
+      continue;
+    AttrSpec spec;
+    spec.optional = item.back() == '?';
+    if (spec.optional)
+      item.pop_back();
+    size_t colon = item.find(':');
+    spec.name = item.substr(0, colon);
+    std::string kind = item.substr(colon + 1);
+    spec.kind = kind == "int"      ? Attr::Kind::Int
+                : kind == "float"  ? Attr::Kind::Float
+                : kind == "bool"   ? Attr::Kind::Bool
+                : kind == "string" ? Attr::Kind::String
+                                   : Attr::Kind::List;
+    specs.push_back(spec);
+  }
+  return specs;
+}
+
+std::vector<OpInfo> buildTable() {
+  std::vector<OpInfo> table;
+#define OP(Enum, mnemonic, minOperands, maxOperands, attributes, summary)                          \
+  table.push_back({OpKind::Enum, mnemonic, minOperands, maxOperands, parseAttrSpecs(attributes),   \
+                   summary});
+#include "compiler/ir/Ops.def"
+  return table;
+}
+
+std::string shapeList(const std::vector<TensorType> &types) {
+  std::string s;
+  for (size_t i = 0; i < types.size(); ++i)
+    s += (i ? ", " : "") + types[i].str();
+  return s;
+}
+
+/// Checks that `t` is f32 and has the given rank (-1: any rank >= 1).
+bool expectFloat(const char *op, const char *what, const TensorType &t, int rank,
+                 const char *shapeHint, std::string &error) {
+  if (t.dtype != DType::F32 || (rank >= 0 && static_cast<int>(t.rank()) != rank) ||
+      (rank < 0 && t.rank() == 0)) {
+    error = std::string(op) + " expects " + what + " of type f32" + shapeHint + ", got " + t.str();
+    return false;
+  }
+  return true;
+}
+
+bool expectShape(const char *op, const char *what, const TensorType &t,
+                 const std::vector<Dim> &dims, std::string &error) {
+  TensorType want{DType::F32, dims};
+  if (t != want) {
+    error = std::string(op) + " expects " + what + " of type " + want.str() + ", got " + t.str();
+    return false;
+  }
+  return true;
+}
+
+std::optional<TensorType> inferRecurrent(OpKind kind, const std::vector<TensorType> &in,
+                                         const AttrMap &attrs, std::string &error) {
+  const char *op = kind == OpKind::Lstm ? "lstm" : "gru";
+  const int64_t gates = kind == OpKind::Lstm ? 4 : 3;
+  const int64_t hidden = attrs.getInt("hidden");
+  if (hidden < 1) {
+    error = std::string(op) + " needs hidden >= 1, got " + std::to_string(hidden);
+    return std::nullopt;
+  }
+  const TensorType &x = in[0];
+  if (!expectFloat(op, "an input", x, 3, "[batch, time, features]", error))
+    return std::nullopt;
+  const Dim width = x.dims[2];
+  const Dim rows = Dim::fixed(gates * hidden);
+  if (!expectShape(op, "weight_ih", in[1], {rows, width}, error) ||
+      !expectShape(op, "weight_hh", in[2], {rows, Dim::fixed(hidden)}, error) ||
+      !expectShape(op, "bias_ih", in[3], {rows}, error) ||
+      !expectShape(op, "bias_hh", in[4], {rows}, error))
+    return std::nullopt;
+  return TensorType{DType::F32, {x.dims[0], x.dims[1], Dim::fixed(hidden)}};
+}
+
+/// Losses compare a prediction with a target of the same shape; a trailing
+/// unit dimension of the prediction may be absent from the target
+/// (prediction [B,1], target [B]).
+bool sameShapeUpToUnit(const TensorType &pred, const TensorType &target) {
+  if (pred.dims == target.dims)
+    return true;
+  if (pred.rank() == target.rank() + 1 && !pred.dims.back().isSymbolic() &&
+      pred.dims.back().size == 1) {
+    return std::vector<Dim>(pred.dims.begin(), pred.dims.end() - 1) == target.dims;
+  }
+  return false;
+}
+
+std::optional<TensorType> inferLoss(OpKind kind, const std::vector<TensorType> &in,
+                                    std::string &error) {
+  const char *op = opInfo(kind).mnemonic;
+  const TensorType &pred = in[0], &target = in[1];
+  const TensorType scalar{DType::F32, {}};
+  if (pred.dtype != DType::F32 || pred.rank() == 0) {
+    error = std::string(op) + " expects a f32 prediction with a batch dimension, got " + pred.str();
+    return std::nullopt;
+  }
+  if (kind == OpKind::SoftmaxCrossEntropy) {
+    if (pred.rank() != 2) {
+      error = "softmax_cross_entropy expects logits of shape [batch, classes], got " + pred.str();
+      return std::nullopt;
+    }
+    if (target.dtype != DType::I32 || target.rank() != 1 || target.dims[0] != pred.dims[0]) {
+      error = "softmax_cross_entropy expects class ids of type i32[" + pred.dims[0].str() +
+              "] as target, got " + target.str();
+      return std::nullopt;
+    }
+    return scalar;
+  }
+  if (target.dtype != DType::F32) {
+    error = std::string(op) + " expects a f32 target, got " + target.str() +
+            (kind == OpKind::BceWithLogits ? " (use f32 values 0 and 1)"
+                                           : " (class ids need softmax_cross_entropy)");
+    return std::nullopt;
+  }
+  if (!sameShapeUpToUnit(pred, target)) {
+    error = std::string(op) + " expects prediction and target of the same shape, got " +
+            pred.str() + " and " + target.str();
+    return std::nullopt;
+  }
+  return scalar;
+}
+
+} // namespace
+
+const std::vector<OpInfo> &allOps() {
+  static const std::vector<OpInfo> table = buildTable();
+  return table;
+}
+
+const OpInfo &opInfo(OpKind kind) { return allOps()[static_cast<size_t>(kind)]; }
+
+std::optional<OpKind> opKindFromMnemonic(const std::string &mnemonic) {
+  for (const OpInfo &info : allOps())
+    if (mnemonic == info.mnemonic)
+      return info.kind;
+  return std::nullopt;
+}
+
+bool isSource(OpKind kind) {
+  return kind == OpKind::Input || kind == OpKind::Target || kind == OpKind::Param;
+}
+
+bool isLoss(OpKind kind) {
+  return kind == OpKind::Mse || kind == OpKind::Mae || kind == OpKind::BceWithLogits ||
+         kind == OpKind::SoftmaxCrossEntropy;
+}
+
+bool isActivation(OpKind kind) {
+  return kind == OpKind::Relu || kind == OpKind::Tanh || kind == OpKind::Sigmoid ||
+         kind == OpKind::Softmax || kind == OpKind::Identity;
+}
+
+std::string checkAttrs(OpKind kind, const AttrMap &attrs) {
+  const OpInfo &info = opInfo(kind);
+  for (const AttrSpec &spec : info.attrs) {
+    const Attr *a = attrs.find(spec.name);
+    if (!a) {
+      if (!spec.optional)
+        return std::string(info.mnemonic) + " needs attribute '" + spec.name + "'";
+      continue;
+    }
+    bool ok = a->kind == spec.kind || (spec.kind == Attr::Kind::Float && a->isNumber());
+    if (!ok)
+      return std::string(info.mnemonic) + " attribute '" + spec.name + "' must be a " +
+             attrKindName(spec.kind) + ", got " + a->str();
+  }
+  for (const auto &[name, value] : attrs.entries()) {
+    bool known = false;
+    for (const AttrSpec &spec : info.attrs)
+      known |= spec.name == name;
+    if (!known)
+      return std::string(info.mnemonic) + " has no attribute '" + name + "'";
+  }
+  return "";
+}
+
+std::optional<TensorType> inferType(OpKind kind, const std::vector<TensorType> &in,
+                                    const AttrMap &attrs, std::string &error) {
+  const OpInfo &info = opInfo(kind);
+  const int n = static_cast<int>(in.size());
+  if (n < info.minOperands || (info.maxOperands >= 0 && n > info.maxOperands)) {
+    error = std::string(info.mnemonic) + " takes " + std::to_string(info.minOperands) +
+            (info.maxOperands == info.minOperands ? ""
+             : info.maxOperands < 0             ? " or more"
+                                                : " to " + std::to_string(info.maxOperands)) +
+            " operands, got " + std::to_string(n);
+    return std::nullopt;
+  }
+  std::string attrError = checkAttrs(kind, attrs);
+  if (!attrError.empty()) {
+    error = attrError;
+    return std::nullopt;
+  }
+
+  switch (kind) {
+  case OpKind::Input:
+  case OpKind::Target:
+  case OpKind::Param:
+    error = std::string(info.mnemonic) + " has a declared type, not an inferred one";
+    return std::nullopt;
+
+  case OpKind::Embedding: {
+    const TensorType &ids = in[0], &table = in[1];
+    if (ids.dtype != DType::I32 || ids.rank() == 0) {
+      error = "embedding expects integer token ids (i32 with a batch dimension), got " + ids.str();
+      return std::nullopt;
+    }
+    if (table.dtype != DType::F32 || table.rank() != 2 || !table.isStatic()) {
+      error = "embedding expects a table of type f32[vocab, dim], got " + table.str();
+      return std::nullopt;
+    }
+    TensorType out{DType::F32, ids.dims};
+    out.dims.push_back(table.dims[1]);
+    return out;
+  }
+
+  case OpKind::Lstm:
+  case OpKind::Gru:
+    return inferRecurrent(kind, in, attrs, error);
+
+  case OpKind::Dense: {
+    const TensorType &x = in[0], &w = in[1];
+    if (!expectFloat("dense", "an input", x, -1, "[..., features]", error))
+      return std::nullopt;
+    if (w.dtype != DType::F32 || w.rank() != 2 || w.dims[1] != x.dims.back()) {
+      error = "dense expects a weight of type f32[units, " + x.dims.back().str() + "], got " +
+              w.str();
+      return std::nullopt;
+    }
+    if (n == 3 && !expectShape("dense", "a bias", in[2], {w.dims[0]}, error))
+      return std::nullopt;
+    TensorType out = x;
+    out.dims.back() = w.dims[0];
+    return out;
+  }
+
+  case OpKind::Dropout: {
+    double p = attrs.getNumber("p");
+    if (!(p >= 0 && p < 1)) {
+      error = "dropout probability must be in [0, 1), got " + attrs.find("p")->str();
+      return std::nullopt;
+    }
+    if (!expectFloat("dropout", "an input", in[0], -1, "", error))
+      return std::nullopt;
+    return in[0];
+  }
+
+  case OpKind::Concat: {
+    const TensorType &first = in[0];
+    const int64_t rank = static_cast<int64_t>(first.rank());
+    const int64_t axis = attrs.getInt("axis");
+    if (rank == 0 || axis < 0 || axis >= rank) {
+      error = "concat axis " + std::to_string(axis) + " is out of range for " + first.str();
+      return std::nullopt;
+    }
+    TensorType out = first;
+    int64_t total = 0;
+    for (const TensorType &t : in) {
+      bool ok = t.dtype == first.dtype && t.rank() == first.rank();
+      for (int64_t d = 0; ok && d < rank; ++d)
+        ok = d == axis || t.dims[d] == first.dims[d];
+      if (!ok || t.dims[axis].isSymbolic()) {
+        error = "concat expects tensors that differ only in axis " + std::to_string(axis) +
+                ", got " + shapeList(in);
+        return std::nullopt;
+      }
+      total += t.dims[axis].size;
+    }
+    out.dims[axis] = Dim::fixed(total);
+    return out;
+  }
+
+  case OpKind::First:
+  case OpKind::Last: {
+    const TensorType &x = in[0];
+    if (x.rank() != 3) {
+      error = std::string(info.mnemonic) + " expects a sequence [batch, time, features], got " +
+              x.str() + (x.rank() == 2 ? " (is the recurrent layer already returning its last step?)" : "");
+      return std::nullopt;
+    }
+    return TensorType{x.dtype, {x.dims[0], x.dims[2]}};
+  }
+
+  case OpKind::Relu:
+  case OpKind::Tanh:
+  case OpKind::Sigmoid:
+  case OpKind::Softmax:
+  case OpKind::Identity:
+    if (!expectFloat(info.mnemonic, "an input", in[0], -1, "", error))
+      return std::nullopt;
+    return in[0];
+
+  case OpKind::Mse:
+  case OpKind::Mae:
+  case OpKind::BceWithLogits:
+  case OpKind::SoftmaxCrossEntropy:
+    return inferLoss(kind, in, error);
+  }
+  error = "unknown op";
+  return std::nullopt;
+}
+
+} // namespace rnnc::ir

@@ -1,0 +1,106 @@
+//===- Verifier.cpp - Graph invariants ------------------------------------===//
+#include "compiler/ir/Verifier.h"
+
+#include <set>
+
+namespace rnnc::ir {
+namespace {
+
+bool verifySource(const Op &op, std::string &symbol, std::string &error) {
+  const TensorType &t = op.type;
+  if (op.kind == OpKind::Param) {
+    if (t.dtype != DType::F32 || !t.isStatic() || t.rank() == 0) {
+      error = "parameter '" + op.name + "' must be a static f32 tensor, got " + t.str();
+      return false;
+    }
+    std::string init = op.attrs.getString("init");
+    if (init != "uniform" && init != "normal" && init != "zeros") {
+      error = "parameter '" + op.name + "' has unknown init '" + init +
+              "' (expected uniform, normal or zeros)";
+      return false;
+    }
+    if (init == "uniform" && !(op.attrs.getNumber("bound", -1) > 0)) {
+      error = "parameter '" + op.name + "' with uniform init needs a bound > 0";
+      return false;
+    }
+  } else if (t.rank() == 0) {
+    error = std::string(opInfo(op.kind).mnemonic) + " '" + op.name +
+            "' needs a batch dimension, got " + t.str();
+    return false;
+  }
+  for (size_t d = 0; d < t.rank(); ++d) {
+    const Dim &dim = t.dims[d];
+    if (dim.isSymbolic()) {
+      if (d != 0) {
+        error = "only the first (batch) dimension may be symbolic, got " + t.str() + " for '" +
+                op.name + "'";
+        return false;
+      }
+      if (!symbol.empty() && symbol != dim.symbol) {
+        error = "all inputs must share one batch dimension; '" + op.name + "' uses '" +
+                dim.symbol + "', an earlier input '" + symbol + "'";
+        return false;
+      }
+      symbol = dim.symbol;
+    } else if (dim.size < 1) {
+      error = "dimension " + std::to_string(d) + " of '" + op.name + "' must be at least 1, got " +
+              t.str();
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+bool verifyGraph(const Graph &graph, Diagnostics &diag) {
+  unsigned before = diag.errorCount();
+  std::set<std::string> names;
+  std::string batchSymbol;
+  for (size_t id = 0; id < graph.size(); ++id) {
+    const Op &op = graph.op(static_cast<ValueId>(id));
+    if (op.name.empty())
+      diag.error(op.loc, "op #" + std::to_string(id) + " has no result name");
+    else if (!names.insert(op.name).second)
+      diag.error(op.loc, "value '%" + op.name + "' is defined twice");
+    bool operandsOk = true;
+    for (ValueId operand : op.operands)
+      if (operand >= id) {
+        diag.error(op.loc, "'%" + op.name + "' uses a value defined after it");
+        operandsOk = false;
+      }
+    if (!operandsOk)
+      continue;
+    std::string error;
+    if (isSource(op.kind)) {
+      if (!op.operands.empty())
+        error = std::string(opInfo(op.kind).mnemonic) + " takes no operands";
+      else
+        error = checkAttrs(op.kind, op.attrs);
+      if (error.empty())
+        verifySource(op, batchSymbol, error);
+    } else {
+      std::vector<TensorType> operandTypes;
+      for (ValueId operand : op.operands)
+        operandTypes.push_back(graph.op(operand).type);
+      std::optional<TensorType> inferred = inferType(op.kind, operandTypes, op.attrs, error);
+      if (inferred && *inferred != op.type)
+        error = "'%" + op.name + "' is declared " + op.type.str() + " but " +
+                opInfo(op.kind).mnemonic + " gives " + inferred->str();
+    }
+    if (error.empty() && op.type.isStatic() && !op.type.elementCount())
+      error = "'%" + op.name + "' has more than 2^31-1 elements: " + op.type.str();
+    if (!error.empty())
+      diag.error(op.loc, error);
+  }
+  if (graph.loss) {
+    const Op &loss = graph.op(*graph.loss);
+    if (!isLoss(loss.kind))
+      diag.error(loss.loc, "the loss '%" + loss.name + "' is not computed by a loss op");
+  }
+  if (!graph.output && !graph.loss)
+    diag.error(graph.loc, "graph @" + graph.name + " has neither an output nor a loss");
+  return diag.errorCount() == before;
+}
+
+} // namespace rnnc::ir

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything rnnc needs from Debian 12 packages. Idempotent: only
+# missing packages are installed, and apt-get runs only when something is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  llvm-16-dev llvm-16-tools lld-16 libzstd-dev zlib1g-dev libedit-dev libxml2-dev libffi-dev
+  antlr4 libantlr4-runtime-dev
+  libboost-program-options-dev
+  libgtest-dev libgmock-dev
+  nlohmann-json3-dev libarchive-dev
+  python3
+)
+# Benchmark-only dependencies, installed with --bench.
+bench_packages=(libbenchmark-dev libdnnl-dev)
+
+want=("${packages[@]}")
+if [[ "${1:-}" == "--bench" ]]; then want+=("${bench_packages[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all dependencies present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
