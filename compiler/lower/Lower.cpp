@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 
 namespace rnnc {
 namespace {
@@ -241,6 +242,7 @@ private:
     std::vector<std::string> names;
     for (const ParamSpec &p : spec.params)
       names.push_back(p.name);
+    std::set<std::string> invalid; // given but wrong: not also "missing"
     for (const NamedValue &nv : given) {
       const ParamSpec *p = spec.param(nv.name);
       if (!p) {
@@ -267,12 +269,9 @@ private:
         continue;
       }
       std::optional<Attr> v = constantValue(*nv.value, 0);
-      if (!v) {
-        ok = false;
-        continue;
-      }
-      std::optional<Attr> converted = coerce(*p, *v, nv.value->loc, owner);
+      std::optional<Attr> converted = v ? coerce(*p, *v, nv.value->loc, owner) : std::nullopt;
       if (!converted) {
+        invalid.insert(p->name);
         ok = false;
         continue;
       }
@@ -284,7 +283,7 @@ private:
         ordered.set(p.name, *a);
       else if (p.defaultValue)
         ordered.set(p.name, *p.defaultValue);
-      else if (p.required) {
+      else if (p.required && !invalid.count(p.name)) {
         diag_.error(callLoc, "missing required parameter '" + p.name + "' for " + owner + " (" +
                                  p.help + ")");
         ok = false;

@@ -5,6 +5,7 @@
 #include "RnnParser.h"
 #include "antlr4-runtime.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -35,6 +36,28 @@ private:
       s.replace(pos, from.size(), to);
   }
 
+  /// Splits ANTLR's "'a', ',', ID" into items, respecting quotes.
+  static std::vector<std::string> splitExpected(const std::string &text) {
+    std::vector<std::string> items;
+    std::string current;
+    bool quoted = false;
+    for (char c : text) {
+      if (c == '\'' )
+        quoted = !quoted;
+      if (c == ',' && !quoted) {
+        items.push_back(current);
+        current.clear();
+        continue;
+      }
+      if (c == ' ' && !quoted && current.empty())
+        continue;
+      current += c;
+    }
+    if (!current.empty())
+      items.push_back(current);
+    return items;
+  }
+
   std::string rewrite(antlr4::Recognizer *recognizer, std::string msg) {
     static const std::string tokenError = "token recognition error at: '";
     if (msg.rfind(tokenError, 0) == 0) {
@@ -47,6 +70,23 @@ private:
         return "unterminated block comment: '/*' has no matching '*/'";
       std::string shown = text.size() > 20 ? text.substr(0, 20) + "..." : text;
       return "unexpected character '" + shown + "'";
+    }
+    replaceAll(msg, "'<EOF>'", "end of file");
+    // "expecting {a, b, c}": keep a short list, drop a long one.
+    size_t brace = msg.find(" expecting {");
+    if (brace != std::string::npos) {
+      std::vector<std::string> items = splitExpected(msg.substr(brace + 12, msg.rfind('}') - brace - 12));
+      msg = msg.substr(0, brace);
+      const bool closes = std::find(items.begin(), items.end(), "'}'") != items.end();
+      if (items.size() > 4 && closes && msg.find("end of file") != std::string::npos)
+        msg += "; is a closing '}' missing?";
+      else if (items.size() <= 4) {
+        msg += ", expected ";
+        for (size_t i = 0; i < items.size(); ++i)
+          msg += (i == 0 ? "" : i + 1 == items.size() ? " or " : ", ") + items[i];
+      }
+    } else {
+      replaceAll(msg, " expecting ", ", expected ");
     }
     replaceAll(msg, "<EOF>", "end of file");
     replaceAll(msg, "mismatched input", "unexpected");

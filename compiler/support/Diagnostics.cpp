@@ -30,8 +30,7 @@ void Diagnostics::report(Severity severity, SourceLoc loc, const std::string &me
   const char *label = severity == Severity::Error     ? "error"
                       : severity == Severity::Warning ? "warning"
                                                       : "note";
-  if (loc.valid())
-    out_ << loc.str() << ": ";
+  out_ << (loc.valid() ? loc.str() : std::string("rnnc")) << ": ";
   out_ << label << ": " << message << "\n";
   printExcerpt(loc);
 }

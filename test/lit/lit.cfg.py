@@ -1,0 +1,16 @@
+# lit configuration for rnnc's FileCheck tests (see test/lit/README.md).
+import os
+
+import lit.formats
+
+config.name = "rnnc"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".rnn", ".ir", ".test"]
+config.excludes = ["Inputs", "README.md", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.rnnc_obj_root, "test", "lit")
+
+# The build's tools first, then LLVM's FileCheck, not and split-file.
+path = os.pathsep.join([config.rnnc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])])
+config.environment["PATH"] = path
+config.substitutions.append(("%models", os.path.join(config.rnnc_src_root, "models")))
