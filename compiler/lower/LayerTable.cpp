@@ -205,10 +205,11 @@ const char *paramTypeName(ParamType type) {
 std::optional<std::string> closestName(const std::string &name,
                                        const std::vector<std::string> &candidates) {
   std::optional<std::string> best;
+  // A plausible typo changes at most a third of the name, and never all of it.
   size_t bestDistance = std::max<size_t>(1, name.size() / 3) + 1;
   for (const std::string &c : candidates) {
     size_t d = editDistance(name, c);
-    if (d < bestDistance) {
+    if (d < bestDistance && d < name.size()) {
       bestDistance = d;
       best = c;
     }

@@ -5,6 +5,7 @@
 #include "compiler/support/Format.h"
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -224,7 +225,9 @@ private:
   static std::string formatNumber(double x, ParamType type) {
     if (type == ParamType::Int && std::fabs(x) < 9.3e18)
       return std::to_string(static_cast<int64_t>(x));
-    return formatDouble(x);
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%g", x);
+    return buffer;
   }
 
   struct NamedValue {
@@ -410,8 +413,9 @@ private:
           diag_.error(dim.loc, "every input must use the same batch dimension '" + batchSymbol_ +
                                    "', got '" + dim.name + "'");
           ok = false;
+        } else {
+          batchSymbol_ = dim.name;
         }
-        batchSymbol_ = dim.name;
         type.dims.push_back(Dim::symbolic(dim.name));
       } else {
         undefined(dim.name, dim.loc, "constant");
@@ -734,11 +738,12 @@ private:
 
   void loss(const ast::Stmt &s) {
     const ast::Expr &e = *s.value;
-    if (loss_) {
+    if (firstLoss_) {
       diag_.error(s.loc, "the model already has a loss");
-      diag_.note(loss_->loc, "the first loss is declared here");
+      diag_.note(*firstLoss_, "the first loss is declared here");
       return;
     }
+    firstLoss_ = s.loc;
     const CallSpec *spec = findCall(CallKind::Loss, e.text);
     if (!spec) {
       std::vector<std::string> names;
@@ -788,11 +793,12 @@ private:
 
   void optimizer(const ast::Stmt &s) {
     const ast::Expr &e = *s.value;
-    if (graph_.optimizer) {
+    if (firstOptimizer_) {
       diag_.error(s.loc, "the model already has an optimizer");
-      diag_.note(graph_.optimizer->loc, "the first optimizer is declared here");
+      diag_.note(*firstOptimizer_, "the first optimizer is declared here");
       return;
     }
+    firstOptimizer_ = s.loc;
     const CallSpec *spec = findCall(CallKind::Optimizer, e.text);
     if (!spec) {
       diag_.error(e.loc, "unknown optimizer '" + e.text + "' (expected adam or sgd)");
@@ -965,6 +971,7 @@ private:
   std::optional<Ref> output_, loss_;
   std::optional<ValueId> predictionOfLoss_;
   bool sawTrain_ = false, sawData_ = false;
+  std::optional<SourceLoc> firstLoss_, firstOptimizer_;
 
 public:
   /// Records where each name is assigned, so that a use before the definition
