@@ -200,7 +200,7 @@ std::optional<TensorType> inferType(OpKind kind, const std::vector<TensorType> &
             (info.maxOperands == info.minOperands ? ""
              : info.maxOperands < 0             ? " or more"
                                                 : " to " + std::to_string(info.maxOperands)) +
-            " operands, got " + std::to_string(n);
+            (info.maxOperands == 1 ? " operand" : " operands") + ", got " + std::to_string(n);
     return std::nullopt;
   }
   std::string attrError = checkAttrs(kind, attrs);

@@ -17,7 +17,7 @@ void Diagnostics::report(Severity severity, SourceLoc loc, const std::string &me
     ++errors_;
     print = errorLimit_ == 0 || errors_ <= errorLimit_;
     if (errorLimit_ != 0 && errors_ == errorLimit_ + 1)
-      out_ << "error: too many errors emitted, stopping now\n";
+      out_ << "rnnc: error: too many errors emitted, stopping now\n";
   } else if (severity == Severity::Warning) {
     ++warnings_;
     print = warningsEnabled_;
