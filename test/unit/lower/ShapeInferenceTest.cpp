@@ -61,7 +61,7 @@ TEST(ShapeInference, ConstantsGiveStaticDimensions) {
 }
 
 TEST(ShapeInference, ErrorsNameTheShapesInvolved) {
-  EXPECT_EQ(layerShape("concat(x, last(x))").substr(0, 118),
+  EXPECT_EQ(layerShape("concat(x, last(x))").substr(0, 121),
             "error: t.rnn:2:6: error: concat expects tensors that differ only in axis 2, got f32[batch,10,6], f32[batch,6]\n"
             " y = concat");
 }
