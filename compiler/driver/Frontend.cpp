@@ -65,6 +65,8 @@ bool runFrontend(const std::string &path, const FrontendOptions &options, Diagno
   }
   if (options.emit == EmitKind::IR)
     ir::printGraph(*graph, out, {options.printLocations});
+  else if (options.emit == EmitKind::Summary)
+    ir::printSummary(*graph, out);
   if (graphOut)
     *graphOut = std::move(graph);
   return true;

@@ -10,7 +10,7 @@
 
 namespace rnnc {
 
-enum class EmitKind { None, AST, IR };
+enum class EmitKind { None, AST, IR, Summary };
 
 struct FrontendOptions {
   EmitKind emit = EmitKind::None;

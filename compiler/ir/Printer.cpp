@@ -3,6 +3,8 @@
 
 #include "compiler/support/Format.h"
 
+#include <algorithm>
+
 namespace rnnc::ir {
 namespace {
 
@@ -54,6 +56,33 @@ void printGraph(const Graph &graph, std::ostream &out, PrintOptions options) {
   if (graph.data)
     printSection("data", *graph.data, out, options);
   out << "}\n";
+}
+
+void printSummary(const Graph &graph, std::ostream &out) {
+  out << "model " << graph.name << "\n";
+  for (const Op &op : graph.ops())
+    if (op.kind == OpKind::Input || op.kind == OpKind::Target)
+      out << "  " << (op.kind == OpKind::Input ? "input  " : "target ") << op.name << ": "
+          << op.type.str() << "\n";
+  if (graph.output)
+    out << "  output " << graph.op(*graph.output).name << ": " << graph.op(*graph.output).type.str() << "\n";
+  if (graph.loss)
+    out << "  loss   " << opInfo(graph.op(*graph.loss).kind).mnemonic << "\n";
+  size_t width = 4;
+  for (ValueId id : graph.params())
+    width = std::max(width, graph.op(id).name.size());
+  out << "  parameters:\n";
+  int64_t total = 0;
+  for (ValueId id : graph.params()) {
+    const Op &p = graph.op(id);
+    int64_t n = p.type.elementCount().value_or(0);
+    total += n;
+    std::string shape = p.type.str();
+    out << "    " << p.name << std::string(width - p.name.size() + 2, ' ') << shape
+        << std::string(shape.size() < 16 ? 16 - shape.size() : 1, ' ') << n << "\n";
+  }
+  out << "  total: " << total << " parameters, " << total * 4 << " bytes as f32, "
+      << graph.params().size() << " tensors, " << graph.size() << " ops\n";
 }
 
 } // namespace rnnc::ir

@@ -20,4 +20,9 @@ struct PrintOptions {
 ///   }
 void printGraph(const Graph &graph, std::ostream &out, PrintOptions options = {});
 
+/// Prints what a user wants to know before compiling: inputs, targets,
+/// output, loss, and the parameter table (PyTorch names, shapes, element
+/// counts) with the total size. This is `rnnc --emit=summary`.
+void printSummary(const Graph &graph, std::ostream &out);
+
 } // namespace rnnc::ir

@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
       ("help,h", "print this help and exit")
       ("version", "print the version and exit")
       ("emit", po::value<std::string>()->value_name("STAGE"),
-       "print a stage: ast (syntax tree) or ir (typed graph IR)")
+       "print a stage: ast (syntax tree), ir (typed graph IR) or summary (inputs and parameter table)")
       ("output,o", po::value<std::string>()->value_name("FILE"), "write the emitted stage to FILE instead of stdout")
       ("print-locs", "with --emit=ir, print each op's source location as loc(\"file\":line:col)")
       ("language,x", po::value<std::string>()->value_name("LANG"),
@@ -73,8 +73,10 @@ int main(int argc, char **argv) {
       options.emit = rnnc::EmitKind::AST;
     else if (emit == "ir")
       options.emit = rnnc::EmitKind::IR;
+    else if (emit == "summary")
+      options.emit = rnnc::EmitKind::Summary;
     else {
-      std::cerr << "rnnc: error: unknown --emit stage '" << emit << "' (expected ast or ir)\n";
+      std::cerr << "rnnc: error: unknown --emit stage '" << emit << "' (expected ast, ir or summary)\n";
       return kExitUsage;
     }
   }
