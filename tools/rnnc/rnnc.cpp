@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 namespace po = boost::program_options;
 
@@ -12,10 +13,10 @@ namespace {
 
 constexpr int kExitOk = 0, kExitModelError = 1, kExitUsage = 2;
 
-const char *kUsage = R"(usage: rnnc FILE [options]
+const char *kUsage = R"(usage: rnnc FILE... [options]
 
-Compiles a model description (.rnn) or printed graph IR (.ir). With no --emit,
-rnnc checks the model and reports its errors and warnings.
+Compiles model descriptions (.rnn) or printed graph IR (.ir). With no --emit,
+rnnc checks each model and reports its errors and warnings.
 
 Exit status: 0 success, 1 errors in the model, 2 bad usage.
 
@@ -60,9 +61,12 @@ int main(int argc, char **argv) {
   }
   std::vector<std::string> inputs =
       vm.count("input") ? vm["input"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  if (inputs.size() != 1) {
-    std::cerr << "rnnc: error: " << (inputs.empty() ? "no input file" : "more than one input file")
-              << " (usage: rnnc FILE [options]; see rnnc --help)\n";
+  if (inputs.empty()) {
+    std::cerr << "rnnc: error: no input file (usage: rnnc FILE... [options]; see rnnc --help)\n";
+    return kExitUsage;
+  }
+  if (inputs.size() > 1 && vm.count("output")) {
+    std::cerr << "rnnc: error: -o takes one input file, got " << inputs.size() << "\n";
     return kExitUsage;
   }
 
@@ -92,19 +96,25 @@ int main(int argc, char **argv) {
 
   rnnc::Diagnostics diag(std::cerr);
   diag.setWarningsEnabled(!vm.count("no-warnings"));
-  std::ostringstream emitted;
-  bool ok = rnnc::runFrontend(inputs[0], options, diag, emitted);
-  if (!ok)
-    return kExitModelError;
-  if (vm.count("output")) {
-    const std::string path = vm["output"].as<std::string>();
-    std::ofstream file(path, std::ios::binary);
-    if (!(file << emitted.str()) || !file.flush()) {
-      std::cerr << "rnnc: error: cannot write '" << path << "'\n";
-      return kExitModelError;
+  bool allOk = true;
+  for (const std::string &input : inputs) {
+    std::ostringstream emitted;
+    if (!rnnc::runFrontend(input, options, diag, emitted)) {
+      allOk = false;
+      continue;
     }
-  } else {
-    std::cout << emitted.str();
+    if (vm.count("output")) {
+      const std::string path = vm["output"].as<std::string>();
+      std::ofstream file(path, std::ios::binary);
+      if (!(file << emitted.str()) || !file.flush()) {
+        std::cerr << "rnnc: error: cannot write '" << path << "'\n";
+        return kExitModelError;
+      }
+    } else {
+      std::cout << emitted.str() << std::flush;
+    }
   }
+  if (!allOk)
+    return kExitModelError;
   return kExitOk;
 }
