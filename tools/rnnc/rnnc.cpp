@@ -1,9 +1,11 @@
 //===- rnnc.cpp - The rnnc command line: flags in, libraries do the work --===//
+#include "compiler/driver/Backend.h"
 #include "compiler/driver/Frontend.h"
 
 #include <boost/program_options.hpp>
 
 #include <fstream>
+#include <optional>
 #include <iostream>
 #include <sstream>
 
@@ -30,8 +32,18 @@ int main(int argc, char **argv) {
       ("help,h", "print this help and exit")
       ("version", "print the version and exit")
       ("emit", po::value<std::string>()->value_name("STAGE"),
-       "print a stage: ast (syntax tree), ir (typed graph IR) or summary (inputs and parameter table)")
-      ("output,o", po::value<std::string>()->value_name("FILE"), "write the emitted stage to FILE instead of stdout")
+       "print a stage: ast (syntax tree), ir (typed graph IR), summary (inputs and parameter table), "
+       "llvm (optimized LLVM IR), asm, obj, so (shared library)")
+      ("output,o", po::value<std::string>()->value_name("FILE"),
+       "write to FILE; with no --emit, -o FILE writes the model as a shared library (model.so)")
+      ("plan", po::value<std::string>()->value_name("PLAN")->default_value("symbolic"),
+       "execution plan: symbolic (whole graph, fused cells) or imperative (op by op)")
+      ("target-cpu", po::value<std::string>()->value_name("CPU")->default_value("host"),
+       "CPU to generate code for (host, x86-64-v3, znver3, skylake-avx512, ...)")
+      ("opt,O", po::value<int>()->value_name("N")->default_value(2), "optimization level 0-3")
+      ("no-fuse", "symbolic plan: write gate pre-activations to memory between the cell's steps")
+      ("no-hoist", "symbolic plan: compute the input projection inside the recurrence, step by step")
+      ("no-memplan", "symbolic plan: give every buffer its own arena space (no reuse)")
       ("print-locs", "with --emit=ir, print each op's source location as loc(\"file\":line:col)")
       ("language,x", po::value<std::string>()->value_name("LANG"),
        "read FILE as rnn or ir regardless of its extension")
@@ -71,6 +83,7 @@ int main(int argc, char **argv) {
   }
 
   rnnc::FrontendOptions options;
+  std::optional<rnnc::OutputKind> backendOutput;
   if (vm.count("emit")) {
     std::string emit = vm["emit"].as<std::string>();
     if (emit == "ast")
@@ -79,11 +92,47 @@ int main(int argc, char **argv) {
       options.emit = rnnc::EmitKind::IR;
     else if (emit == "summary")
       options.emit = rnnc::EmitKind::Summary;
+    else if (emit == "llvm")
+      backendOutput = rnnc::OutputKind::LLVM;
+    else if (emit == "asm")
+      backendOutput = rnnc::OutputKind::Assembly;
+    else if (emit == "obj")
+      backendOutput = rnnc::OutputKind::Object;
+    else if (emit == "so")
+      backendOutput = rnnc::OutputKind::SharedLibrary;
     else {
-      std::cerr << "rnnc: error: unknown --emit stage '" << emit << "' (expected ast, ir or summary)\n";
+      std::cerr << "rnnc: error: unknown --emit stage '" << emit << "' (expected ast, ir, summary, llvm, asm, obj or so)\n";
       return kExitUsage;
     }
+  } else if (vm.count("output")) {
+    backendOutput = rnnc::OutputKind::SharedLibrary;
   }
+  if (backendOutput && (*backendOutput == rnnc::OutputKind::Object || *backendOutput == rnnc::OutputKind::SharedLibrary) &&
+      !vm.count("output")) {
+    std::cerr << "rnnc: error: --emit=obj and --emit=so need -o FILE\n";
+    return kExitUsage;
+  }
+  rnnc::BackendOptions backend;
+  backend.compilerVersion = std::string("rnnc ") + RNNC_VERSION;
+  const std::string planName = vm["plan"].as<std::string>();
+  if (planName == "symbolic")
+    backend.plan.kind = rnnc::plan::PlanKind::Symbolic;
+  else if (planName == "imperative")
+    backend.plan.kind = rnnc::plan::PlanKind::Imperative;
+  else {
+    std::cerr << "rnnc: error: unknown --plan '" << planName << "' (expected symbolic or imperative)\n";
+    return kExitUsage;
+  }
+  backend.plan.fuseCells = !vm.count("no-fuse");
+  backend.plan.hoistInputProjection = !vm.count("no-hoist");
+  backend.plan.planMemory = !vm.count("no-memplan");
+  backend.targetCpu = vm["target-cpu"].as<std::string>();
+  backend.optLevel = vm["opt"].as<int>();
+  if (backend.optLevel < 0 || backend.optLevel > 3) {
+    std::cerr << "rnnc: error: -O takes 0, 1, 2 or 3, got " << backend.optLevel << "\n";
+    return kExitUsage;
+  }
+
   if (vm.count("language")) {
     options.inputLanguage = vm["language"].as<std::string>();
     if (options.inputLanguage != "rnn" && options.inputLanguage != "ir") {
@@ -99,8 +148,20 @@ int main(int argc, char **argv) {
   bool allOk = true;
   for (const std::string &input : inputs) {
     std::ostringstream emitted;
-    if (!rnnc::runFrontend(input, options, diag, emitted)) {
+    std::optional<rnnc::ir::Graph> graph;
+    if (!rnnc::runFrontend(input, options, diag, emitted, &graph)) {
       allOk = false;
+      continue;
+    }
+    if (backendOutput) {
+      rnnc::CompiledModule compiled;
+      std::string error;
+      const std::string path = vm.count("output") ? vm["output"].as<std::string>() : "-";
+      if (!rnnc::compileGraph(*graph, backend, compiled, error) ||
+          !rnnc::writeOutput(compiled, *backendOutput, path, error)) {
+        std::cerr << "rnnc: error: " << input << ": " << error << "\n";
+        allOk = false;
+      }
       continue;
     }
     if (vm.count("output")) {

@@ -1,0 +1,52 @@
+//===- Codegen.h - Graph + plan to an LLVM module ---------------*- C++ -*-===//
+#pragma once
+
+#include "compiler/ir/Graph.h"
+#include "compiler/plan/ImperativePlan.h"
+#include "compiler/plan/SymbolicPlan.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+
+#include <memory>
+#include <string>
+
+namespace rnnc::codegen {
+
+/// What the generated code may assume about the machine.
+struct TargetInfo {
+  std::string triple;
+  std::string cpu;
+  std::string features;        ///< LLVM feature string ("+avx2,+fma,...")
+  std::string checkedFeatures; ///< what a loader must find on the host ("avx,avx2,fma")
+  unsigned vectorWidth = 8;    ///< floats per vector register
+};
+
+struct CodegenOptions {
+  plan::PlanOptions plan;
+  TargetInfo target;
+  std::string compilerVersion;
+};
+
+/// Emits the model's module: the metadata (__rnnc_info) and, for the
+/// symbolic plan, one entry function (__rnnc_symbolic_forward) that runs the
+/// whole graph through one specialized kernel per op, plus the packing
+/// function (__rnnc_pack); for the imperative plan, one generic kernel per
+/// primitive and the op list the runtime dispatches (__rnnc_imperative_plan).
+std::unique_ptr<llvm::Module> generateModule(const ir::Graph &graph, const CodegenOptions &options,
+                                             llvm::LLVMContext &context);
+
+// The parts, one per file.
+void emitSymbolicPlan(const ir::Graph &graph, const plan::SymbolicPlan &plan, llvm::Module &module,
+                      unsigned vectorWidth);
+void emitImperativeKernels(llvm::Module &module, unsigned vectorWidth);
+void emitImperativePlan(const plan::ImperativePlan &plan, llvm::Module &module);
+struct ModelLayout {
+  std::vector<ir::ValueId> inputs, params;
+  std::vector<int64_t> paramOffsets;
+  int64_t paramElements = 0, arenaPerSample = 0, packedElements = 0;
+};
+void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const CodegenOptions &options,
+                   llvm::Module &module);
+
+} // namespace rnnc::codegen

@@ -1,0 +1,44 @@
+//===- Backend.h - Graph to LLVM module, object, model.so or JIT -*- C++ -*-===//
+#pragma once
+
+#include "compiler/codegen/Codegen.h"
+#include "compiler/ir/Graph.h"
+#include "runtime/Loader.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <memory>
+#include <string>
+
+namespace rnnc {
+
+struct BackendOptions {
+  plan::PlanOptions plan;
+  std::string targetCpu = "host";
+  int optLevel = 2;
+  std::string compilerVersion;
+};
+
+enum class OutputKind { LLVM, Object, Assembly, SharedLibrary };
+
+/// An optimized module and the machine it targets.
+struct CompiledModule {
+  std::unique_ptr<llvm::LLVMContext> context;
+  std::unique_ptr<llvm::Module> module;
+  std::unique_ptr<llvm::TargetMachine> machine;
+  codegen::TargetInfo target;
+};
+
+/// The back-end pipeline: target machine -> plan -> LLVM IR -> -O pipeline.
+bool compileGraph(const ir::Graph &graph, const BackendOptions &options, CompiledModule &out, std::string &error);
+
+/// Writes the compiled module as LLVM IR text, an object file, assembly, or a
+/// shared library (object + model runtime, linked by ld.lld).
+bool writeOutput(CompiledModule &compiled, OutputKind kind, const std::string &path, std::string &error);
+
+/// Compiles the graph in-process with ORC LLJIT.
+std::unique_ptr<runtime::Model> compileForJit(const ir::Graph &graph, const BackendOptions &options, std::string &error);
+
+} // namespace rnnc

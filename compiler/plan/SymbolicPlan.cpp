@@ -1,0 +1,180 @@
+//===- SymbolicPlan.cpp - Steps, locations, packing and the arena ---------===//
+#include "compiler/plan/SymbolicPlan.h"
+
+#include "compiler/support/Diagnostics.h"
+
+#include <algorithm>
+#include <list>
+
+namespace rnnc::plan {
+namespace {
+
+int64_t alignUp(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
+
+} // namespace
+
+const char *planKindName(PlanKind kind) { return kind == PlanKind::Symbolic ? "symbolic" : "imperative"; }
+
+int64_t perSampleElements(const ir::TensorType &type) {
+  int64_t n = 1;
+  for (const ir::Dim &d : type.dims)
+    if (!d.isSymbolic())
+      n *= d.size;
+  return n;
+}
+
+int64_t layoutArena(std::vector<Buffer> &buffers, bool reuse) {
+  std::vector<int> order(buffers.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = static_cast<int>(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return buffers[a].firstStep < buffers[b].firstStep; });
+  struct Block {
+    int64_t offset, size;
+  };
+  std::list<Block> free;       // sorted by offset
+  std::vector<int> live;       // placed buffers not yet released
+  int64_t end = 0;
+  for (int id : order) {
+    Buffer &buffer = buffers[id];
+    const int64_t size = alignUp(std::max<int64_t>(buffer.perSample, 1), 16);
+    if (reuse) {
+      // Release every buffer whose last step is before this one's first.
+      for (auto it = live.begin(); it != live.end();) {
+        const Buffer &dead = buffers[*it];
+        if (dead.lastStep < buffer.firstStep) {
+          Block block{dead.offset, alignUp(std::max<int64_t>(dead.perSample, 1), 16)};
+          auto pos = std::find_if(free.begin(), free.end(), [&](const Block &b) { return b.offset > block.offset; });
+          auto inserted = free.insert(pos, block);
+          // Merge with the neighbours.
+          if (inserted != free.begin()) {
+            auto prev = std::prev(inserted);
+            if (prev->offset + prev->size == inserted->offset) {
+              prev->size += inserted->size;
+              free.erase(inserted);
+              inserted = prev;
+            }
+          }
+          auto next = std::next(inserted);
+          if (next != free.end() && inserted->offset + inserted->size == next->offset) {
+            inserted->size += next->size;
+            free.erase(next);
+          }
+          it = live.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      auto fit = std::find_if(free.begin(), free.end(), [&](const Block &b) { return b.size >= size; });
+      if (fit != free.end()) {
+        buffer.offset = fit->offset;
+        fit->offset += size;
+        fit->size -= size;
+        if (fit->size == 0)
+          free.erase(fit);
+        live.push_back(id);
+        continue;
+      }
+      live.push_back(id);
+    }
+    buffer.offset = end;
+    end += size;
+  }
+  return end;
+}
+
+SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options) {
+  using ir::OpKind;
+  RNNC_ASSERT(graph.output, "a graph that is compiled has an output");
+  SymbolicPlan plan;
+  plan.options = options;
+  plan.output = *graph.output;
+  const size_t n = graph.size();
+  plan.locations.assign(n, {});
+  plan.resultBuffer.assign(n, -1);
+  plan.packedFor.assign(n, -1);
+
+  // The forward slice: every op the output depends on.
+  std::vector<bool> needed(n, false);
+  needed[*graph.output] = true;
+  for (size_t id = n; id-- > 0;)
+    if (needed[id])
+      for (ir::ValueId operand : graph.op(id).operands)
+        needed[operand] = true;
+
+  for (size_t id = 0; id < n; ++id) {
+    const ir::Op &op = graph.op(id);
+    if (op.kind == OpKind::Input) {
+      plan.locations[id] = {Location::Kind::Input, static_cast<int>(plan.inputs.size())};
+      plan.inputs.push_back(id);
+    } else if (op.kind == OpKind::Param) {
+      plan.locations[id] = {Location::Kind::Param, static_cast<int>(plan.params.size())};
+      plan.params.push_back(id);
+      plan.paramOffsets.push_back(plan.paramElements);
+      plan.paramElements = alignUp(plan.paramElements + *op.type.elementCount(), 16);
+    }
+  }
+
+  auto newBuffer = [&](int64_t perSample, int step) {
+    plan.buffers.push_back({perSample, -1, step, step});
+    return static_cast<int>(plan.buffers.size() - 1);
+  };
+  auto pack = [&](PackedParam p) {
+    p.offset = plan.packedElements;
+    plan.packedElements = alignUp(plan.packedElements + p.rows * p.cols, 16);
+    plan.packed.push_back(p);
+    plan.packedFor[p.source] = static_cast<int>(plan.packed.size() - 1);
+  };
+
+  for (size_t id = 0; id < n; ++id) {
+    const ir::Op &op = graph.op(id);
+    if (!needed[id] || ir::isSource(op.kind))
+      continue;
+    if (op.kind == OpKind::Target)
+      continue;
+    const int step = static_cast<int>(plan.steps.size());
+    if (op.kind == OpKind::Dropout || op.kind == OpKind::Identity) {
+      plan.locations[id] = plan.locations[op.operands[0]]; // inference: the same tensor
+      continue;
+    }
+    Step s{static_cast<ir::ValueId>(id), {}};
+    const int result = newBuffer(perSampleElements(op.type), step);
+    plan.resultBuffer[id] = result;
+    plan.locations[id] = {Location::Kind::Arena, result};
+    if (op.kind == OpKind::Lstm || op.kind == OpKind::Gru) {
+      const ir::TensorType &x = graph.op(op.operands[0]).type;
+      const int64_t steps = x.dims[1].size, width = x.dims[2].size;
+      const int64_t hidden = op.attrs.getInt("hidden"), gates = op.kind == OpKind::Lstm ? 4 : 3;
+      pack({PackedParam::Layout::Transposed, op.operands[1], 0, gates * hidden, width});
+      pack({PackedParam::Layout::Transposed, op.operands[2], 0, gates * hidden, hidden});
+      pack({PackedParam::Layout::BiasSum, op.operands[3], op.operands[4], 1, gates * hidden,
+            op.kind == OpKind::Lstm ? gates * hidden : 2 * hidden});
+      if (options.hoistInputProjection)
+        s.scratch.push_back(newBuffer(steps * gates * hidden, step)); // x_t W_ih^T + b for all t
+      if (op.kind == OpKind::Lstm)
+        s.scratch.push_back(newBuffer(hidden, step)); // cell state
+      if (!options.fuseCells)
+        s.scratch.push_back(newBuffer((gates + 1) * hidden, step)); // gate pre-activations of a step
+    } else if (op.kind == OpKind::Dense) {
+      const ir::TensorType &w = graph.op(op.operands[1]).type;
+      pack({PackedParam::Layout::Transposed, op.operands[1], 0, w.dims[0].size, w.dims[1].size});
+    }
+    plan.steps.push_back(std::move(s));
+  }
+
+  // Live ranges: a value lives until its last use; the output until the end.
+  auto extend = [&](ir::ValueId value, int step) {
+    const Location &loc = plan.locations[value];
+    if (loc.kind == Location::Kind::Arena)
+      plan.buffers[loc.index].lastStep = std::max(plan.buffers[loc.index].lastStep, step);
+  };
+  for (size_t s = 0; s < plan.steps.size(); ++s)
+    for (ir::ValueId operand : graph.op(plan.steps[s].op).operands)
+      extend(operand, static_cast<int>(s));
+  extend(plan.output, static_cast<int>(plan.steps.size()));
+
+  plan.arenaPerSample = layoutArena(plan.buffers, options.planMemory);
+  return plan;
+}
+
+} // namespace rnnc::plan

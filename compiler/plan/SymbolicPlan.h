@@ -1,0 +1,74 @@
+//===- SymbolicPlan.h - The whole forward graph as one program --*- C++ -*-===//
+#pragma once
+
+#include "compiler/ir/Graph.h"
+#include "compiler/plan/PlanOptions.h"
+
+#include <vector>
+
+namespace rnnc::plan {
+
+/// A region of the arena: `perSample` floats for each sample of the batch.
+/// Offsets are in floats per sample: at run time a buffer starts at
+/// arena + offset * batch, so one compile-time layout serves every batch size.
+struct Buffer {
+  int64_t perSample = 0;
+  int64_t offset = -1;
+  int firstStep = 0, lastStep = 0; ///< live range, in steps
+};
+
+/// Where a value lives while the forward program runs.
+struct Location {
+  enum class Kind { Input, Param, Arena, None } kind = Kind::None;
+  int index = 0; ///< Input: input number; Param: parameter number; Arena: buffer id
+};
+
+/// One op of the forward program, with the buffers it writes.
+struct Step {
+  ir::ValueId op;
+  std::vector<int> scratch; ///< buffers private to this step (cell state, projections)
+};
+
+/// A parameter copied at pack time into the layout a kernel reads.
+struct PackedParam {
+  enum class Layout { Transposed, BiasSum } layout;
+  ir::ValueId source;             ///< Transposed: the weight; BiasSum: b_ih
+  ir::ValueId second = 0;         ///< BiasSum: b_hh
+  int64_t rows = 0, cols = 0;     ///< Transposed: source shape; BiasSum: length in cols
+  int64_t sumUpTo = 0;            ///< BiasSum: b_hh is added for elements < sumUpTo
+  int64_t offset = 0;             ///< floats into the packed buffer
+};
+
+struct SymbolicPlan {
+  PlanOptions options;
+  std::vector<ir::ValueId> inputs;  ///< input ops, in ABI order
+  std::vector<ir::ValueId> params;  ///< param ops, in ABI order
+  std::vector<int64_t> paramOffsets; ///< in floats, 64-byte aligned
+  int64_t paramElements = 0;
+  std::vector<Step> steps;
+  std::vector<Buffer> buffers;
+  std::vector<Location> locations; ///< per ValueId
+  std::vector<int> resultBuffer;   ///< per ValueId: the buffer a step writes, or -1
+  std::vector<PackedParam> packed;
+  std::vector<int> packedFor;      ///< per ValueId of a weight/bias: index into packed, or -1
+  int64_t packedElements = 0;
+  int64_t arenaPerSample = 0;
+  ir::ValueId output = 0;
+};
+
+/// Plans the forward program of `graph` (what its output depends on):
+/// 1) orders the steps, 2) gives each value a location (dropout and identity
+/// alias their operand in inference), 3) allocates scratch buffers for the
+/// recurrent kernels, 4) lays out the packed weights, 5) lays out the arena
+/// (reusing the space of dead buffers unless options.planMemory is off).
+SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options);
+
+/// Floats per sample of a batch-major value (its elements divided by batch).
+int64_t perSampleElements(const ir::TensorType &type);
+
+/// Assigns arena offsets: greedy first fit over the steps, a buffer's space
+/// reused once its last step is past. Without reuse every buffer gets its
+/// own space. Returns the arena size per sample.
+int64_t layoutArena(std::vector<Buffer> &buffers, bool reuse);
+
+} // namespace rnnc::plan

@@ -1,0 +1,245 @@
+//===- Reference.cpp - Naive double-precision implementations -------------===//
+#include "compiler/reference/Reference.h"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace rnnc::reference {
+namespace {
+
+using ir::OpKind;
+
+int64_t product(const std::vector<int64_t> &shape, size_t from = 0, size_t to = SIZE_MAX) {
+  int64_t n = 1;
+  for (size_t i = from; i < shape.size() && i < to; ++i)
+    n *= shape[i];
+  return n;
+}
+
+/// out[r, u] = sum_k x[r, k] * w[u, k] + b[u]
+Tensor dense(const Tensor &x, const Tensor &w, const Tensor *b) {
+  const int64_t units = w.shape[0], in = w.shape[1], rows = x.size() / in;
+  std::vector<int64_t> shape = x.shape;
+  shape.back() = units;
+  Tensor out(shape);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t u = 0; u < units; ++u) {
+      double acc = b ? b->data[u] : 0.0;
+      for (int64_t k = 0; k < in; ++k)
+        acc += x.data[r * in + k] * w.data[u * in + k];
+      out.data[r * units + u] = acc;
+    }
+  return out;
+}
+
+/// One recurrent layer, one direction, zero initial state.
+Tensor recurrent(OpKind kind, const Tensor &x, const Tensor &wih, const Tensor &whh, const Tensor &bih,
+                 const Tensor &bhh, int64_t hidden, bool reverse) {
+  const int64_t batch = x.shape[0], steps = x.shape[1], in = x.shape[2], H = hidden;
+  const int64_t gates = kind == OpKind::Lstm ? 4 : 3;
+  Tensor out({batch, steps, H});
+  std::vector<double> gi(gates * H), gh(gates * H);
+  for (int64_t b = 0; b < batch; ++b) {
+    std::vector<double> h(H, 0.0), c(H, 0.0);
+    for (int64_t s = 0; s < steps; ++s) {
+      const int64_t t = reverse ? steps - 1 - s : s;
+      for (int64_t row = 0; row < gates * H; ++row) {
+        double a = bih.data[row], r = bhh.data[row];
+        for (int64_t k = 0; k < in; ++k)
+          a += wih.data[row * in + k] * x.data[(b * steps + t) * in + k];
+        for (int64_t k = 0; k < H; ++k)
+          r += whh.data[row * H + k] * h[k];
+        gi[row] = a;
+        gh[row] = r;
+      }
+      for (int64_t j = 0; j < H; ++j) {
+        if (kind == OpKind::Lstm) {
+          const double i = sigmoid(gi[j] + gh[j]);
+          const double f = sigmoid(gi[H + j] + gh[H + j]);
+          const double g = std::tanh(gi[2 * H + j] + gh[2 * H + j]);
+          const double o = sigmoid(gi[3 * H + j] + gh[3 * H + j]);
+          c[j] = f * c[j] + i * g;
+          gi[j] = o * std::tanh(c[j]); // the new h, kept aside until all units are done
+        } else {
+          const double r = sigmoid(gi[j] + gh[j]);
+          const double z = sigmoid(gi[H + j] + gh[H + j]);
+          const double n = std::tanh(gi[2 * H + j] + r * gh[2 * H + j]);
+          gi[j] = (1 - z) * n + z * h[j];
+        }
+      }
+      for (int64_t j = 0; j < H; ++j) {
+        h[j] = gi[j];
+        out.data[(b * steps + t) * H + j] = h[j];
+      }
+    }
+  }
+  return out;
+}
+
+Tensor concat(const std::vector<const Tensor *> &parts, int64_t axis) {
+  std::vector<int64_t> shape = parts[0]->shape;
+  shape[axis] = 0;
+  for (const Tensor *p : parts)
+    shape[axis] += p->shape[axis];
+  Tensor out(shape);
+  const int64_t outer = product(shape, 0, axis), outWidth = product(shape, axis);
+  int64_t offset = 0;
+  for (const Tensor *p : parts) {
+    const int64_t width = product(p->shape, axis);
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t k = 0; k < width; ++k)
+        out.data[o * outWidth + offset + k] = p->data[o * width + k];
+    offset += width;
+  }
+  return out;
+}
+
+Tensor step(const Tensor &x, bool last) {
+  const int64_t batch = x.shape[0], steps = x.shape[1], width = x.shape[2];
+  Tensor out({batch, width});
+  const int64_t t = last ? steps - 1 : 0;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t k = 0; k < width; ++k)
+      out.data[b * width + k] = x.data[(b * steps + t) * width + k];
+  return out;
+}
+
+Tensor elementwise(const Tensor &x, double (*f)(double)) {
+  Tensor out = x;
+  for (double &v : out.data)
+    v = f(v);
+  return out;
+}
+
+double relu(double x) { return x > 0 ? x : 0; }
+double tanhOf(double x) { return std::tanh(x); }
+
+Tensor softmax(const Tensor &x) {
+  Tensor out = x;
+  const int64_t width = x.shape.back(), rows = x.size() / width;
+  for (int64_t r = 0; r < rows; ++r) {
+    double m = -INFINITY, sum = 0;
+    for (int64_t k = 0; k < width; ++k)
+      m = std::max(m, x.data[r * width + k]);
+    for (int64_t k = 0; k < width; ++k)
+      sum += std::exp(x.data[r * width + k] - m);
+    for (int64_t k = 0; k < width; ++k)
+      out.data[r * width + k] = std::exp(x.data[r * width + k] - m) / sum;
+  }
+  return out;
+}
+
+Tensor loss(OpKind kind, const Tensor &pred, const Tensor &target) {
+  Tensor out({});
+  const int64_t batch = pred.shape[0];
+  double total = 0;
+  if (kind == OpKind::SoftmaxCrossEntropy) {
+    const int64_t classes = pred.shape[1];
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t label = static_cast<int64_t>(target.data[b]);
+      if (label < 0 || label >= classes)
+        throw std::invalid_argument("class id " + std::to_string(label) + " out of range");
+      double m = -INFINITY, sum = 0;
+      for (int64_t k = 0; k < classes; ++k)
+        m = std::max(m, pred.data[b * classes + k]);
+      for (int64_t k = 0; k < classes; ++k)
+        sum += std::exp(pred.data[b * classes + k] - m);
+      total += m + std::log(sum) - pred.data[b * classes + label];
+    }
+    out.data[0] = total / batch;
+    return out;
+  }
+  const int64_t n = pred.size();
+  for (int64_t i = 0; i < n; ++i) {
+    const double p = pred.data[i], t = target.data[i];
+    switch (kind) {
+    case OpKind::Mse: total += (p - t) * (p - t); break;
+    case OpKind::Mae: total += std::fabs(p - t); break;
+    default: // bce_with_logits: max(p,0) - p*t + log(1 + exp(-|p|))
+      total += std::max(p, 0.0) - p * t + std::log1p(std::exp(-std::fabs(p)));
+    }
+  }
+  out.data[0] = total / n;
+  return out;
+}
+
+std::vector<int64_t> concreteShape(const ir::TensorType &type, int64_t batch) {
+  std::vector<int64_t> shape;
+  for (const ir::Dim &d : type.dims)
+    shape.push_back(d.isSymbolic() ? batch : d.size);
+  return shape;
+}
+
+} // namespace
+
+Tensor::Tensor(std::vector<int64_t> s) : shape(std::move(s)), data(product(shape), 0.0) {}
+int64_t Tensor::size() const { return product(shape); }
+
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string, Tensor> &feeds) {
+  std::vector<Tensor> values(graph.size());
+  int64_t batch = -1;
+  for (size_t id = 0; id < graph.size(); ++id) {
+    const ir::Op &op = graph.op(id);
+    auto in = [&](size_t k) -> const Tensor & { return values[op.operands[k]]; };
+    if (ir::isSource(op.kind)) {
+      auto it = feeds.find(op.name);
+      if (it == feeds.end())
+        throw std::invalid_argument("no value for '" + op.name + "'");
+      if (batch < 0 && op.type.rank() && op.type.dims[0].isSymbolic())
+        batch = it->second.shape.empty() ? -1 : it->second.shape[0];
+      if (it->second.shape != concreteShape(op.type, batch))
+        throw std::invalid_argument("'" + op.name + "' has the wrong shape");
+      values[id] = it->second;
+      continue;
+    }
+    switch (op.kind) {
+    case OpKind::Embedding: {
+      const Tensor &ids = in(0), &table = in(1);
+      const int64_t vocab = table.shape[0], dim = table.shape[1];
+      std::vector<int64_t> shape = ids.shape;
+      shape.push_back(dim);
+      Tensor out(shape);
+      for (int64_t i = 0; i < ids.size(); ++i) {
+        const int64_t id = static_cast<int64_t>(ids.data[i]);
+        if (id < 0 || id >= vocab)
+          throw std::invalid_argument("token id " + std::to_string(id) + " out of range");
+        for (int64_t k = 0; k < dim; ++k)
+          out.data[i * dim + k] = table.data[id * dim + k];
+      }
+      values[id] = out;
+      break;
+    }
+    case OpKind::Lstm:
+    case OpKind::Gru:
+      values[id] = recurrent(op.kind, in(0), in(1), in(2), in(3), in(4), op.attrs.getInt("hidden"),
+                             op.attrs.getBool("reverse"));
+      break;
+    case OpKind::Dense: values[id] = dense(in(0), in(1), op.operands.size() > 2 ? &in(2) : nullptr); break;
+    case OpKind::Dropout:
+    case OpKind::Identity: values[id] = in(0); break;
+    case OpKind::Concat: {
+      std::vector<const Tensor *> parts;
+      for (size_t k = 0; k < op.operands.size(); ++k)
+        parts.push_back(&in(k));
+      values[id] = concat(parts, op.attrs.getInt("axis"));
+      break;
+    }
+    case OpKind::First:
+    case OpKind::Last: values[id] = step(in(0), op.kind == OpKind::Last); break;
+    case OpKind::Relu: values[id] = elementwise(in(0), relu); break;
+    case OpKind::Tanh: values[id] = elementwise(in(0), tanhOf); break;
+    case OpKind::Sigmoid: values[id] = elementwise(in(0), sigmoid); break;
+    case OpKind::Softmax: values[id] = softmax(in(0)); break;
+    case OpKind::Mse:
+    case OpKind::Mae:
+    case OpKind::BceWithLogits:
+    case OpKind::SoftmaxCrossEntropy: values[id] = loss(op.kind, in(0), in(1)); break;
+    default: throw std::logic_error("reference: no rule for this op");
+    }
+  }
+  return values;
+}
+
+} // namespace rnnc::reference

@@ -1,0 +1,127 @@
+//===- Loader.cpp - dlopen, ABI version and CPU feature checks ------------===//
+#include "runtime/Loader.h"
+
+#include <dlfcn.h>
+
+#include <sstream>
+
+namespace rnnc::runtime {
+namespace {
+
+bool hasFeature(const std::string &name) {
+  __builtin_cpu_init();
+  if (name == "sse4.2") return __builtin_cpu_supports("sse4.2");
+  if (name == "avx") return __builtin_cpu_supports("avx");
+  if (name == "avx2") return __builtin_cpu_supports("avx2");
+  if (name == "fma") return __builtin_cpu_supports("fma");
+  if (name == "f16c") return __builtin_cpu_supports("f16c");
+  if (name == "bmi2") return __builtin_cpu_supports("bmi2");
+  if (name == "avx512f") return __builtin_cpu_supports("avx512f");
+  if (name == "avx512bw") return __builtin_cpu_supports("avx512bw");
+  if (name == "avx512dq") return __builtin_cpu_supports("avx512dq");
+  if (name == "avx512vl") return __builtin_cpu_supports("avx512vl");
+  return false;
+}
+
+class SharedLibraryModel : public Model {
+public:
+  void *handle = nullptr;
+  const rnnc_model_info *info_ = nullptr;
+  rnnc_instance *(*create_)(int64_t) = nullptr;
+  void (*destroy_)(rnnc_instance *) = nullptr;
+  void (*init_)(rnnc_instance *, uint64_t) = nullptr;
+  float *(*params_)(rnnc_instance *) = nullptr;
+  void (*changed_)(rnnc_instance *) = nullptr;
+  int32_t (*forward_)(rnnc_instance *, int64_t, const void *const *, float *const *) = nullptr;
+
+  ~SharedLibraryModel() override {
+    if (handle)
+      dlclose(handle);
+  }
+  const rnnc_model_info &info() const override { return *info_; }
+  rnnc_instance *create(int64_t maxBatch) override { return create_(maxBatch); }
+  void destroy(rnnc_instance *instance) override { destroy_(instance); }
+  void initParams(rnnc_instance *instance, uint64_t seed) override { init_(instance, seed); }
+  float *params(rnnc_instance *instance) override { return params_(instance); }
+  void paramsChanged(rnnc_instance *instance) override { changed_(instance); }
+  int32_t forward(rnnc_instance *instance, int64_t batch, const void *const *inputs, float *const *outputs) override {
+    return forward_(instance, batch, inputs, outputs);
+  }
+};
+
+class BindingModel : public Model {
+public:
+  BindingModel(const rnnc_model_binding &binding, std::shared_ptr<void> keepAlive)
+      : binding_(binding), keepAlive_(std::move(keepAlive)) {}
+  const rnnc_model_info &info() const override { return *binding_.info; }
+  rnnc_instance *create(int64_t maxBatch) override { return rnnc_binding_create(&binding_, maxBatch); }
+  void destroy(rnnc_instance *instance) override { rnnc_binding_destroy(instance); }
+  void initParams(rnnc_instance *instance, uint64_t seed) override { rnnc_binding_init_params(instance, seed); }
+  float *params(rnnc_instance *instance) override { return rnnc_binding_params(instance); }
+  void paramsChanged(rnnc_instance *instance) override { rnnc_binding_params_changed(instance); }
+  int32_t forward(rnnc_instance *instance, int64_t batch, const void *const *inputs, float *const *outputs) override {
+    return rnnc_binding_forward(instance, batch, inputs, outputs);
+  }
+
+private:
+  rnnc_model_binding binding_;
+  std::shared_ptr<void> keepAlive_;
+};
+
+} // namespace
+
+std::string missingCpuFeatures(const std::string &list) {
+  std::string missing, item;
+  std::stringstream in(list);
+  while (std::getline(in, item, ','))
+    if (!item.empty() && !hasFeature(item))
+      missing += (missing.empty() ? "" : ",") + item;
+  return missing;
+}
+
+std::unique_ptr<Model> openSharedLibrary(const std::string &path, std::string &error) {
+  // A path without a slash would make dlopen search the library path.
+  const std::string resolved = path.find('/') == std::string::npos ? "./" + path : path;
+  void *handle = dlopen(resolved.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char *why = dlerror();
+    error = "cannot load '" + path + "': " + (why ? why : "unknown error");
+    return nullptr;
+  }
+  auto model = std::make_unique<SharedLibraryModel>();
+  model->handle = handle;
+  auto *getInfo = reinterpret_cast<const rnnc_model_info *(*)()>(dlsym(handle, "rnnc_model_info_get"));
+  if (!getInfo) {
+    error = "'" + path + "' is not an rnnc model library (no rnnc_model_info_get)";
+    return nullptr;
+  }
+  model->info_ = getInfo();
+  if (model->info_->abi_version != RNNC_ABI_VERSION) {
+    error = "'" + path + "' uses model ABI version " + std::to_string(model->info_->abi_version) +
+            ", this runtime version " + std::to_string(RNNC_ABI_VERSION) + "; recompile it with this rnnc";
+    return nullptr;
+  }
+  const std::string missing = missingCpuFeatures(model->info_->target_features);
+  if (!missing.empty()) {
+    error = "'" + path + "' was compiled for CPU '" + model->info_->target_cpu + "' and needs " + missing +
+            ", which this CPU lacks; recompile it with --target-cpu=host";
+    return nullptr;
+  }
+  auto bind = [&](auto &fn, const char *name) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(handle, name));
+    if (!fn)
+      error = "'" + path + "' lacks " + name;
+    return fn != nullptr;
+  };
+  if (!bind(model->create_, "rnnc_create") || !bind(model->destroy_, "rnnc_destroy") ||
+      !bind(model->init_, "rnnc_init_params") || !bind(model->params_, "rnnc_params") ||
+      !bind(model->changed_, "rnnc_params_changed") || !bind(model->forward_, "rnnc_forward"))
+    return nullptr;
+  return model;
+}
+
+std::unique_ptr<Model> wrapBinding(const rnnc_model_binding &binding, std::shared_ptr<void> keepAlive) {
+  return std::make_unique<BindingModel>(binding, std::move(keepAlive));
+}
+
+} // namespace rnnc::runtime

@@ -1,0 +1,92 @@
+/*===- rnnc/abi.h - The C ABI a compiled model.so exports -------*- C -*-===*
+ *
+ * A model.so made by `rnnc model.rnn -o model.so` exports the functions
+ * below; nothing else is needed to run it (no LLVM, no C++ runtime).
+ * See docs/abi.md. The ABI is versioned: a loader must compare
+ * rnnc_model_info()->abi_version with RNNC_ABI_VERSION before anything else.
+ *===----------------------------------------------------------------------===*/
+#ifndef RNNC_ABI_H
+#define RNNC_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RNNC_ABI_VERSION 1
+
+enum rnnc_dtype { RNNC_F32 = 0, RNNC_I32 = 1 };
+enum rnnc_init { RNNC_INIT_UNIFORM = 0, RNNC_INIT_NORMAL = 1, RNNC_INIT_ZEROS = 2 };
+enum rnnc_status {
+  RNNC_OK = 0,
+  RNNC_ERR_BATCH = 1,       /* batch size is 0 or above the instance's capacity */
+  RNNC_ERR_TOKEN = 2,       /* a token id is outside [0, vocab) */
+  RNNC_ERR_MEMORY = 3,      /* an allocation failed */
+  RNNC_ERR_UNSUPPORTED = 4, /* the entry point is not in this library */
+};
+
+/* A tensor: an input, a target, an output or a parameter. A dimension of -1
+ * is the batch. For a parameter, `offset` is where it starts (in elements)
+ * in the parameter buffer, which holds every parameter in PyTorch's layout.
+ * For an i32 input of token ids, `offset` is the vocabulary size (ids must
+ * be in [0, offset)); 0 when the input feeds no embedding. */
+typedef struct rnnc_tensor_desc {
+  const char *name;
+  int32_t dtype;
+  int32_t rank;
+  int64_t dims[8];
+  int64_t offset;
+  int32_t init;     /* parameters: enum rnnc_init */
+  float init_scale; /* uniform: the bound; normal: the standard deviation */
+} rnnc_tensor_desc;
+
+typedef struct rnnc_model_info {
+  uint32_t abi_version;
+  const char *model_name;
+  const char *compiler_version;
+  const char *plan;            /* "symbolic" or "imperative" */
+  const char *target_cpu;      /* e.g. "znver3" */
+  const char *target_features; /* features the code needs, e.g. "avx,avx2,fma" */
+  int32_t num_inputs;
+  const rnnc_tensor_desc *inputs;
+  int32_t num_outputs;
+  const rnnc_tensor_desc *outputs;
+  int32_t num_params;
+  const rnnc_tensor_desc *params;
+  int64_t param_elements; /* length of the parameter buffer */
+  /* Working memory: arena_per_sample * capacity + packed_elements floats. */
+  int64_t arena_per_sample;
+  int64_t packed_elements;
+} rnnc_model_info;
+
+typedef struct rnnc_instance rnnc_instance;
+
+/* The model's metadata (static; never freed). */
+const rnnc_model_info *rnnc_model_info_get(void);
+/* An instance able to run batches of up to `max_batch` samples; NULL if
+ * memory runs out. Its parameters are zero until initialized or written. */
+rnnc_instance *rnnc_create(int64_t max_batch);
+void rnnc_destroy(rnnc_instance *instance);
+/* Initializes every parameter as PyTorch does by default, from `seed`. */
+void rnnc_init_params(rnnc_instance *instance, uint64_t seed);
+/* The parameter buffer (param_elements floats, PyTorch layout). After
+ * writing it, call rnnc_params_changed. */
+float *rnnc_params(rnnc_instance *instance);
+void rnnc_params_changed(rnnc_instance *instance);
+/* Runs the model on `batch` samples. inputs[i] points to input i (dtype and
+ * shape from the metadata, batch-major); outputs[i] receives output i.
+ * Returns an rnnc_status. */
+int32_t rnnc_forward(rnnc_instance *instance, int64_t batch, const void *const *inputs,
+                     float *const *outputs);
+/* Reserved for training (forward, backward and update); returns
+ * RNNC_ERR_UNSUPPORTED in ABI version 1. */
+int32_t rnnc_train_step(rnnc_instance *instance, int64_t batch, const void *const *inputs,
+                        const void *const *targets, float *loss);
+const char *rnnc_status_message(int32_t status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RNNC_ABI_H */

@@ -1,0 +1,85 @@
+/*===- rnnc/plan.h - What generated code and the model runtime share --*- C -*-===*
+ *
+ * Internal to rnnc (not for embedders): the symbols a generated module
+ * defines, and the imperative plan's op list that the runtime dispatches.
+ * The struct layouts here are mirrored by compiler/codegen/ModelGlobals.cpp.
+ *===----------------------------------------------------------------------===*/
+#ifndef RNNC_PLAN_H
+#define RNNC_PLAN_H
+
+#include "rnnc/abi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Arguments of one imperative kernel call. */
+typedef struct rnnc_kernel_args {
+  float *out;
+  const void *in[4];
+  int64_t batch;
+  int64_t p[6]; /* kernel-specific sizes and offsets, fixed at compile time */
+} rnnc_kernel_args;
+
+typedef int32_t (*rnnc_kernel_fn)(const rnnc_kernel_args *args);
+
+enum rnnc_op_flags {
+  RNNC_OP_IN_PLACE = 1, /* writes into the tensor of slot in[0]; allocates nothing */
+  RNNC_OP_ZEROED = 2,   /* the new output starts as zeros */
+  RNNC_OP_ALLOC_ONLY = 4 /* no kernel: only allocates the (zeroed) output */
+};
+
+/* One op of the imperative plan: a kernel, the slots it reads and writes. */
+typedef struct rnnc_op {
+  rnnc_kernel_fn kernel;
+  int32_t num_in;
+  int32_t in[4];
+  int32_t out;
+  int32_t flags;
+  int64_t out_per_sample; /* floats of the output per sample of the batch */
+  int64_t p[6];
+  int32_t num_free;
+  int32_t free_slots[5]; /* slots whose last use is this op */
+} rnnc_op;
+
+/* Slots 0..num_inputs-1 are the inputs, the next num_params the parameters;
+ * the rest are tensors the ops allocate. */
+typedef struct rnnc_imperative_plan {
+  int32_t num_ops;
+  int32_t num_slots;
+  const rnnc_op *ops;
+  int32_t num_outputs;
+  const int32_t *output_slots;
+} rnnc_imperative_plan;
+
+/* The symbolic plan's entry point: the whole graph in one function. */
+typedef int32_t (*rnnc_symbolic_forward_fn)(const float *params, float *packed, float *arena,
+                                            int64_t batch, const void *const *inputs,
+                                            float *const *outputs);
+/* Copies the parameters into the layouts the symbolic kernels read. */
+typedef void (*rnnc_pack_fn)(const float *params, float *packed);
+
+/* Everything the runtime needs from one compiled model. */
+typedef struct rnnc_model_binding {
+  const rnnc_model_info *info;
+  rnnc_symbolic_forward_fn forward; /* symbolic plan, else NULL */
+  rnnc_pack_fn pack;                /* symbolic plan, else NULL */
+  const rnnc_imperative_plan *imperative; /* imperative plan, else NULL */
+} rnnc_model_binding;
+
+/* The runtime behind the ABI, for a given binding (used by model.so's
+ * exported functions and by the JIT). */
+rnnc_instance *rnnc_binding_create(const rnnc_model_binding *model, int64_t max_batch);
+void rnnc_binding_destroy(rnnc_instance *instance);
+void rnnc_binding_init_params(rnnc_instance *instance, uint64_t seed);
+float *rnnc_binding_params(rnnc_instance *instance);
+void rnnc_binding_params_changed(rnnc_instance *instance);
+int32_t rnnc_binding_forward(rnnc_instance *instance, int64_t batch, const void *const *inputs,
+                             float *const *outputs);
+const char *rnnc_binding_status_message(int32_t status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RNNC_PLAN_H */

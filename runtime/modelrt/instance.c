@@ -1,0 +1,191 @@
+/*===- instance.c - Instances, parameter init, the imperative dispatcher -===*
+ *
+ * The runtime that ships inside every model.so (and in rnnrun for the JIT).
+ * Plain C on libc and libm only, so that a model.so needs nothing else.
+ *===----------------------------------------------------------------------===*/
+#include "rnnc/plan.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rnnc_instance {
+  const rnnc_model_binding *model;
+  int64_t capacity;
+  float *params;
+  float *packed;
+  float *arena;
+};
+
+static void *aligned_zeroed(int64_t floats) {
+  size_t bytes = (size_t)(floats > 0 ? floats : 1) * sizeof(float);
+  bytes = (bytes + 63) & ~(size_t)63;
+  void *p = aligned_alloc(64, bytes);
+  if (p)
+    memset(p, 0, bytes);
+  return p;
+}
+
+rnnc_instance *rnnc_binding_create(const rnnc_model_binding *model, int64_t max_batch) {
+  if (max_batch < 1)
+    return NULL;
+  const rnnc_model_info *info = model->info;
+  rnnc_instance *inst = (rnnc_instance *)calloc(1, sizeof *inst);
+  if (!inst)
+    return NULL;
+  inst->model = model;
+  inst->capacity = max_batch;
+  inst->params = (float *)aligned_zeroed(info->param_elements);
+  inst->packed = (float *)aligned_zeroed(info->packed_elements);
+  inst->arena = (float *)aligned_zeroed(info->arena_per_sample * max_batch);
+  if (!inst->params || !inst->packed || !inst->arena) {
+    rnnc_binding_destroy(inst);
+    return NULL;
+  }
+  rnnc_binding_params_changed(inst);
+  return inst;
+}
+
+void rnnc_binding_destroy(rnnc_instance *inst) {
+  if (!inst)
+    return;
+  free(inst->params);
+  free(inst->packed);
+  free(inst->arena);
+  free(inst);
+}
+
+/* splitmix64: a small, well-mixed generator; one stream per parameter. */
+static uint64_t next_u64(uint64_t *state) {
+  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+/* Uniform in (0, 1): 53 random bits, never 0. */
+static double next_unit(uint64_t *state) {
+  return ((double)(next_u64(state) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+void rnnc_binding_init_params(rnnc_instance *inst, uint64_t seed) {
+  const rnnc_model_info *info = inst->model->info;
+  for (int32_t k = 0; k < info->num_params; ++k) {
+    const rnnc_tensor_desc *p = &info->params[k];
+    int64_t n = 1;
+    for (int32_t d = 0; d < p->rank; ++d)
+      n *= p->dims[d];
+    float *data = inst->params + p->offset;
+    uint64_t state = seed * 0x2545F4914F6CDD1Dull + (uint64_t)k * 0x9E3779B97F4A7C15ull;
+    for (int64_t i = 0; i < n; ++i) {
+      if (p->init == RNNC_INIT_UNIFORM) {
+        data[i] = (float)((2.0 * next_unit(&state) - 1.0) * p->init_scale);
+      } else if (p->init == RNNC_INIT_NORMAL) { /* Box-Muller */
+        double u1 = next_unit(&state), u2 = next_unit(&state);
+        data[i] = (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2) * p->init_scale);
+      } else {
+        data[i] = 0.0f;
+      }
+    }
+  }
+  rnnc_binding_params_changed(inst);
+}
+
+float *rnnc_binding_params(rnnc_instance *inst) { return inst->params; }
+
+void rnnc_binding_params_changed(rnnc_instance *inst) {
+  if (inst->model->pack)
+    inst->model->pack(inst->params, inst->packed);
+}
+
+/* The imperative plan: ops one at a time, each output freshly allocated,
+ * each tensor freed after its last use, as an eager framework runs. */
+static int32_t dispatch(rnnc_instance *inst, int64_t batch, const void *const *inputs,
+                        float *const *outputs) {
+  const rnnc_model_info *info = inst->model->info;
+  const rnnc_imperative_plan *plan = inst->model->imperative;
+  void **slots = (void **)calloc((size_t)plan->num_slots, sizeof(void *));
+  char *owned = (char *)calloc((size_t)plan->num_slots, 1);
+  if (!slots || !owned) {
+    free(slots);
+    free(owned);
+    return RNNC_ERR_MEMORY;
+  }
+  for (int32_t i = 0; i < info->num_inputs; ++i)
+    slots[i] = (void *)inputs[i];
+  for (int32_t k = 0; k < info->num_params; ++k)
+    slots[info->num_inputs + k] = inst->params + info->params[k].offset;
+  int32_t status = RNNC_OK;
+  for (int32_t o = 0; o < plan->num_ops && status == RNNC_OK; ++o) {
+    const rnnc_op *op = &plan->ops[o];
+    float *out;
+    if (op->flags & RNNC_OP_IN_PLACE) {
+      out = (float *)slots[op->in[0]];
+    } else {
+      size_t bytes = (size_t)(op->out_per_sample * batch) * sizeof(float);
+      out = (float *)malloc(bytes ? bytes : 1);
+      if (!out) {
+        status = RNNC_ERR_MEMORY;
+        break;
+      }
+      if (op->flags & (RNNC_OP_ZEROED | RNNC_OP_ALLOC_ONLY))
+        memset(out, 0, bytes);
+      slots[op->out] = out;
+      owned[op->out] = 1;
+    }
+    if (!(op->flags & RNNC_OP_ALLOC_ONLY)) {
+      rnnc_kernel_args args;
+      args.out = out;
+      for (int32_t i = 0; i < 4; ++i)
+        args.in[i] = i < op->num_in ? slots[op->in[i]] : NULL;
+      args.batch = batch;
+      memcpy(args.p, op->p, sizeof args.p);
+      status = op->kernel(&args);
+    }
+    for (int32_t f = 0; f < op->num_free; ++f) {
+      int32_t s = op->free_slots[f];
+      if (owned[s]) {
+        free(slots[s]);
+        owned[s] = 0;
+      }
+      slots[s] = NULL;
+    }
+  }
+  if (status == RNNC_OK) {
+    for (int32_t i = 0; i < plan->num_outputs; ++i) {
+      const rnnc_tensor_desc *d = &info->outputs[i];
+      int64_t n = batch;
+      for (int32_t k = 1; k < d->rank; ++k)
+        n *= d->dims[k];
+      memcpy(outputs[i], slots[plan->output_slots[i]], (size_t)n * sizeof(float));
+    }
+  }
+  for (int32_t s = 0; s < plan->num_slots; ++s)
+    if (owned[s])
+      free(slots[s]);
+  free(slots);
+  free(owned);
+  return status;
+}
+
+int32_t rnnc_binding_forward(rnnc_instance *inst, int64_t batch, const void *const *inputs,
+                             float *const *outputs) {
+  if (batch < 1 || batch > inst->capacity)
+    return RNNC_ERR_BATCH;
+  if (inst->model->imperative)
+    return dispatch(inst, batch, inputs, outputs);
+  if (!inst->model->forward)
+    return RNNC_ERR_UNSUPPORTED;
+  return inst->model->forward(inst->params, inst->packed, inst->arena, batch, inputs, outputs);
+}
+
+const char *rnnc_binding_status_message(int32_t status) {
+  switch (status) {
+  case RNNC_OK: return "ok";
+  case RNNC_ERR_BATCH: return "the batch size is 0 or larger than the instance was created for";
+  case RNNC_ERR_TOKEN: return "a token id is outside the embedding's vocabulary";
+  case RNNC_ERR_MEMORY: return "out of memory";
+  case RNNC_ERR_UNSUPPORTED: return "this entry point is not in the library";
+  default: return "unknown status";
+  }
+}

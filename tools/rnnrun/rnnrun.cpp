@@ -1,0 +1,262 @@
+//===- rnnrun.cpp - Load a compiled model (or JIT one) and run it ---------===//
+#include "compiler/driver/Backend.h"
+#include "compiler/driver/Frontend.h"
+#include "runtime/Loader.h"
+
+#include <boost/program_options.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr int kExitOk = 0, kExitError = 1, kExitUsage = 2;
+
+const char *kUsage = R"(usage: rnnrun MODEL [options]
+
+Runs a compiled model: MODEL is a model.so made by `rnnc model.rnn -o model.so`,
+or a .rnn file, compiled in-process by the JIT. Runs forward on the given
+inputs (or seeded random ones) and prints the outputs.
+
+Exit status: 0 success, 1 errors (model, library or inputs), 2 bad usage.
+
+Options)";
+
+bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+int64_t perSample(const rnnc_tensor_desc &d) {
+  int64_t n = 1;
+  for (int32_t k = 1; k < d.rank; ++k)
+    n *= d.dims[k];
+  return n;
+}
+
+std::string shapeOf(const rnnc_tensor_desc &d, int64_t batch) {
+  std::string s = d.dtype == RNNC_I32 ? "i32[" : "f32[";
+  for (int32_t k = 0; k < d.rank; ++k)
+    s += (k ? "," : "") + std::to_string(d.dims[k] < 0 ? batch : d.dims[k]);
+  return s + "]";
+}
+
+/// Reads whitespace-separated numbers. Returns false with a message naming
+/// the file and the first bad token.
+bool readNumbers(const std::string &path, bool integers, std::vector<double> &out, std::string &error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = "cannot open input file '" + path + "'";
+    return false;
+  }
+  std::string token;
+  size_t index = 0;
+  while (in >> token) {
+    char *end = nullptr;
+    double v = std::strtod(token.c_str(), &end);
+    if (end != token.c_str() + token.size() || (integers && v != static_cast<int64_t>(v))) {
+      error = "'" + path + "': value " + std::to_string(index + 1) + " ('" + token + "') is not " +
+              (integers ? "an integer" : "a number");
+      return false;
+    }
+    out.push_back(v);
+    ++index;
+  }
+  return true;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  po::options_description visible(kUsage);
+  visible.add_options()
+      ("help,h", "print this help and exit")
+      ("info", "print the model's metadata and exit")
+      ("batch", po::value<int64_t>()->value_name("N")->default_value(1), "samples per batch")
+      ("input", po::value<std::vector<std::string>>()->value_name("NAME=FILE"),
+       "values of an input: whitespace-separated numbers, batch-major (the batch follows from the count)")
+      ("seed", po::value<uint64_t>()->value_name("S")->default_value(0), "seed of parameter init and random inputs")
+      ("print", po::value<int64_t>()->value_name("ROWS")->default_value(8), "output rows to print")
+      ("repeat", po::value<int>()->value_name("K")->default_value(1), "run forward K times and report the median time")
+      ("plan", po::value<std::string>()->value_name("PLAN")->default_value("symbolic"), "JIT: symbolic or imperative")
+      ("target-cpu", po::value<std::string>()->value_name("CPU")->default_value("host"), "JIT: target CPU")
+      ("opt,O", po::value<int>()->value_name("N")->default_value(2), "JIT: optimization level 0-3");
+  po::options_description hidden;
+  hidden.add_options()("model", po::value<std::string>(), "model");
+  po::options_description all;
+  all.add(visible).add(hidden);
+  po::positional_options_description positional;
+  positional.add("model", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error &e) {
+    std::cerr << "rnnrun: error: " << e.what() << " (see rnnrun --help)\n";
+    return kExitUsage;
+  }
+  if (vm.count("help")) {
+    std::cout << visible << "\n";
+    return kExitOk;
+  }
+  if (!vm.count("model")) {
+    std::cerr << "rnnrun: error: no model (usage: rnnrun MODEL [options]; see rnnrun --help)\n";
+    return kExitUsage;
+  }
+  const std::string path = vm["model"].as<std::string>();
+  const int64_t batch = vm["batch"].as<int64_t>();
+  if (batch < 1 || batch > (1 << 24)) {
+    std::cerr << "rnnrun: error: --batch must be in [1, 16777216], got " << batch << "\n";
+    return kExitUsage;
+  }
+
+  // 1. The model: a shared library, or a .rnn compiled by the JIT.
+  std::unique_ptr<rnnc::runtime::Model> model;
+  std::string error;
+  auto loadStart = std::chrono::steady_clock::now();
+  if (endsWith(path, ".rnn") || endsWith(path, ".ir")) {
+    rnnc::Diagnostics diag(std::cerr);
+    std::optional<rnnc::ir::Graph> graph;
+    std::ostringstream ignored;
+    if (!rnnc::runFrontend(path, {}, diag, ignored, &graph))
+      return kExitError;
+    rnnc::BackendOptions options;
+    const std::string plan = vm["plan"].as<std::string>();
+    if (plan != "symbolic" && plan != "imperative") {
+      std::cerr << "rnnrun: error: unknown --plan '" << plan << "' (expected symbolic or imperative)\n";
+      return kExitUsage;
+    }
+    options.plan.kind = plan == "symbolic" ? rnnc::plan::PlanKind::Symbolic : rnnc::plan::PlanKind::Imperative;
+    options.targetCpu = vm["target-cpu"].as<std::string>();
+    options.optLevel = vm["opt"].as<int>();
+    options.compilerVersion = "rnnc (JIT)";
+    model = rnnc::compileForJit(*graph, options, error);
+  } else {
+    model = rnnc::runtime::openSharedLibrary(path, error);
+  }
+  if (!model) {
+    std::cerr << "rnnrun: error: " << error << "\n";
+    return kExitError;
+  }
+  const double loadMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - loadStart).count();
+  const rnnc_model_info &info = model->info();
+  if (vm.count("info")) {
+    std::cout << "model " << info.model_name << " (" << info.plan << " plan, " << info.compiler_version
+              << ", target " << info.target_cpu << ": " << info.target_features << ")\n";
+    for (int32_t i = 0; i < info.num_inputs; ++i)
+      std::cout << "  input  " << info.inputs[i].name << ": " << shapeOf(info.inputs[i], -1) << "\n";
+    for (int32_t i = 0; i < info.num_outputs; ++i)
+      std::cout << "  output " << info.outputs[i].name << ": " << shapeOf(info.outputs[i], -1) << "\n";
+    std::cout << "  " << info.num_params << " parameter tensors, " << info.param_elements << " floats\n";
+    return kExitOk;
+  }
+
+  // 2. Inputs: from files, or seeded random values.
+  std::map<std::string, std::string> files;
+  if (vm.count("input"))
+    for (const std::string &spec : vm["input"].as<std::vector<std::string>>()) {
+      size_t eq = spec.find('=');
+      if (eq == std::string::npos) {
+        std::cerr << "rnnrun: error: --input takes NAME=FILE, got '" << spec << "'\n";
+        return kExitUsage;
+      }
+      files[spec.substr(0, eq)] = spec.substr(eq + 1);
+    }
+  for (const auto &[name, file] : files) {
+    bool known = false;
+    for (int32_t i = 0; i < info.num_inputs; ++i)
+      known |= name == info.inputs[i].name;
+    if (!known) {
+      std::cerr << "rnnrun: error: model " << info.model_name << " has no input '" << name << "'\n";
+      return kExitError;
+    }
+  }
+  std::mt19937_64 rng(vm["seed"].as<uint64_t>());
+  std::vector<std::vector<float>> floatInputs(info.num_inputs);
+  std::vector<std::vector<int32_t>> intInputs(info.num_inputs);
+  std::vector<const void *> inputPointers;
+  for (int32_t i = 0; i < info.num_inputs; ++i) {
+    const rnnc_tensor_desc &d = info.inputs[i];
+    const int64_t n = batch * perSample(d);
+    const bool ids = d.dtype == RNNC_I32;
+    std::vector<double> values;
+    if (files.count(d.name)) {
+      if (!readNumbers(files[d.name], ids, values, error)) {
+        std::cerr << "rnnrun: error: " << error << "\n";
+        return kExitError;
+      }
+      if (static_cast<int64_t>(values.size()) != n) {
+        std::cerr << "rnnrun: error: input '" << d.name << "' of type " << shapeOf(d, batch) << " needs " << n
+                  << " values for --batch " << batch << ", '" << files[d.name] << "' has " << values.size() << "\n";
+        return kExitError;
+      }
+    } else {
+      std::uniform_real_distribution<double> uniform(-1, 1);
+      std::uniform_int_distribution<int64_t> token(0, std::max<int64_t>(d.offset, 1) - 1);
+      for (int64_t k = 0; k < n; ++k)
+        values.push_back(ids ? static_cast<double>(token(rng)) : uniform(rng));
+    }
+    if (ids) {
+      intInputs[i].assign(values.begin(), values.end());
+      inputPointers.push_back(intInputs[i].data());
+    } else {
+      floatInputs[i].assign(values.begin(), values.end());
+      inputPointers.push_back(floatInputs[i].data());
+    }
+  }
+
+  // 3. Run.
+  rnnc_instance *instance = model->create(batch);
+  if (!instance) {
+    std::cerr << "rnnrun: error: cannot allocate an instance for batch " << batch << "\n";
+    return kExitError;
+  }
+  model->initParams(instance, vm["seed"].as<uint64_t>());
+  std::vector<std::vector<float>> outputs(info.num_outputs);
+  std::vector<float *> outputPointers;
+  for (int32_t i = 0; i < info.num_outputs; ++i) {
+    outputs[i].assign(batch * perSample(info.outputs[i]), 0.0f);
+    outputPointers.push_back(outputs[i].data());
+  }
+  std::vector<double> times;
+  int32_t status = RNNC_OK;
+  for (int r = 0; r < std::max(1, vm["repeat"].as<int>()) && status == RNNC_OK; ++r) {
+    auto start = std::chrono::steady_clock::now();
+    status = model->forward(instance, batch, inputPointers.data(), outputPointers.data());
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  model->destroy(instance);
+  if (status != RNNC_OK) {
+    std::cerr << "rnnrun: error: forward failed: " << rnnc_binding_status_message(status) << "\n";
+    return kExitError;
+  }
+  std::sort(times.begin(), times.end());
+
+  // 4. Outputs.
+  const int64_t rows = std::min<int64_t>(batch, vm["print"].as<int64_t>());
+  for (int32_t i = 0; i < info.num_outputs; ++i) {
+    const rnnc_tensor_desc &d = info.outputs[i];
+    const int64_t width = perSample(d);
+    std::cout << "output " << d.name << ": " << shapeOf(d, batch) << "\n";
+    for (int64_t r = 0; r < rows; ++r) {
+      std::cout << "  [" << r << "]";
+      for (int64_t k = 0; k < std::min<int64_t>(width, 16); ++k) {
+        char text[32];
+        std::snprintf(text, sizeof text, " %.6g", outputs[i][r * width + k]);
+        std::cout << text;
+      }
+      std::cout << (width > 16 ? " ..." : "") << "\n";
+    }
+    if (rows < batch)
+      std::cout << "  (" << batch - rows << " more rows)\n";
+  }
+  std::printf("%s plan: load %.2f ms, forward %.3f ms (median of %zu), batch %lld\n", info.plan, loadMs,
+              times[times.size() / 2], times.size(), static_cast<long long>(batch));
+  return kExitOk;
+}
