@@ -2,8 +2,11 @@
 #include "runtime/Loader.h"
 
 #include <dlfcn.h>
+#include <elf.h>
 
+#include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace rnnc::runtime {
 namespace {
@@ -16,6 +19,8 @@ bool hasFeature(const std::string &name) {
   if (name == "fma") return __builtin_cpu_supports("fma");
   if (name == "f16c") return __builtin_cpu_supports("f16c");
   if (name == "bmi2") return __builtin_cpu_supports("bmi2");
+  if (name == "fma4") return __builtin_cpu_supports("fma4");
+  if (name == "xop") return __builtin_cpu_supports("xop");
   if (name == "avx512f") return __builtin_cpu_supports("avx512f");
   if (name == "avx512bw") return __builtin_cpu_supports("avx512bw");
   if (name == "avx512dq") return __builtin_cpu_supports("avx512dq");
@@ -68,6 +73,44 @@ private:
   std::shared_ptr<void> keepAlive_;
 };
 
+/// dlopen maps a file without checking that it is whole; touching a page past
+/// the end of a truncated file is a SIGBUS. So check the ELF structure first:
+/// a 64-bit x86-64 shared object whose program headers, loaded segments and
+/// section headers all lie inside the file.
+bool checkElf(const std::string &path, std::string &error) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) {
+    error = "cannot load '" + path + "': cannot open the file";
+    return false;
+  }
+  const uint64_t size = static_cast<uint64_t>(in.tellg());
+  Elf64_Ehdr header{};
+  in.seekg(0);
+  if (size < sizeof header || !in.read(reinterpret_cast<char *>(&header), sizeof header) ||
+      std::string(reinterpret_cast<char *>(header.e_ident), 4) != "\x7f" "ELF") {
+    error = "cannot load '" + path + "': not an ELF shared library";
+    return false;
+  }
+  if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_machine != EM_X86_64 || header.e_type != ET_DYN) {
+    error = "cannot load '" + path + "': not a 64-bit x86-64 shared library";
+    return false;
+  }
+  const uint64_t phEnd = header.e_phoff + uint64_t(header.e_phnum) * header.e_phentsize;
+  const uint64_t shEnd = header.e_shoff + uint64_t(header.e_shnum) * header.e_shentsize;
+  bool whole = header.e_phentsize == sizeof(Elf64_Phdr) && phEnd <= size && shEnd <= size;
+  std::vector<Elf64_Phdr> segments(whole ? header.e_phnum : 0);
+  in.seekg(static_cast<std::streamoff>(header.e_phoff));
+  for (Elf64_Phdr &segment : segments) {
+    whole = whole && in.read(reinterpret_cast<char *>(&segment), sizeof segment) &&
+            segment.p_offset + segment.p_filesz <= size;
+  }
+  if (!whole) {
+    error = "cannot load '" + path + "': the file is truncated or corrupt (" + std::to_string(size) + " bytes)";
+    return false;
+  }
+  return true;
+}
+
 } // namespace
 
 std::string missingCpuFeatures(const std::string &list) {
@@ -82,6 +125,8 @@ std::string missingCpuFeatures(const std::string &list) {
 std::unique_ptr<Model> openSharedLibrary(const std::string &path, std::string &error) {
   // A path without a slash would make dlopen search the library path.
   const std::string resolved = path.find('/') == std::string::npos ? "./" + path : path;
+  if (!checkElf(resolved, error))
+    return nullptr;
   void *handle = dlopen(resolved.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char *why = dlerror();

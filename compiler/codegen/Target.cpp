@@ -31,7 +31,7 @@ void initializeTargets() {
 }
 
 /// Features a loader can check with __builtin_cpu_supports.
-const char *const kCheckable[] = {"sse4.2", "avx", "avx2", "fma", "f16c", "bmi2",
+const char *const kCheckable[] = {"sse4.2", "avx", "avx2", "fma", "f16c", "bmi2", "fma4", "xop",
                                   "avx512f", "avx512bw", "avx512dq", "avx512vl"};
 
 } // namespace

@@ -130,7 +130,7 @@ Tensor softmax(const Tensor &x) {
 }
 
 Tensor loss(OpKind kind, const Tensor &pred, const Tensor &target) {
-  Tensor out({});
+  Tensor out(std::vector<int64_t>{});
   const int64_t batch = pred.shape[0];
   double total = 0;
   if (kind == OpKind::SoftmaxCrossEntropy) {
@@ -179,12 +179,24 @@ double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string, Tensor> &feeds) {
   std::vector<Tensor> values(graph.size());
+  std::vector<bool> known(graph.size(), true);
   int64_t batch = -1;
   for (size_t id = 0; id < graph.size(); ++id) {
     const ir::Op &op = graph.op(id);
     auto in = [&](size_t k) -> const Tensor & { return values[op.operands[k]]; };
+    bool ready = true;
+    for (ir::ValueId operand : op.operands)
+      ready = ready && known[operand];
+    if (!ready) { // depends on a target that was not given: not evaluated
+      known[id] = false;
+      continue;
+    }
     if (ir::isSource(op.kind)) {
       auto it = feeds.find(op.name);
+      if (it == feeds.end() && op.kind == OpKind::Target) {
+        known[id] = false;
+        continue;
+      }
       if (it == feeds.end())
         throw std::invalid_argument("no value for '" + op.name + "'");
       if (batch < 0 && op.type.rank() && op.type.dims[0].isSymbolic())

@@ -27,7 +27,8 @@ struct Tensor {
 
 /// Evaluates `graph` for a batch. `feeds` gives every input and target by
 /// name and every parameter by its PyTorch name, in PyTorch's layout. Returns
-/// the value of every op (indexed by ValueId). Dropout is the identity
+/// the value of every op (indexed by ValueId); ops that depend on a target
+/// that is not in `feeds` (the losses) are left empty. Dropout is the identity
 /// (inference). Throws std::invalid_argument on a missing feed, a shape
 /// mismatch or an out-of-range token id.
 std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string, Tensor> &feeds);

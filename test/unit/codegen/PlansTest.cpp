@@ -1,0 +1,218 @@
+//===- PlansTest.cpp - Both plans against the double-precision oracle -----===//
+//
+// Every op, and every model in models/, compiled with both plans (JIT),
+// run on seeded random inputs and parameters, compared with
+// rnnc::reference::evaluate within 1e-5 relative, 1e-6 absolute.
+//===----------------------------------------------------------------------===//
+#include "compiler/driver/Backend.h"
+#include "compiler/reference/Reference.h"
+#include "LowerTestUtil.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace rnnc {
+namespace {
+
+using reference::Tensor;
+
+struct Compiled {
+  std::unique_ptr<runtime::Model> model;
+  rnnc_instance *instance = nullptr;
+  ~Compiled() {
+    if (model && instance)
+      model->destroy(instance);
+  }
+};
+
+std::unique_ptr<Compiled> compile(const ir::Graph &graph, plan::PlanOptions planOptions, int64_t capacity) {
+  BackendOptions options;
+  options.plan = planOptions;
+  options.compilerVersion = "test";
+  std::string error;
+  auto c = std::make_unique<Compiled>();
+  c->model = compileForJit(graph, options, error);
+  EXPECT_TRUE(c->model) << error;
+  if (!c->model)
+    return nullptr;
+  c->instance = c->model->create(capacity);
+  c->model->initParams(c->instance, 1234);
+  return c;
+}
+
+/// Runs the compiled model and the reference on the same random batch and
+/// returns the largest violation of |got - want| <= max(1e-5 |want|, 1e-6)
+/// as a ratio (<= 1 passes).
+double compare(const ir::Graph &graph, Compiled &c, int64_t batch, uint64_t seed, std::string &where) {
+  const rnnc_model_info &info = c.model->info();
+  std::mt19937_64 rng(seed);
+  std::map<std::string, Tensor> feeds;
+  std::vector<std::vector<float>> floats(info.num_inputs);
+  std::vector<std::vector<int32_t>> ints(info.num_inputs);
+  std::vector<const void *> inputs;
+  for (int32_t i = 0; i < info.num_inputs; ++i) {
+    const rnnc_tensor_desc &d = info.inputs[i];
+    std::vector<int64_t> shape = {batch};
+    for (int32_t k = 1; k < d.rank; ++k)
+      shape.push_back(d.dims[k]);
+    Tensor t(shape);
+    std::uniform_real_distribution<float> uniform(-2, 2);
+    std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(std::max<int64_t>(d.offset, 1) - 1));
+    for (double &v : t.data)
+      v = d.dtype == RNNC_I32 ? token(rng) : uniform(rng);
+    if (d.dtype == RNNC_I32) {
+      ints[i].assign(t.data.begin(), t.data.end());
+      inputs.push_back(ints[i].data());
+    } else {
+      floats[i].assign(t.data.begin(), t.data.end());
+      inputs.push_back(floats[i].data());
+    }
+    feeds[d.name] = t;
+  }
+  const float *params = c.model->params(c.instance);
+  for (int32_t k = 0; k < info.num_params; ++k) {
+    const rnnc_tensor_desc &d = info.params[k];
+    std::vector<int64_t> shape(d.dims, d.dims + d.rank);
+    Tensor t(shape);
+    for (int64_t e = 0; e < t.size(); ++e)
+      t.data[e] = params[d.offset + e];
+    feeds[d.name] = t;
+  }
+  std::vector<Tensor> want = reference::evaluate(graph, feeds);
+  const Tensor &expected = want[*graph.output];
+  std::vector<float> got(expected.size(), NAN);
+  float *outputs[] = {got.data()};
+  int32_t status = c.model->forward(c.instance, batch, inputs.data(), outputs);
+  EXPECT_EQ(status, RNNC_OK);
+  double worst = 0;
+  for (int64_t e = 0; e < expected.size(); ++e) {
+    const double tolerance = std::max(1e-5 * std::fabs(expected.data[e]), 1e-6);
+    const double ratio = std::fabs(got[e] - expected.data[e]) / tolerance;
+    if (!(ratio <= worst)) { // also catches NaN
+      worst = std::isnan(ratio) ? INFINITY : ratio;
+      where = "element " + std::to_string(e) + ": got " + std::to_string(got[e]) + ", want " +
+              std::to_string(expected.data[e]);
+    }
+  }
+  return worst;
+}
+
+struct PlanVariant {
+  const char *name;
+  plan::PlanOptions options;
+};
+
+std::vector<PlanVariant> variants() {
+  plan::PlanOptions symbolic, imperative, unfused, unhoisted, noMemplan;
+  imperative.kind = plan::PlanKind::Imperative;
+  unfused.fuseCells = false;
+  unhoisted.hoistInputProjection = false;
+  noMemplan.planMemory = false;
+  return {{"symbolic", symbolic}, {"imperative", imperative}, {"symbolic --no-fuse", unfused},
+          {"symbolic --no-hoist", unhoisted}, {"symbolic --no-memplan", noMemplan}};
+}
+
+void checkModel(const std::string &text, const std::vector<int64_t> &batches, bool allVariants = true) {
+  auto lowered = testing::lowerText(text);
+  ASSERT_TRUE(lowered.graph) << lowered.diagnostics;
+  const ir::Graph &graph = *lowered.graph;
+  const int64_t capacity = *std::max_element(batches.begin(), batches.end());
+  for (const PlanVariant &variant : variants()) {
+    if (!allVariants && variant.name != std::string("symbolic") && variant.name != std::string("imperative"))
+      continue;
+    auto compiled = compile(graph, variant.options, capacity);
+    ASSERT_TRUE(compiled);
+    for (int64_t batch : batches) {
+      std::string where;
+      double worst = compare(graph, *compiled, batch, 99 + batch, where);
+      EXPECT_LE(worst, 1.0) << variant.name << " plan, batch " << batch << ", " << where << "\nmodel:\n" << text;
+    }
+  }
+}
+
+const std::vector<int64_t> kBatches = {1, 3, 8, 17};
+
+std::string sequenceModel(const std::string &layer, int64_t steps = 5, int64_t width = 3) {
+  return "model m { input x: f32[batch, " + std::to_string(steps) + ", " + std::to_string(width) + "]\n y = " + layer +
+         "\n output y }";
+}
+
+TEST(Plans, LstmSingleAndStackedUniAndBidirectional) {
+  for (int hidden : {8, 16, 37})
+    for (const char *shape : {"", ", layers=2", ", bidirectional=true", ", layers=2, bidirectional=true"})
+      checkModel(sequenceModel("lstm(x, hidden=" + std::to_string(hidden) + shape + ")"), kBatches);
+}
+
+TEST(Plans, GruSingleAndStackedUniAndBidirectional) {
+  for (int hidden : {8, 16, 37})
+    for (const char *shape : {"", ", layers=2", ", bidirectional=true", ", layers=2, bidirectional=true"})
+      checkModel(sequenceModel("gru(x, hidden=" + std::to_string(hidden) + shape + ")"), kBatches);
+}
+
+TEST(Plans, RecurrentReturningTheLastStep) {
+  checkModel(sequenceModel("lstm(x, hidden=37, bidirectional=true, returns=\"last\")", 7, 5), kBatches);
+  checkModel(sequenceModel("gru(x, hidden=37, layers=3, dropout=0.5, returns=\"last\")", 7, 5), kBatches);
+}
+
+TEST(Plans, EveryOtherOp) {
+  const char *layers[] = {
+      "dense(x, units=37)",
+      "dense(x, units=5, bias=false)",
+      "dense(last(x), units=4, activation=\"relu\")",
+      "dense(first(x), units=17, activation=\"tanh\")",
+      "dense(last(x), units=3, activation=\"sigmoid\")",
+      "dense(last(x), units=6, activation=\"softmax\")",
+      "softmax(x)",
+      "relu(x)",
+      "tanh(x)",
+      "sigmoid(x)",
+      "identity(dropout(x, p=0.3))",
+      "concat(x, x, axis=1)",
+      "concat(x, relu(x), tanh(x))",
+      "concat(first(x), last(x))",
+  };
+  for (const char *layer : layers)
+    checkModel(sequenceModel(layer), kBatches, false);
+  checkModel("model m { input ids: i32[batch, 6]\n e = embedding(ids, vocab=50, dim=19)\n output e }", kBatches, false);
+}
+
+std::string readModel(const std::string &name) {
+  std::ifstream in(std::string(RNNC_MODELS_DIR) + "/" + name);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(Plans, SeedModelsEtth1) {
+  checkModel(readModel("etth1_lstm.rnn"), kBatches);
+  checkModel(readModel("etth1_gru.rnn"), kBatches);
+}
+
+TEST(Plans, SeedModelsImdb) {
+  checkModel(readModel("imdb_bilstm.rnn"), kBatches, false);
+  checkModel(readModel("imdb_bigru.rnn"), kBatches, false);
+}
+
+TEST(Plans, OutOfRangeTokenIsAnErrorNotACrash) {
+  auto lowered = testing::lowerText("model m { input ids: i32[batch, 2]\n e = embedding(ids, vocab=10, dim=4)\n output e }");
+  ASSERT_TRUE(lowered.graph);
+  for (const PlanVariant &variant : variants()) {
+    auto c = compile(*lowered.graph, variant.options, 2);
+    ASSERT_TRUE(c);
+    int32_t ids[] = {1, 2, 10, 3};
+    std::vector<float> out(2 * 2 * 4);
+    const void *inputs[] = {ids};
+    float *outputs[] = {out.data()};
+    EXPECT_EQ(c->model->forward(c->instance, 2, inputs, outputs), RNNC_ERR_TOKEN) << variant.name;
+    ids[2] = -1;
+    EXPECT_EQ(c->model->forward(c->instance, 2, inputs, outputs), RNNC_ERR_TOKEN) << variant.name;
+    EXPECT_EQ(c->model->forward(c->instance, 3, inputs, outputs), RNNC_ERR_BATCH) << variant.name;
+  }
+}
+
+} // namespace
+} // namespace rnnc
