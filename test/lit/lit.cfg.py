@@ -14,3 +14,4 @@ config.test_exec_root = os.path.join(config.rnnc_obj_root, "test", "lit")
 path = os.pathsep.join([config.rnnc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])])
 config.environment["PATH"] = path
 config.substitutions.append(("%models", os.path.join(config.rnnc_src_root, "models")))
+config.substitutions.append(("%rnnc_src", config.rnnc_src_root))
