@@ -325,20 +325,27 @@ private:
     const bool hasBias = op.operands.size() > 2;
     Value *x = arg(f, 0), *wt = arg(f, 1), *bias = hasBias ? arg(f, 2) : nullptr, *y = arg(f, hasBias ? 3 : 2);
     Value *rows = builder_.CreateMul(batchArg(f), e_.c64(plan::perSampleElements(op.type) / units));
+    matmulPacked(x, wt, bias, y, rows, in, units);
+    finish();
+  }
+
+  /// y[r, 0:n] = x[r, 0:k] wT[k, n] (+ bias[n]) for r < rows: wT is a packed,
+  /// transposed weight, so the inner loop reads rows of it as vectors.
+  void matmulPacked(Value *x, Value *wT, Value *bias, Value *y, Value *rows, int64_t k, int64_t n) {
+    IRBuilder<> &b = builder_;
     e_.loop(rows, [&](Value *r) {
-      Value *xRow = builder_.CreateMul(r, e_.c64(in)), *yRow = builder_.CreateMul(r, e_.c64(units));
-      e_.vectorLoop(units, [&](unsigned lanes, Value *j) {
+      Value *xRow = b.CreateMul(r, e_.c64(k)), *yRow = b.CreateMul(r, e_.c64(n));
+      e_.vectorLoop(n, [&](unsigned lanes, Value *j) {
         AllocaInst *acc = e_.slot(e_.vec(lanes), "acc");
-        builder_.CreateStore(hasBias ? e_.load(lanes, bias, j) : e_.cf(lanes, 0.0), acc);
-        e_.loop(e_.c64(in), [&](Value *k) {
-          Value *xk = e_.splat(lanes, e_.load(1, x, builder_.CreateAdd(xRow, k)));
-          Value *wk = e_.load(lanes, wt, builder_.CreateAdd(builder_.CreateMul(k, e_.c64(units)), j));
-          builder_.CreateStore(e_.fma(xk, wk, builder_.CreateLoad(e_.vec(lanes), acc)), acc);
+        b.CreateStore(bias ? e_.load(lanes, bias, j) : e_.cf(lanes, 0.0), acc);
+        e_.loop(e_.c64(k), [&](Value *kk) {
+          Value *xk = e_.splat(lanes, e_.load(1, x, b.CreateAdd(xRow, kk)));
+          Value *wk = e_.load(lanes, wT, b.CreateAdd(b.CreateMul(kk, e_.c64(n)), j));
+          b.CreateStore(e_.fma(xk, wk, b.CreateLoad(e_.vec(lanes), acc)), acc);
         }, "k");
-        e_.store(builder_.CreateLoad(e_.vec(lanes), acc), y, builder_.CreateAdd(yRow, j));
+        e_.store(b.CreateLoad(e_.vec(lanes), acc), y, b.CreateAdd(yRow, j));
       });
     }, "r");
-    finish();
   }
 
   /// One LSTM or GRU layer and direction. Arguments: x, W_ih^T [I, G*H],
@@ -360,21 +367,8 @@ private:
     IRBuilder<> &b = builder_;
 
     // 1. The input projection of every time step as one matrix product.
-    if (hoist) {
-      e_.loop(b.CreateMul(batch, e_.c64(T)), [&](Value *r) {
-        Value *xRow = b.CreateMul(r, e_.c64(I)), *pRow = b.CreateMul(r, e_.c64(GH));
-        e_.vectorLoop(GH, [&](unsigned w, Value *j) {
-          AllocaInst *acc = e_.slot(e_.vec(w), "proj");
-          b.CreateStore(e_.load(w, bias, j), acc);
-          e_.loop(e_.c64(I), [&](Value *k) {
-            Value *xk = e_.splat(w, e_.load(1, x, b.CreateAdd(xRow, k)));
-            Value *wk = e_.load(w, wihT, b.CreateAdd(b.CreateMul(k, e_.c64(GH)), j));
-            b.CreateStore(e_.fma(xk, wk, b.CreateLoad(e_.vec(w), acc)), acc);
-          }, "k");
-          e_.store(b.CreateLoad(e_.vec(w), acc), proj, b.CreateAdd(pRow, j));
-        });
-      }, "r");
-    }
+    if (hoist)
+      matmulPacked(x, wihT, bias, proj, b.CreateMul(batch, e_.c64(T)), I, GH);
     if (lstm)
       e_.vectorLoop(b.CreateMul(batch, e_.c64(H)), [&](unsigned w, Value *j) { e_.store(e_.cf(w, 0.0), cell, j); });
 

@@ -27,12 +27,7 @@ public:
   void run() {
     const size_t n = graph_.size();
     slotOf_.assign(n, -1);
-    std::vector<bool> needed(n, false);
-    needed[*graph_.output] = true;
-    for (size_t id = n; id-- > 0;)
-      if (needed[id])
-        for (ir::ValueId operand : graph_.op(id).operands)
-          needed[operand] = true;
+    const std::vector<bool> needed = forwardSlice(graph_);
     for (size_t id = 0; id < n; ++id)
       if (graph_.op(id).kind == OpKind::Input) {
         slotOf_[id] = plan_.numSlots++;

@@ -15,6 +15,17 @@ int64_t alignUp(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
 
 const char *planKindName(PlanKind kind) { return kind == PlanKind::Symbolic ? "symbolic" : "imperative"; }
 
+std::vector<bool> forwardSlice(const ir::Graph &graph) {
+  std::vector<bool> needed(graph.size(), false);
+  if (graph.output)
+    needed[*graph.output] = true;
+  for (size_t id = graph.size(); id-- > 0;)
+    if (needed[id])
+      for (ir::ValueId operand : graph.op(id).operands)
+        needed[operand] = true;
+  return needed;
+}
+
 int64_t perSampleElements(const ir::TensorType &type) {
   int64_t n = 1;
   for (const ir::Dim &d : type.dims)
@@ -94,13 +105,7 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options) {
   plan.resultBuffer.assign(n, -1);
   plan.packedFor.assign(n, -1);
 
-  // The forward slice: every op the output depends on.
-  std::vector<bool> needed(n, false);
-  needed[*graph.output] = true;
-  for (size_t id = n; id-- > 0;)
-    if (needed[id])
-      for (ir::ValueId operand : graph.op(id).operands)
-        needed[operand] = true;
+  const std::vector<bool> needed = forwardSlice(graph);
 
   for (size_t id = 0; id < n; ++id) {
     const ir::Op &op = graph.op(id);

@@ -63,6 +63,9 @@ struct SymbolicPlan {
 /// (reusing the space of dead buffers unless options.planMemory is off).
 SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options);
 
+/// The ops the graph's output depends on (true for each such ValueId).
+std::vector<bool> forwardSlice(const ir::Graph &graph);
+
 /// Floats per sample of a batch-major value (its elements divided by batch).
 int64_t perSampleElements(const ir::TensorType &type);
 
