@@ -7,6 +7,7 @@
 #include "compiler/lower/Lower.h"
 #include "compiler/parse/ASTPrinter.h"
 #include "compiler/parse/Parser.h"
+#include "compiler/passes/Autodiff.h"
 
 #include <sstream>
 
@@ -62,6 +63,20 @@ bool runFrontend(const std::string &path, const FrontendOptions &options, Diagno
     std::ostringstream problems;
     Diagnostics verifyDiag(problems);
     RNNC_ASSERT(ir::verifyGraph(*graph, verifyDiag), "lowering produces a valid graph:\n" + problems.str());
+  }
+  if (options.autodiff) {
+    if (!graph->loss) {
+      diag.error(graph->loc, "--autodiff needs a model with a loss");
+      return false;
+    }
+    if (!graph->gradients.empty()) {
+      diag.error(graph->loc, "the graph is already differentiated");
+      return false;
+    }
+    differentiate(*graph);
+    std::ostringstream problems;
+    Diagnostics verifyDiag(problems);
+    RNNC_ASSERT(ir::verifyGraph(*graph, verifyDiag), "autodiff produces a valid graph:\n" + problems.str());
   }
   if (options.emit == EmitKind::IR)
     ir::printGraph(*graph, out, {options.printLocations});

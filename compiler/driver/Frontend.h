@@ -18,6 +18,8 @@ struct FrontendOptions {
   /// How to read the input: by extension when empty (".ir" is graph IR,
   /// anything else is a .rnn model), else "rnn" or "ir".
   std::string inputLanguage;
+  /// Append the gradient graph (compiler/passes/Autodiff.h) after lowering.
+  bool autodiff = false;
 };
 
 /// The front-end pipeline, one step per line: read -> parse -> (emit ast) ->

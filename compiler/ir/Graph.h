@@ -47,6 +47,9 @@ public:
   std::optional<Section> optimizer;
   std::optional<Section> train;
   std::optional<Section> data;
+  /// After autodiff: the gradient of the loss with respect to each parameter
+  /// it depends on, as (parameter, gradient) pairs.
+  std::vector<std::pair<ValueId, ValueId>> gradients;
 
   /// Appends an op; its operands must already exist. Returns its id.
   ValueId add(Op op);

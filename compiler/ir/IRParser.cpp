@@ -233,12 +233,19 @@ private:
     if (tok_.kind == Token::Kind::Value)
       return op(g);
     SourceLoc loc = tok_.loc;
-    std::string keyword = ident("an op '%name = ...', output, loss, optimizer, train or data");
+    std::string keyword = ident("an op '%name = ...', output, loss, grad, optimizer, train or data");
     if (keyword == "output" || keyword == "loss") {
       std::optional<ValueId> &slot = keyword == "output" ? g.output : g.loss;
       if (slot)
         fail("the graph already has a " + keyword);
       slot = valueRef(g);
+      return;
+    }
+    if (keyword == "grad") {
+      ValueId param = valueRef(g);
+      expectPunct("=");
+      ValueId grad = valueRef(g);
+      g.gradients.emplace_back(param, grad);
       return;
     }
     if (keyword == "optimizer" || keyword == "train" || keyword == "data") {

@@ -137,6 +137,144 @@ std::optional<TensorType> inferLoss(OpKind kind, const std::vector<TensorType> &
   return scalar;
 }
 
+/// Type rules of the ops the autodiff pass makes.
+std::optional<TensorType> inferGradient(OpKind kind, const std::vector<TensorType> &in, const AttrMap &attrs,
+                                        std::string &error) {
+  const char *op = opInfo(kind).mnemonic;
+  for (size_t k = 0; k < in.size(); ++k) {
+    const bool ids = (kind == OpKind::EmbeddingGrad && k == 0) || (kind == OpKind::LossGrad && k == 1);
+    if (!ids && (in[k].dtype != DType::F32 || in[k].rank() == 0)) {
+      error = std::string(op) + " expects f32 tensors with a batch or row dimension, got " + in[k].str();
+      return std::nullopt;
+    }
+  }
+  switch (kind) {
+  case OpKind::LossGrad: {
+    std::optional<OpKind> loss = opKindFromMnemonic(attrs.getString("loss"));
+    if (!loss || !isLoss(*loss)) {
+      error = "loss_grad names no loss: '" + attrs.getString("loss") + "'";
+      return std::nullopt;
+    }
+    if (!inferLoss(*loss, in, error))
+      return std::nullopt;
+    return in[0];
+  }
+  case OpKind::DenseGradInput:
+    if (in[1].rank() != 2 || in[0].dims.back() != in[1].dims[0]) {
+      error = "dense_grad_input expects dy [..., U] and w [U, I], got " + in[0].str() + " and " + in[1].str();
+      return std::nullopt;
+    } else {
+      TensorType out = in[0];
+      out.dims.back() = in[1].dims[1];
+      return out;
+    }
+  case OpKind::DenseGradWeight: {
+    const TensorType &dy = in[0], &x = in[1];
+    bool ok = dy.rank() == x.rank();
+    for (size_t d = 0; ok && d + 1 < dy.rank(); ++d)
+      ok = dy.dims[d] == x.dims[d];
+    if (!ok || dy.dims.back().isSymbolic() || x.dims.back().isSymbolic()) {
+      error = "dense_grad_weight expects dy [..., U] and x [..., I] with the same rows, got " + dy.str() + " and " + x.str();
+      return std::nullopt;
+    }
+    return TensorType{DType::F32, {dy.dims.back(), x.dims.back()}};
+  }
+  case OpKind::SumRows:
+    if (in[0].dims.back().isSymbolic()) {
+      error = "sum_rows expects a static last axis, got " + in[0].str();
+      return std::nullopt;
+    }
+    return TensorType{DType::F32, {in[0].dims.back()}};
+  case OpKind::RecurrentGrad: {
+    const std::string cell = attrs.getString("cell");
+    if (cell != "lstm" && cell != "gru") {
+      error = "recurrent_grad cell must be \"lstm\" or \"gru\", got '" + cell + "'";
+      return std::nullopt;
+    }
+    AttrMap forwardAttrs;
+    forwardAttrs.set("hidden", *attrs.find("hidden"));
+    forwardAttrs.set("reverse", *attrs.find("reverse"));
+    std::vector<TensorType> forwardIn(in.begin(), in.begin() + 5);
+    std::optional<TensorType> y = inferType(cell == "lstm" ? OpKind::Lstm : OpKind::Gru, forwardIn, forwardAttrs, error);
+    if (!y)
+      return std::nullopt;
+    if (in[5] != *y || in[6] != *y) {
+      error = "recurrent_grad expects y and dy of type " + y->str() + ", got " + in[5].str() + " and " + in[6].str();
+      return std::nullopt;
+    }
+    const int64_t gates = cell == "lstm" ? 4 : 3;
+    return TensorType{DType::F32, {y->dims[0], y->dims[1], Dim::fixed(2 * gates * attrs.getInt("hidden"))}};
+  }
+  case OpKind::ShiftSteps:
+    if (in[0].rank() != 3) {
+      error = "shift_steps expects a sequence [batch, time, features], got " + in[0].str();
+      return std::nullopt;
+    }
+    return in[0];
+  case OpKind::Slice: {
+    const TensorType &x = in[0];
+    const int64_t axis = attrs.getInt("axis"), offset = attrs.getInt("offset"), width = attrs.getInt("width");
+    if (axis < 1 || axis >= static_cast<int64_t>(x.rank()) || offset < 0 || width < 1 ||
+        offset + width > x.dims[axis].size) {
+      error = "slice [" + std::to_string(offset) + ", " + std::to_string(offset + width) + ") of axis " +
+              std::to_string(axis) + " is outside " + x.str();
+      return std::nullopt;
+    }
+    TensorType out = x;
+    out.dims[axis] = Dim::fixed(width);
+    return out;
+  }
+  case OpKind::StepGrad: {
+    const int64_t steps = attrs.getInt("steps"), index = attrs.getInt("index");
+    if (in[0].rank() != 2 || steps < 1 || index < 0 || index >= steps) {
+      error = "step_grad expects dy [batch, features] and 0 <= index < steps, got " + in[0].str();
+      return std::nullopt;
+    }
+    return TensorType{DType::F32, {in[0].dims[0], Dim::fixed(steps), in[0].dims[1]}};
+  }
+  case OpKind::EmbeddingGrad: {
+    const TensorType &ids = in[0], &dy = in[1];
+    bool ok = ids.dtype == DType::I32 && dy.rank() == ids.rank() + 1;
+    for (size_t d = 0; ok && d < ids.rank(); ++d)
+      ok = ids.dims[d] == dy.dims[d];
+    if (!ok || attrs.getInt("vocab") < 1) {
+      error = "embedding_grad expects ids i32[...] and dy [..., D], got " + ids.str() + " and " + dy.str();
+      return std::nullopt;
+    }
+    return TensorType{DType::F32, {Dim::fixed(attrs.getInt("vocab")), dy.dims.back()}};
+  }
+  case OpKind::ActivationGrad: {
+    const std::string fn = attrs.getString("fn");
+    if (fn != "relu" && fn != "tanh" && fn != "sigmoid" && fn != "softmax") {
+      error = "activation_grad has no rule for '" + fn + "'";
+      return std::nullopt;
+    }
+    if (in[0] != in[1]) {
+      error = "activation_grad expects dy and y of one type, got " + in[0].str() + " and " + in[1].str();
+      return std::nullopt;
+    }
+    return in[0];
+  }
+  case OpKind::DropoutGrad: {
+    const double p = attrs.getNumber("p");
+    if (!(p >= 0 && p < 1)) {
+      error = "dropout probability must be in [0, 1)";
+      return std::nullopt;
+    }
+    return in[0];
+  }
+  case OpKind::Add:
+    if (in[0] != in[1]) {
+      error = "add expects two tensors of one type, got " + in[0].str() + " and " + in[1].str();
+      return std::nullopt;
+    }
+    return in[0];
+  default: break;
+  }
+  error = std::string("no type rule for ") + op;
+  return std::nullopt;
+}
+
 } // namespace
 
 const std::vector<OpInfo> &allOps() {
@@ -312,6 +450,9 @@ std::optional<TensorType> inferType(OpKind kind, const std::vector<TensorType> &
   case OpKind::BceWithLogits:
   case OpKind::SoftmaxCrossEntropy:
     return inferLoss(kind, in, error);
+
+  default:
+    return inferGradient(kind, in, attrs, error);
   }
   error = "unknown op";
   return std::nullopt;

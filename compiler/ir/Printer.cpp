@@ -49,6 +49,8 @@ void printGraph(const Graph &graph, std::ostream &out, PrintOptions options) {
     out << "  output %" << graph.op(*graph.output).name << "\n";
   if (graph.loss)
     out << "  loss %" << graph.op(*graph.loss).name << "\n";
+  for (const auto &[param, grad] : graph.gradients)
+    out << "  grad %" << graph.op(param).name << " = %" << graph.op(grad).name << "\n";
   if (graph.optimizer)
     printSection("optimizer", *graph.optimizer, out, options);
   if (graph.train)

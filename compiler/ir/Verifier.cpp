@@ -98,6 +98,16 @@ bool verifyGraph(const Graph &graph, Diagnostics &diag) {
     if (!isLoss(loss.kind))
       diag.error(loss.loc, "the loss '%" + loss.name + "' is not computed by a loss op");
   }
+  std::set<ValueId> differentiated;
+  for (const auto &[param, grad] : graph.gradients) {
+    const Op &p = graph.op(param), &g = graph.op(grad);
+    if (p.kind != OpKind::Param)
+      diag.error(g.loc, "'%" + p.name + "' has a gradient but is not a parameter");
+    else if (p.type != g.type)
+      diag.error(g.loc, "the gradient '%" + g.name + "' of '%" + p.name + "' is " + g.type.str() + ", not " + p.type.str());
+    if (!differentiated.insert(param).second)
+      diag.error(g.loc, "'%" + p.name + "' has two gradients");
+  }
   if (!graph.output && !graph.loss)
     diag.error(graph.loc, "graph @" + graph.name + " has neither an output nor a loss");
   return diag.errorCount() == before;

@@ -1,6 +1,9 @@
 //===- Reference.cpp - Naive double-precision implementations -------------===//
 #include "compiler/reference/Reference.h"
 
+#include "compiler/passes/Autodiff.h"
+#include "rnnc/plan.h"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -163,6 +166,126 @@ Tensor loss(OpKind kind, const Tensor &pred, const Tensor &target) {
   return out;
 }
 
+
+/// d loss / d prediction, the mean over the elements (over the batch for
+/// softmax cross-entropy), as the losses above define it.
+Tensor lossGrad(OpKind kind, const Tensor &pred, const Tensor &target) {
+  Tensor out(pred.shape);
+  if (kind == OpKind::SoftmaxCrossEntropy) {
+    const int64_t batch = pred.shape[0], classes = pred.shape[1];
+    Tensor p = softmax(pred);
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t k = 0; k < classes; ++k)
+        out.data[b * classes + k] = (p.data[b * classes + k] - (k == static_cast<int64_t>(target.data[b]))) / batch;
+    return out;
+  }
+  const double n = static_cast<double>(pred.size());
+  for (int64_t i = 0; i < pred.size(); ++i) {
+    const double d = pred.data[i] - target.data[i];
+    out.data[i] = kind == OpKind::Mse   ? 2 * d / n
+                  : kind == OpKind::Mae ? (d > 0 ? 1.0 : d < 0 ? -1.0 : 0.0) / n
+                                        : (sigmoid(pred.data[i]) - target.data[i]) / n;
+  }
+  return out;
+}
+
+/// Back-propagation through time of one layer and direction: recomputes the
+/// forward gates, then runs the recurrence backwards. Returns [B,T,2*G*H]:
+/// the gradients of the input-side pre-activations, then of the hidden-side
+/// ones (equal for LSTM; for GRU's n gate the hidden side is scaled by r).
+Tensor recurrentGrad(bool lstm, const Tensor &x, const Tensor &wih, const Tensor &whh, const Tensor &bih,
+                     const Tensor &bhh, const Tensor &dy, int64_t H, bool reverse) {
+  const int64_t B = x.shape[0], T = x.shape[1], I = x.shape[2], G = lstm ? 4 : 3, GH = G * H;
+  Tensor out({B, T, 2 * GH});
+  for (int64_t b = 0; b < B; ++b) {
+    // Forward, keeping what the backward pass needs; index s is the step in
+    // processing order, h[s] and c[s] the state before it.
+    std::vector<std::vector<double>> xs(T, std::vector<double>(GH)), hs(T, std::vector<double>(GH));
+    std::vector<std::vector<double>> h(T + 1, std::vector<double>(H, 0.0)), c(T + 1, std::vector<double>(H, 0.0));
+    std::vector<int64_t> order(T);
+    for (int64_t s = 0; s < T; ++s)
+      order[s] = reverse ? T - 1 - s : s;
+    for (int64_t s = 0; s < T; ++s) {
+      const int64_t t = order[s];
+      for (int64_t row = 0; row < GH; ++row) {
+        double a = bih.data[row], r = bhh.data[row];
+        for (int64_t k = 0; k < I; ++k)
+          a += wih.data[row * I + k] * x.data[(b * T + t) * I + k];
+        for (int64_t k = 0; k < H; ++k)
+          r += whh.data[row * H + k] * h[s][k];
+        xs[s][row] = a;
+        hs[s][row] = r;
+      }
+      for (int64_t j = 0; j < H; ++j) {
+        if (lstm) {
+          const double i = sigmoid(xs[s][j] + hs[s][j]), f = sigmoid(xs[s][H + j] + hs[s][H + j]);
+          const double g = std::tanh(xs[s][2 * H + j] + hs[s][2 * H + j]), o = sigmoid(xs[s][3 * H + j] + hs[s][3 * H + j]);
+          c[s + 1][j] = f * c[s][j] + i * g;
+          h[s + 1][j] = o * std::tanh(c[s + 1][j]);
+        } else {
+          const double r = sigmoid(xs[s][j] + hs[s][j]), z = sigmoid(xs[s][H + j] + hs[s][H + j]);
+          const double n = std::tanh(xs[s][2 * H + j] + r * hs[s][2 * H + j]);
+          h[s + 1][j] = (1 - z) * n + z * h[s][j];
+        }
+      }
+    }
+    // Backward.
+    std::vector<double> dhNext(H, 0.0), dcNext(H, 0.0), dIn(GH), dHid(GH);
+    for (int64_t s = T - 1; s >= 0; --s) {
+      const int64_t t = order[s];
+      std::vector<double> dhPrev(H, 0.0);
+      for (int64_t j = 0; j < H; ++j) {
+        const double dh = dy.data[(b * T + t) * H + j] + dhNext[j];
+        if (lstm) {
+          const double i = sigmoid(xs[s][j] + hs[s][j]), f = sigmoid(xs[s][H + j] + hs[s][H + j]);
+          const double g = std::tanh(xs[s][2 * H + j] + hs[s][2 * H + j]), o = sigmoid(xs[s][3 * H + j] + hs[s][3 * H + j]);
+          const double tc = std::tanh(c[s + 1][j]);
+          const double dc = dh * o * (1 - tc * tc) + dcNext[j];
+          dIn[j] = dc * g * i * (1 - i);
+          dIn[H + j] = dc * c[s][j] * f * (1 - f);
+          dIn[2 * H + j] = dc * i * (1 - g * g);
+          dIn[3 * H + j] = dh * tc * o * (1 - o);
+          dcNext[j] = dc * f;
+          for (int64_t k = 0; k < G; ++k)
+            dHid[k * H + j] = dIn[k * H + j];
+        } else {
+          const double r = sigmoid(xs[s][j] + hs[s][j]), z = sigmoid(xs[s][H + j] + hs[s][H + j]);
+          const double n = std::tanh(xs[s][2 * H + j] + r * hs[s][2 * H + j]);
+          const double dn = dh * (1 - z) * (1 - n * n);
+          dIn[j] = dn * hs[s][2 * H + j] * r * (1 - r);
+          dIn[H + j] = dh * (h[s][j] - n) * z * (1 - z);
+          dIn[2 * H + j] = dn;
+          dHid[j] = dIn[j];
+          dHid[H + j] = dIn[H + j];
+          dHid[2 * H + j] = dn * r;
+          dhPrev[j] += dh * z;
+        }
+      }
+      for (int64_t row = 0; row < GH; ++row)
+        for (int64_t k = 0; k < H; ++k)
+          dhPrev[k] += dHid[row] * whh.data[row * H + k];
+      dhNext = dhPrev;
+      for (int64_t row = 0; row < GH; ++row) {
+        out.data[(b * T + t) * 2 * GH + row] = dIn[row];
+        out.data[(b * T + t) * 2 * GH + GH + row] = dHid[row];
+      }
+    }
+  }
+  return out;
+}
+
+Tensor slice(const Tensor &x, int64_t axis, int64_t offset, int64_t width) {
+  std::vector<int64_t> shape = x.shape;
+  shape[axis] = width;
+  Tensor out(shape);
+  const int64_t outer = product(x.shape, 0, axis), inner = product(x.shape, axis + 1);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < width; ++k)
+      for (int64_t e = 0; e < inner; ++e)
+        out.data[(o * width + k) * inner + e] = x.data[(o * x.shape[axis] + offset + k) * inner + e];
+  return out;
+}
+
 std::vector<int64_t> concreteShape(const ir::TensorType &type, int64_t batch) {
   std::vector<int64_t> shape;
   for (const ir::Dim &d : type.dims)
@@ -177,7 +300,8 @@ int64_t Tensor::size() const { return product(shape); }
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
-std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string, Tensor> &feeds) {
+std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string, Tensor> &feeds,
+                             const EvalOptions &options) {
   std::vector<Tensor> values(graph.size());
   std::vector<bool> known(graph.size(), true);
   int64_t batch = -1;
@@ -230,6 +354,16 @@ std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string,
       break;
     case OpKind::Dense: values[id] = dense(in(0), in(1), op.operands.size() > 2 ? &in(2) : nullptr); break;
     case OpKind::Dropout:
+    case OpKind::DropoutGrad: {
+      values[id] = in(0);
+      const double p = op.attrs.getNumber("p");
+      const uint64_t stream = op.kind == OpKind::Dropout ? static_cast<uint64_t>(dropoutStream(graph, static_cast<ir::ValueId>(id)))
+                                                         : static_cast<uint64_t>(op.attrs.getInt("stream"));
+      if (options.training)
+        for (int64_t i = 0; i < values[id].size(); ++i)
+          values[id].data[i] *= rnnc_dropout_uniform(options.seed, options.step, stream, i) >= p ? 1.0 / (1.0 - p) : 0.0;
+      break;
+    }
     case OpKind::Identity: values[id] = in(0); break;
     case OpKind::Concat: {
       std::vector<const Tensor *> parts;
@@ -248,7 +382,112 @@ std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string,
     case OpKind::Mae:
     case OpKind::BceWithLogits:
     case OpKind::SoftmaxCrossEntropy: values[id] = loss(op.kind, in(0), in(1)); break;
+    case OpKind::LossGrad: values[id] = lossGrad(*ir::opKindFromMnemonic(op.attrs.getString("loss")), in(0), in(1)); break;
+    case OpKind::DenseGradInput: {
+      const Tensor &dy = in(0), &w = in(1);
+      const int64_t units = w.shape[0], width = w.shape[1], rows = dy.size() / units;
+      std::vector<int64_t> shape = dy.shape;
+      shape.back() = width;
+      Tensor out(shape);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t u = 0; u < units; ++u)
+          for (int64_t k = 0; k < width; ++k)
+            out.data[r * width + k] += dy.data[r * units + u] * w.data[u * width + k];
+      values[id] = out;
+      break;
+    }
+    case OpKind::DenseGradWeight: {
+      const Tensor &dy = in(0), &x = in(1);
+      const int64_t units = dy.shape.back(), width = x.shape.back(), rows = dy.size() / units;
+      Tensor out({units, width});
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t u = 0; u < units; ++u)
+          for (int64_t k = 0; k < width; ++k)
+            out.data[u * width + k] += dy.data[r * units + u] * x.data[r * width + k];
+      values[id] = out;
+      break;
+    }
+    case OpKind::SumRows: {
+      const int64_t units = in(0).shape.back();
+      Tensor out({units});
+      for (int64_t i = 0; i < in(0).size(); ++i)
+        out.data[i % units] += in(0).data[i];
+      values[id] = out;
+      break;
+    }
+    case OpKind::RecurrentGrad:
+      values[id] = recurrentGrad(op.attrs.getString("cell") == "lstm", in(0), in(1), in(2), in(3), in(4), in(6),
+                                 op.attrs.getInt("hidden"), op.attrs.getBool("reverse"));
+      break;
+    case OpKind::ShiftSteps: {
+      const Tensor &y = in(0);
+      const int64_t B = y.shape[0], T = y.shape[1], H = y.shape[2];
+      const bool reverse = op.attrs.getBool("reverse");
+      Tensor out(y.shape);
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t t = 0; t < T; ++t) {
+          const int64_t from = reverse ? t + 1 : t - 1;
+          if (from >= 0 && from < T)
+            for (int64_t k = 0; k < H; ++k)
+              out.data[(b * T + t) * H + k] = y.data[(b * T + from) * H + k];
+        }
+      values[id] = out;
+      break;
+    }
+    case OpKind::Slice:
+      values[id] = slice(in(0), op.attrs.getInt("axis"), op.attrs.getInt("offset"), op.attrs.getInt("width"));
+      break;
+    case OpKind::StepGrad: {
+      const Tensor &dy = in(0);
+      const int64_t B = dy.shape[0], F = dy.shape[1], T = op.attrs.getInt("steps"), t = op.attrs.getInt("index");
+      Tensor out({B, T, F});
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t k = 0; k < F; ++k)
+          out.data[(b * T + t) * F + k] = dy.data[b * F + k];
+      values[id] = out;
+      break;
+    }
+    case OpKind::EmbeddingGrad: {
+      const Tensor &ids = in(0), &dy = in(1);
+      const int64_t vocab = op.attrs.getInt("vocab"), dim = dy.shape.back();
+      Tensor out({vocab, dim});
+      for (int64_t i = 0; i < ids.size(); ++i)
+        for (int64_t k = 0; k < dim; ++k)
+          out.data[static_cast<int64_t>(ids.data[i]) * dim + k] += dy.data[i * dim + k];
+      values[id] = out;
+      break;
+    }
+    case OpKind::ActivationGrad: {
+      const Tensor &dy = in(0), &y = in(1);
+      const std::string fn = op.attrs.getString("fn");
+      Tensor out(dy.shape);
+      if (fn == "softmax") {
+        const int64_t width = y.shape.back(), rows = y.size() / width;
+        for (int64_t r = 0; r < rows; ++r) {
+          double dot = 0;
+          for (int64_t k = 0; k < width; ++k)
+            dot += dy.data[r * width + k] * y.data[r * width + k];
+          for (int64_t k = 0; k < width; ++k)
+            out.data[r * width + k] = y.data[r * width + k] * (dy.data[r * width + k] - dot);
+        }
+      } else {
+        for (int64_t i = 0; i < dy.size(); ++i) {
+          const double v = y.data[i];
+          out.data[i] = dy.data[i] * (fn == "relu" ? (v > 0 ? 1.0 : 0.0) : fn == "tanh" ? 1 - v * v : v * (1 - v));
+        }
+      }
+      values[id] = out;
+      break;
+    }
+    case OpKind::Add: {
+      Tensor out = in(0);
+      for (int64_t i = 0; i < out.size(); ++i)
+        out.data[i] += in(1).data[i];
+      values[id] = out;
+      break;
+    }
     default: throw std::logic_error("reference: no rule for this op");
+
     }
   }
   return values;

@@ -27,11 +27,17 @@ struct Tensor {
 
 /// Evaluates `graph` for a batch. `feeds` gives every input and target by
 /// name and every parameter by its PyTorch name, in PyTorch's layout. Returns
-/// the value of every op (indexed by ValueId); ops that depend on a target
-/// that is not in `feeds` (the losses) are left empty. Dropout is the identity
-/// (inference). Throws std::invalid_argument on a missing feed, a shape
+/// the value of every op (indexed by ValueId), gradient ops included; ops that
+/// depend on a target that is not in `feeds` (the losses) are left empty. Throws std::invalid_argument on a missing feed, a shape
 /// mismatch or an out-of-range token id.
-std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string, Tensor> &feeds);
+/// In training, dropout draws its masks from (seed, step) as the compiled
+/// plans do (rnnc_dropout_uniform); in inference it is the identity.
+struct EvalOptions {
+  bool training = false;
+  uint64_t seed = 0, step = 0;
+};
+std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string, Tensor> &feeds,
+                             const EvalOptions &options = {});
 
 /// The scalar functions the plans approximate.
 double sigmoid(double x);

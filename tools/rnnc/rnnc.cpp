@@ -47,7 +47,8 @@ int main(int argc, char **argv) {
       ("print-locs", "with --emit=ir, print each op's source location as loc(\"file\":line:col)")
       ("language,x", po::value<std::string>()->value_name("LANG"),
        "read FILE as rnn or ir regardless of its extension")
-      ("no-warnings,w", "do not print warnings");
+      ("no-warnings,w", "do not print warnings")
+      ("autodiff", "append the gradient graph of the loss (back-propagation through time); see it with --emit=ir");
   po::options_description hidden;
   hidden.add_options()("input", po::value<std::vector<std::string>>(), "input file");
   po::options_description all;
@@ -142,6 +143,7 @@ int main(int argc, char **argv) {
     }
   }
   options.printLocations = vm.count("print-locs") > 0;
+  options.autodiff = vm.count("autodiff") > 0;
 
   rnnc::Diagnostics diag(std::cerr);
   diag.setWarningsEnabled(!vm.count("no-warnings"));

@@ -13,6 +13,20 @@
 extern "C" {
 #endif
 
+/* Dropout masks are never stored. In training step `step` of a run seeded
+ * with `seed`, element `index` (batch-major) of dropout `stream` (the
+ * dropout's ordinal in the graph) is kept, and scaled by 1/(1-p), iff
+ * rnnc_dropout_uniform(seed, step, stream, index) >= p. The forward pass and
+ * the gradient compute the same mask; the reference uses this function too. */
+static inline float rnnc_dropout_uniform(uint64_t seed, uint64_t step, uint64_t stream, uint64_t index) {
+  uint64_t z = seed * 0x9E3779B97F4A7C15ull ^ (step + 1) * 0xC2B2AE3D27D4EB4Full ^
+               (stream + 1) * 0x165667B19E3779F9ull ^ index * 0xD6E8FEB86659FD93ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return (float)(z >> 40) * (1.0f / 16777216.0f);
+}
+
 /* Arguments of one imperative kernel call. */
 typedef struct rnnc_kernel_args {
   float *out;

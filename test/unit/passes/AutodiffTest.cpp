@@ -1,0 +1,144 @@
+//===- AutodiffTest.cpp - Gradients against finite differences ------------===//
+//
+// For each model: lower, differentiate, evaluate the gradient graph with the
+// double-precision reference, and compare every parameter's gradient (all
+// elements of small tensors, a sample of large ones) with central finite
+// differences of the reference loss.
+//===----------------------------------------------------------------------===//
+#include "compiler/passes/Autodiff.h"
+#include "compiler/reference/Reference.h"
+#include "LowerTestUtil.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <set>
+
+namespace rnnc {
+namespace {
+
+using reference::Tensor;
+
+struct Problem {
+  ir::Graph graph;
+  std::map<std::string, Tensor> feeds;
+};
+
+/// Random parameters and inputs (targets as the loss needs them).
+Problem makeProblem(const std::string &text, int64_t batch, uint64_t seed) {
+  auto lowered = testing::lowerText(text);
+  EXPECT_TRUE(lowered.graph) << lowered.diagnostics;
+  Problem p{std::move(*lowered.graph), {}};
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> uniform(-1, 1);
+  std::string lossKind = ir::opInfo(p.graph.op(*p.graph.loss).kind).mnemonic;
+  for (const ir::Op &op : p.graph.ops()) {
+    if (!ir::isSource(op.kind))
+      continue;
+    std::vector<int64_t> shape;
+    for (const ir::Dim &d : op.type.dims)
+      shape.push_back(d.isSymbolic() ? batch : d.size);
+    Tensor t(shape);
+    for (double &v : t.data) {
+      if (op.type.dtype == ir::DType::I32) {
+        const int64_t range = op.kind == ir::OpKind::Target ? op.attrs.getInt("classes", 2) : 7;
+        v = static_cast<double>(rng() % range);
+      } else if (op.kind == ir::OpKind::Target && lossKind == "bce_with_logits") {
+        v = static_cast<double>(rng() % 2);
+      } else {
+        v = uniform(rng) * (op.kind == ir::OpKind::Param ? 0.6 : 1.0);
+      }
+    }
+    p.feeds[op.name] = t;
+  }
+  differentiate(p.graph);
+  return p;
+}
+
+double lossOf(const Problem &p, const reference::EvalOptions &options) {
+  return reference::evaluate(p.graph, p.feeds, options)[*p.graph.loss].data[0];
+}
+
+void checkGradients(const std::string &text, int64_t batch = 3) {
+  Problem p = makeProblem(text, batch, 7);
+  reference::EvalOptions options{true, 11, 5}; // training: dropout active, fixed masks
+  std::vector<Tensor> values = reference::evaluate(p.graph, p.feeds, options);
+  ASSERT_FALSE(p.graph.gradients.empty());
+  std::mt19937_64 rng(3);
+  for (const auto &[param, grad] : p.graph.gradients) {
+    const std::string &name = p.graph.op(param).name;
+    const Tensor &analytic = values[grad];
+    Tensor &value = p.feeds[name];
+    ASSERT_EQ(analytic.shape, value.shape) << name;
+    std::vector<int64_t> elements;
+    for (int64_t e = 0; e < value.size(); ++e)
+      elements.push_back(e);
+    std::shuffle(elements.begin(), elements.end(), rng);
+    elements.resize(std::min<size_t>(elements.size(), 12));
+    for (int64_t e : elements) {
+      const double saved = value.data[e], eps = 1e-6;
+      value.data[e] = saved + eps;
+      const double up = lossOf(p, options);
+      value.data[e] = saved - eps;
+      const double down = lossOf(p, options);
+      value.data[e] = saved;
+      const double numeric = (up - down) / (2 * eps);
+      EXPECT_NEAR(analytic.data[e], numeric, 1e-6 * std::max(1.0, std::fabs(numeric)))
+          << name << "[" << e << "] in\n" << text;
+    }
+  }
+}
+
+TEST(Autodiff, EveryLoss) {
+  const char *head = "model m { input x: f32[b, 4]\n";
+  checkGradients(std::string(head) + "target y: f32[b, 3]\n p = dense(x, units=3)\n loss mse(p, y) }");
+  checkGradients(std::string(head) + "target y: f32[b, 3]\n p = dense(x, units=3)\n loss mae(p, y) }");
+  checkGradients(std::string(head) + "target y: f32[b]\n p = dense(x, units=1)\n loss bce_with_logits(p, y) }");
+  checkGradients(std::string(head) + "target y: i32[b] classes 5\n p = dense(x, units=5)\n loss softmax_cross_entropy(p, y) }");
+  checkGradients(std::string(head) + "target y: f32[b]\n p = dense(x, units=1)\n loss mse(p, y) }"); // [b,1] vs [b]
+}
+
+TEST(Autodiff, ActivationsDropoutConcatAndSteps) {
+  checkGradients("model m { input x: f32[b, 5, 4]\n target y: f32[b, 6]\n"
+                 " a = dense(x, units=3, activation=\"tanh\")\n"
+                 " c = concat(first(a), last(relu(dense(x, units=3))))\n"
+                 " s = sigmoid(dropout(c, p=0.3))\n"
+                 " p = dense(softmax(identity(s)), units=6)\n loss mse(p, y) }");
+  checkGradients("model m { input x: f32[b, 5, 4]\n target y: f32[b, 10, 2]\n"
+                 " p = dense(concat(x, tanh(dense(x, units=4)), axis=1), units=2)\n loss mse(p, y) }");
+}
+
+TEST(Autodiff, LstmStackedAndBidirectional) {
+  checkGradients("model m { input x: f32[b, 5, 3]\n target y: f32[b, 2]\n"
+                 " h = lstm(x, hidden=4, layers=2, bidirectional=true, dropout=0.25, returns=\"last\")\n"
+                 " p = dense(h, units=2)\n loss mse(p, y) }");
+  checkGradients("model m { input x: f32[b, 6, 3]\n target y: f32[b, 6, 5]\n"
+                 " h = lstm(x, hidden=5)\n loss mse(h, y) }", 2);
+}
+
+TEST(Autodiff, GruStackedAndBidirectional) {
+  checkGradients("model m { input x: f32[b, 5, 3]\n target y: f32[b, 2]\n"
+                 " h = gru(x, hidden=4, layers=2, bidirectional=true, returns=\"last\")\n"
+                 " p = dense(h, units=2)\n loss mse(p, y) }");
+  checkGradients("model m { input x: f32[b, 6, 3]\n target y: f32[b, 6, 5]\n"
+                 " h = gru(x, hidden=5, bidirectional=true)\n p = dense(h, units=5)\n loss mae(p, y) }", 2);
+}
+
+TEST(Autodiff, EmbeddingAndTheImdbShape) {
+  checkGradients("model m { input ids: i32[b, 6]\n target y: i32[b] classes 2\n"
+                 " e = embedding(ids, vocab=7, dim=4)\n h = lstm(e, hidden=3, layers=2, bidirectional=true)\n"
+                 " out = dense(concat(first(h), last(h)), units=2)\n loss softmax_cross_entropy(out, y) }");
+}
+
+TEST(Autodiff, OnlyParametersOnThePathToTheLossGetGradients) {
+  Problem p = makeProblem("model m { input x: f32[b, 4]\n target y: f32[b, 1]\n"
+                          " unused = dense(x, units=2)\n p = dense(x, units=1)\n loss mse(p, y) }", 2, 1);
+  std::set<std::string> names;
+  for (const auto &[param, grad] : p.graph.gradients)
+    names.insert(p.graph.op(param).name);
+  EXPECT_EQ(names, (std::set<std::string>{"p.weight", "p.bias"}));
+}
+
+} // namespace
+} // namespace rnnc
