@@ -38,6 +38,12 @@ public:
   float *(*params_)(rnnc_instance *) = nullptr;
   void (*changed_)(rnnc_instance *) = nullptr;
   int32_t (*forward_)(rnnc_instance *, int64_t, const void *const *, float *const *) = nullptr;
+  int32_t (*train_)(rnnc_instance *, int64_t, const void *const *, const void *const *, float *) = nullptr;
+  void (*setLr_)(rnnc_instance *, float) = nullptr;
+  const float *(*gradients_)(rnnc_instance *) = nullptr;
+  int64_t (*steps_)(rnnc_instance *) = nullptr;
+  float *(*state_)(rnnc_instance *) = nullptr;
+  void (*setSteps_)(rnnc_instance *, int64_t) = nullptr;
 
   ~SharedLibraryModel() override {
     if (handle)
@@ -52,6 +58,15 @@ public:
   int32_t forward(rnnc_instance *instance, int64_t batch, const void *const *inputs, float *const *outputs) override {
     return forward_(instance, batch, inputs, outputs);
   }
+  int32_t trainStep(rnnc_instance *instance, int64_t batch, const void *const *inputs, const void *const *targets,
+                    float *loss) override {
+    return train_(instance, batch, inputs, targets, loss);
+  }
+  void setLearningRate(rnnc_instance *instance, float lr) override { setLr_(instance, lr); }
+  const float *gradients(rnnc_instance *instance) override { return gradients_(instance); }
+  int64_t stepsDone(rnnc_instance *instance) override { return steps_(instance); }
+  float *optimizerState(rnnc_instance *instance) override { return state_(instance); }
+  void setStepsDone(rnnc_instance *instance, int64_t steps) override { setSteps_(instance, steps); }
 };
 
 class BindingModel : public Model {
@@ -67,6 +82,15 @@ public:
   int32_t forward(rnnc_instance *instance, int64_t batch, const void *const *inputs, float *const *outputs) override {
     return rnnc_binding_forward(instance, batch, inputs, outputs);
   }
+  int32_t trainStep(rnnc_instance *instance, int64_t batch, const void *const *inputs, const void *const *targets,
+                    float *loss) override {
+    return rnnc_binding_train_step(instance, batch, inputs, targets, loss);
+  }
+  void setLearningRate(rnnc_instance *instance, float lr) override { rnnc_binding_set_learning_rate(instance, lr); }
+  const float *gradients(rnnc_instance *instance) override { return rnnc_binding_gradients(instance); }
+  int64_t stepsDone(rnnc_instance *instance) override { return rnnc_binding_steps_done(instance); }
+  float *optimizerState(rnnc_instance *instance) override { return rnnc_binding_optimizer_state(instance); }
+  void setStepsDone(rnnc_instance *instance, int64_t steps) override { rnnc_binding_set_steps_done(instance, steps); }
 
 private:
   rnnc_model_binding binding_;
@@ -160,7 +184,10 @@ std::unique_ptr<Model> openSharedLibrary(const std::string &path, std::string &e
   };
   if (!bind(model->create_, "rnnc_create") || !bind(model->destroy_, "rnnc_destroy") ||
       !bind(model->init_, "rnnc_init_params") || !bind(model->params_, "rnnc_params") ||
-      !bind(model->changed_, "rnnc_params_changed") || !bind(model->forward_, "rnnc_forward"))
+      !bind(model->changed_, "rnnc_params_changed") || !bind(model->forward_, "rnnc_forward") ||
+      !bind(model->train_, "rnnc_train_step") || !bind(model->setLr_, "rnnc_set_learning_rate") ||
+      !bind(model->gradients_, "rnnc_gradients") || !bind(model->steps_, "rnnc_train_steps_done") ||
+      !bind(model->state_, "rnnc_optimizer_state") || !bind(model->setSteps_, "rnnc_set_train_steps_done"))
     return nullptr;
   return model;
 }

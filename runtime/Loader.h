@@ -21,6 +21,13 @@ public:
   virtual void paramsChanged(rnnc_instance *instance) = 0;
   virtual int32_t forward(rnnc_instance *instance, int64_t batch, const void *const *inputs,
                           float *const *outputs) = 0;
+  virtual int32_t trainStep(rnnc_instance *instance, int64_t batch, const void *const *inputs,
+                            const void *const *targets, float *loss) = 0;
+  virtual void setLearningRate(rnnc_instance *instance, float lr) = 0;
+  virtual const float *gradients(rnnc_instance *instance) = 0;
+  virtual int64_t stepsDone(rnnc_instance *instance) = 0;
+  virtual float *optimizerState(rnnc_instance *instance) = 0;
+  virtual void setStepsDone(rnnc_instance *instance, int64_t steps) = 0;
 };
 
 /// Opens a model.so with dlopen and checks, before running any of its code,

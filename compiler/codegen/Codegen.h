@@ -38,13 +38,14 @@ std::unique_ptr<llvm::Module> generateModule(const ir::Graph &graph, const Codeg
 
 // The parts, one per file.
 void emitSymbolicPlan(const ir::Graph &graph, const plan::SymbolicPlan &plan, llvm::Module &module,
-                      unsigned vectorWidth);
+                      unsigned vectorWidth, bool withPack = true);
 void emitImperativeKernels(llvm::Module &module, unsigned vectorWidth);
 void emitImperativePlan(const plan::ImperativePlan &plan, llvm::Module &module);
 struct ModelLayout {
-  std::vector<ir::ValueId> inputs, params;
+  std::vector<ir::ValueId> inputs, targets, params;
   std::vector<int64_t> paramOffsets;
-  int64_t paramElements = 0, arenaPerSample = 0, packedElements = 0;
+  int64_t paramElements = 0, arenaPerSample = 0, packedElements = 0, arenaFixed = 0;
+  bool hasTrainStep = false;
 };
 void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const CodegenOptions &options,
                    llvm::Module &module);

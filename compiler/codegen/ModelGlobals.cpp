@@ -1,6 +1,7 @@
 //===- ModelGlobals.cpp - __rnnc_info and the module as a whole -----------===//
 #include "compiler/codegen/Codegen.h"
 
+#include "compiler/passes/Autodiff.h"
 #include "compiler/support/Diagnostics.h"
 
 #include "llvm/IR/Constants.h"
@@ -67,8 +68,31 @@ void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const Code
   for (size_t k = 0; k < layout.params.size(); ++k)
     params.push_back(desc(graph.op(layout.params[k]), layout.paramOffsets[k]));
 
+  std::vector<Constant *> targets;
+  for (ir::ValueId id : layout.targets)
+    targets.push_back(desc(graph.op(id), graph.op(id).attrs.getInt("classes", 0)));
+  // rnnc_train_info: { has_train_step, optimizer, lr, beta1, beta2, eps, weight_decay, momentum,
+  //                    nesterov, clip, seed, batch, epochs, num_targets, targets }
+  StructType *trainType = StructType::get(ctx, {i32, i32, f32, f32, f32, f32, f32, f32, i32, f32, i64, i64, i64, i32, ptr});
+  const ir::AttrMap noAttrs;
+  const ir::AttrMap &opt = graph.optimizer ? graph.optimizer->attrs : noAttrs;
+  const ir::AttrMap &train = graph.train ? graph.train->attrs : noAttrs;
+  const int optimizer = !graph.optimizer ? 0 : graph.optimizer->kind == "adam" ? 1 : 2;
+  auto real = [&](double v) { return ConstantFP::get(f32, v); };
+  Constant *trainInfo = ConstantStruct::get(
+      trainType,
+      {ConstantInt::get(i32, layout.hasTrainStep), ConstantInt::get(i32, optimizer), real(opt.getNumber("lr", 0.001)),
+       real(opt.getNumber("beta1", 0.9)), real(opt.getNumber("beta2", 0.999)), real(opt.getNumber("eps", 1e-8)),
+       real(opt.getNumber("weight_decay", 0)), real(opt.getNumber("momentum", 0)),
+       ConstantInt::get(i32, opt.getBool("nesterov", false)), real(train.getNumber("clip", 0)),
+       ConstantInt::get(i64, train.getInt("seed", 0)), ConstantInt::get(i64, train.getInt("batch", 32)),
+       ConstantInt::get(i64, train.getInt("epochs", 1)), ConstantInt::get(i32, targets.size()),
+       targets.empty() ? static_cast<Constant *>(ConstantPointerNull::get(PointerType::getUnqual(ctx)))
+                       : table(targets, "__rnnc_targets")});
+
   // rnnc_model_info
-  StructType *infoType = StructType::get(ctx, {i32, ptr, ptr, ptr, ptr, ptr, i32, ptr, i32, ptr, i32, ptr, i64, i64, i64});
+  StructType *infoType =
+      StructType::get(ctx, {i32, ptr, ptr, ptr, ptr, ptr, i32, ptr, i32, ptr, i32, ptr, i64, i64, i64, i64, trainType});
   Constant *info = ConstantStruct::get(
       infoType,
       {ConstantInt::get(i32, 1), string(module, graph.name, "model_name"),
@@ -78,7 +102,7 @@ void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const Code
        table(inputs, "__rnnc_inputs"), ConstantInt::get(i32, outputs.size()), table(outputs, "__rnnc_outputs"),
        ConstantInt::get(i32, params.size()), table(params, "__rnnc_params"),
        ConstantInt::get(i64, layout.paramElements), ConstantInt::get(i64, layout.arenaPerSample),
-       ConstantInt::get(i64, layout.packedElements)});
+       ConstantInt::get(i64, layout.packedElements), ConstantInt::get(i64, layout.arenaFixed), trainInfo});
   new GlobalVariable(module, infoType, true, GlobalValue::ExternalLinkage, info, "__rnnc_info");
 }
 
@@ -89,13 +113,26 @@ std::unique_ptr<Module> generateModule(const ir::Graph &graph, const CodegenOpti
   if (options.plan.kind == plan::PlanKind::Symbolic) {
     plan::SymbolicPlan symbolic = plan::planSymbolic(graph, options.plan);
     emitSymbolicPlan(graph, symbolic, *module, options.target.vectorWidth);
-    layout = {symbolic.inputs, symbolic.params, symbolic.paramOffsets, symbolic.paramElements,
-              symbolic.arenaPerSample, symbolic.packedElements};
+    layout = {symbolic.inputs, {}, symbolic.params, symbolic.paramOffsets, symbolic.paramElements,
+              symbolic.arenaPerSample, symbolic.packedElements, 0, false};
+    if (graph.loss) {
+      // The training program: the same graph with its gradient graph.
+      ir::Graph training = graph;
+      if (training.gradients.empty())
+        differentiate(training);
+      plan::SymbolicPlan trainPlan = plan::planSymbolic(training, options.plan, /*training=*/true);
+      RNNC_ASSERT(trainPlan.packedElements == symbolic.packedElements, "both programs share one packed layout");
+      emitSymbolicPlan(training, trainPlan, *module, options.target.vectorWidth, /*withPack=*/false);
+      layout.targets = trainPlan.targets;
+      layout.arenaPerSample = std::max(layout.arenaPerSample, trainPlan.arenaPerSample);
+      layout.arenaFixed = trainPlan.arenaFixed;
+      layout.hasTrainStep = true;
+    }
   } else {
     plan::ImperativePlan imperative = plan::planImperative(graph);
     emitImperativeKernels(*module, options.target.vectorWidth);
     emitImperativePlan(imperative, *module);
-    layout = {imperative.inputs, imperative.params, imperative.paramOffsets, imperative.paramElements, 0, 0};
+    layout = {imperative.inputs, {}, imperative.params, imperative.paramOffsets, imperative.paramElements, 0, 0, 0, false};
   }
   emitModelInfo(graph, layout, options, *module);
   RNNC_ASSERT(!verifyModule(*module, &errs()), "the generated module is valid IR");

@@ -16,9 +16,17 @@ int64_t alignUp(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
 const char *planKindName(PlanKind kind) { return kind == PlanKind::Symbolic ? "symbolic" : "imperative"; }
 
 std::vector<bool> forwardSlice(const ir::Graph &graph) {
+  if (!graph.output)
+    return std::vector<bool>(graph.size(), false);
+  return sliceOf(graph, {*graph.output});
+}
+
+bool isFixedSize(const ir::TensorType &type) { return type.rank() == 0 || !type.dims[0].isSymbolic(); }
+
+std::vector<bool> sliceOf(const ir::Graph &graph, const std::vector<ir::ValueId> &roots) {
   std::vector<bool> needed(graph.size(), false);
-  if (graph.output)
-    needed[*graph.output] = true;
+  for (ir::ValueId root : roots)
+    needed[root] = true;
   for (size_t id = graph.size(); id-- > 0;)
     if (needed[id])
       for (ir::ValueId operand : graph.op(id).operands)
@@ -34,10 +42,25 @@ int64_t perSampleElements(const ir::TensorType &type) {
   return n;
 }
 
-int64_t layoutArena(std::vector<Buffer> &buffers, bool reuse) {
-  std::vector<int> order(buffers.size());
-  for (size_t i = 0; i < order.size(); ++i)
-    order[i] = static_cast<int>(i);
+namespace {
+
+int64_t layoutSome(std::vector<Buffer> &buffers, std::vector<int> order, bool reuse);
+
+} // namespace
+
+int64_t layoutArena(std::vector<Buffer> &buffers, bool reuse, int64_t *fixedSize) {
+  std::vector<int> perSample, fixed;
+  for (size_t i = 0; i < buffers.size(); ++i)
+    (buffers[i].fixed ? fixed : perSample).push_back(static_cast<int>(i));
+  const int64_t fixedTotal = layoutSome(buffers, fixed, reuse);
+  if (fixedSize)
+    *fixedSize = fixedTotal;
+  return layoutSome(buffers, perSample, reuse);
+}
+
+namespace {
+
+int64_t layoutSome(std::vector<Buffer> &buffers, std::vector<int> order, bool reuse) {
   std::stable_sort(order.begin(), order.end(),
                    [&](int a, int b) { return buffers[a].firstStep < buffers[b].firstStep; });
   struct Block {
@@ -94,24 +117,35 @@ int64_t layoutArena(std::vector<Buffer> &buffers, bool reuse) {
   return end;
 }
 
-SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options) {
+} // namespace
+
+SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bool training) {
   using ir::OpKind;
   RNNC_ASSERT(graph.output, "a graph that is compiled has an output");
+  RNNC_ASSERT(!training || graph.loss, "a training program needs a loss");
   SymbolicPlan plan;
   plan.options = options;
-  plan.output = *graph.output;
+  plan.training = training;
+  plan.output = training ? *graph.loss : *graph.output;
   const size_t n = graph.size();
   plan.locations.assign(n, {});
   plan.resultBuffer.assign(n, -1);
   plan.packedFor.assign(n, -1);
 
-  const std::vector<bool> needed = forwardSlice(graph);
+  std::vector<ir::ValueId> roots = {plan.output};
+  if (training)
+    for (const auto &[param, grad] : graph.gradients)
+      roots.push_back(grad);
+  const std::vector<bool> needed = sliceOf(graph, roots);
 
   for (size_t id = 0; id < n; ++id) {
     const ir::Op &op = graph.op(id);
     if (op.kind == OpKind::Input) {
       plan.locations[id] = {Location::Kind::Input, static_cast<int>(plan.inputs.size())};
       plan.inputs.push_back(id);
+    } else if (op.kind == OpKind::Target) {
+      plan.locations[id] = {Location::Kind::Target, static_cast<int>(plan.targets.size())};
+      plan.targets.push_back(id);
     } else if (op.kind == OpKind::Param) {
       plan.locations[id] = {Location::Kind::Param, static_cast<int>(plan.params.size())};
       plan.params.push_back(id);
@@ -120,8 +154,8 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options) {
     }
   }
 
-  auto newBuffer = [&](int64_t perSample, int step) {
-    plan.buffers.push_back({perSample, -1, step, step});
+  auto newBuffer = [&](int64_t perSample, int step, bool fixed = false) {
+    plan.buffers.push_back({perSample, -1, step, step, fixed});
     return static_cast<int>(plan.buffers.size() - 1);
   };
   auto pack = [&](PackedParam p) {
@@ -131,6 +165,23 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options) {
     plan.packedFor[p.source] = static_cast<int>(plan.packed.size() - 1);
   };
 
+  // Packed weights: every recurrent and dense layer of the graph, in graph
+  // order, so that the forward and the training program share one layout.
+  for (size_t id = 0; id < n; ++id) {
+    const ir::Op &op = graph.op(id);
+    if (op.kind == OpKind::Lstm || op.kind == OpKind::Gru) {
+      const int64_t width = graph.op(op.operands[0]).type.dims[2].size;
+      const int64_t hidden = op.attrs.getInt("hidden"), gates = op.kind == OpKind::Lstm ? 4 : 3;
+      pack({PackedParam::Layout::Transposed, op.operands[1], 0, gates * hidden, width});
+      pack({PackedParam::Layout::Transposed, op.operands[2], 0, gates * hidden, hidden});
+      pack({PackedParam::Layout::BiasSum, op.operands[3], op.operands[4], 1, gates * hidden,
+            op.kind == OpKind::Lstm ? gates * hidden : 2 * hidden});
+    } else if (op.kind == OpKind::Dense) {
+      const ir::TensorType &w = graph.op(op.operands[1]).type;
+      pack({PackedParam::Layout::Transposed, op.operands[1], 0, w.dims[0].size, w.dims[1].size});
+    }
+  }
+
   for (size_t id = 0; id < n; ++id) {
     const ir::Op &op = graph.op(id);
     if (!needed[id] || ir::isSource(op.kind))
@@ -138,31 +189,40 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options) {
     if (op.kind == OpKind::Target)
       continue;
     const int step = static_cast<int>(plan.steps.size());
-    if (op.kind == OpKind::Dropout || op.kind == OpKind::Identity) {
+    if ((op.kind == OpKind::Dropout && !training) || op.kind == OpKind::Identity) {
       plan.locations[id] = plan.locations[op.operands[0]]; // inference: the same tensor
       continue;
     }
     Step s{static_cast<ir::ValueId>(id), {}};
-    const int result = newBuffer(perSampleElements(op.type), step);
+    const bool fixed = isFixedSize(op.type);
+    const int result = newBuffer(fixed ? *op.type.elementCount() : perSampleElements(op.type), step, fixed);
     plan.resultBuffer[id] = result;
     plan.locations[id] = {Location::Kind::Arena, result};
     if (op.kind == OpKind::Lstm || op.kind == OpKind::Gru) {
       const ir::TensorType &x = graph.op(op.operands[0]).type;
       const int64_t steps = x.dims[1].size, width = x.dims[2].size;
       const int64_t hidden = op.attrs.getInt("hidden"), gates = op.kind == OpKind::Lstm ? 4 : 3;
-      pack({PackedParam::Layout::Transposed, op.operands[1], 0, gates * hidden, width});
-      pack({PackedParam::Layout::Transposed, op.operands[2], 0, gates * hidden, hidden});
-      pack({PackedParam::Layout::BiasSum, op.operands[3], op.operands[4], 1, gates * hidden,
-            op.kind == OpKind::Lstm ? gates * hidden : 2 * hidden});
+      (void)width;
       if (options.hoistInputProjection)
         s.scratch.push_back(newBuffer(steps * gates * hidden, step)); // x_t W_ih^T + b for all t
       if (op.kind == OpKind::Lstm)
         s.scratch.push_back(newBuffer(hidden, step)); // cell state
       if (!options.fuseCells)
         s.scratch.push_back(newBuffer((gates + 1) * hidden, step)); // gate pre-activations of a step
-    } else if (op.kind == OpKind::Dense) {
-      const ir::TensorType &w = graph.op(op.operands[1]).type;
-      pack({PackedParam::Layout::Transposed, op.operands[1], 0, w.dims[0].size, w.dims[1].size});
+    } else if (op.kind == OpKind::RecurrentGrad) {
+      const ir::TensorType &x = graph.op(op.operands[0]).type;
+      const int64_t steps = x.dims[1].size, width = x.dims[2].size;
+      const int64_t hidden = op.attrs.getInt("hidden");
+      const bool lstm = op.attrs.getString("cell") == "lstm";
+      const int64_t gates = lstm ? 4 : 3;
+      (void)width;
+      s.scratch.push_back(newBuffer(steps * gates * hidden, step));       // input projection
+      s.scratch.push_back(newBuffer(steps * (gates + 1) * hidden, step)); // gate activations (GRU: and W_hn h + b_hn)
+      s.scratch.push_back(newBuffer(hidden, step));                       // d h flowing to the previous step
+      if (lstm) {
+        s.scratch.push_back(newBuffer(steps * hidden, step)); // cell states
+        s.scratch.push_back(newBuffer(hidden, step));         // d c flowing to the previous step
+      }
     }
     plan.steps.push_back(std::move(s));
   }
@@ -176,9 +236,10 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options) {
   for (size_t s = 0; s < plan.steps.size(); ++s)
     for (ir::ValueId operand : graph.op(plan.steps[s].op).operands)
       extend(operand, static_cast<int>(s));
-  extend(plan.output, static_cast<int>(plan.steps.size()));
+  for (ir::ValueId root : roots)
+    extend(root, static_cast<int>(plan.steps.size()));
 
-  plan.arenaPerSample = layoutArena(plan.buffers, options.planMemory);
+  plan.arenaPerSample = layoutArena(plan.buffers, options.planMemory, &plan.arenaFixed);
   return plan;
 }
 

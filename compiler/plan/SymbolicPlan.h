@@ -15,12 +15,16 @@ struct Buffer {
   int64_t perSample = 0;
   int64_t offset = -1;
   int firstStep = 0, lastStep = 0; ///< live range, in steps
+  /// A buffer whose size does not depend on the batch (a gradient of a
+  /// parameter, a loss): `perSample` is then its size and it lives in the
+  /// arena's fixed region, at arena + offset.
+  bool fixed = false;
 };
 
 /// Where a value lives while the forward program runs.
 struct Location {
-  enum class Kind { Input, Param, Arena, None } kind = Kind::None;
-  int index = 0; ///< Input: input number; Param: parameter number; Arena: buffer id
+  enum class Kind { Input, Target, Param, Arena, None } kind = Kind::None;
+  int index = 0; ///< Input/Target: its number; Param: parameter number; Arena: buffer id
 };
 
 /// One op of the forward program, with the buffers it writes.
@@ -41,7 +45,9 @@ struct PackedParam {
 
 struct SymbolicPlan {
   PlanOptions options;
+  bool training = false;            ///< the loss and the parameters' gradients, dropout active
   std::vector<ir::ValueId> inputs;  ///< input ops, in ABI order
+  std::vector<ir::ValueId> targets; ///< target ops, in ABI order
   std::vector<ir::ValueId> params;  ///< param ops, in ABI order
   std::vector<int64_t> paramOffsets; ///< in floats, 64-byte aligned
   int64_t paramElements = 0;
@@ -53,6 +59,7 @@ struct SymbolicPlan {
   std::vector<int> packedFor;      ///< per ValueId of a weight/bias: index into packed, or -1
   int64_t packedElements = 0;
   int64_t arenaPerSample = 0;
+  int64_t arenaFixed = 0;
   ir::ValueId output = 0;
 };
 
@@ -61,17 +68,26 @@ struct SymbolicPlan {
 /// alias their operand in inference), 3) allocates scratch buffers for the
 /// recurrent kernels, 4) lays out the packed weights, 5) lays out the arena
 /// (reusing the space of dead buffers unless options.planMemory is off).
-SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options);
+/// With `training`, plans the training program instead: the loss and the
+/// gradient of every parameter (the graph must be differentiated), with
+/// dropout active.
+SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bool training = false);
+
+/// True for values whose size does not depend on the batch.
+bool isFixedSize(const ir::TensorType &type);
 
 /// The ops the graph's output depends on (true for each such ValueId).
 std::vector<bool> forwardSlice(const ir::Graph &graph);
+/// The ops the given values depend on.
+std::vector<bool> sliceOf(const ir::Graph &graph, const std::vector<ir::ValueId> &roots);
 
 /// Floats per sample of a batch-major value (its elements divided by batch).
 int64_t perSampleElements(const ir::TensorType &type);
 
 /// Assigns arena offsets: greedy first fit over the steps, a buffer's space
 /// reused once its last step is past. Without reuse every buffer gets its
-/// own space. Returns the arena size per sample.
-int64_t layoutArena(std::vector<Buffer> &buffers, bool reuse);
+/// own space. Per-sample and fixed buffers are laid out apart. Returns the
+/// arena size per sample; `fixedSize` receives the fixed region's size.
+int64_t layoutArena(std::vector<Buffer> &buffers, bool reuse, int64_t *fixedSize = nullptr);
 
 } // namespace rnnc::plan

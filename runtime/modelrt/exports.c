@@ -12,6 +12,8 @@ extern const rnnc_model_info __rnnc_info;
 extern int32_t __rnnc_symbolic_forward(const float *, float *, float *, int64_t, const void *const *,
                                        float *const *) __attribute__((weak));
 extern void __rnnc_pack(const float *, float *) __attribute__((weak));
+extern int32_t __rnnc_symbolic_train(const float *, float *, float *, int64_t, const void *const *, const void *const *,
+                                     float *, float *, uint64_t, uint64_t) __attribute__((weak));
 extern const rnnc_imperative_plan __rnnc_imperative_plan __attribute__((weak));
 
 static rnnc_model_binding binding(void) {
@@ -19,6 +21,7 @@ static rnnc_model_binding binding(void) {
   b.info = &__rnnc_info;
   b.forward = __rnnc_symbolic_forward;
   b.pack = __rnnc_pack;
+  b.train = __rnnc_symbolic_train;
   b.imperative = &__rnnc_imperative_plan ? &__rnnc_imperative_plan : NULL;
   return b;
 }
@@ -45,7 +48,13 @@ EXPORT int32_t rnnc_forward(rnnc_instance *instance, int64_t batch, const void *
 }
 EXPORT int32_t rnnc_train_step(rnnc_instance *instance, int64_t batch, const void *const *inputs,
                                const void *const *targets, float *loss) {
-  (void)instance, (void)batch, (void)inputs, (void)targets, (void)loss;
-  return RNNC_ERR_UNSUPPORTED;
+  return rnnc_binding_train_step(instance, batch, inputs, targets, loss);
+}
+EXPORT void rnnc_set_learning_rate(rnnc_instance *instance, float lr) { rnnc_binding_set_learning_rate(instance, lr); }
+EXPORT const float *rnnc_gradients(rnnc_instance *instance) { return rnnc_binding_gradients(instance); }
+EXPORT int64_t rnnc_train_steps_done(rnnc_instance *instance) { return rnnc_binding_steps_done(instance); }
+EXPORT float *rnnc_optimizer_state(rnnc_instance *instance) { return rnnc_binding_optimizer_state(instance); }
+EXPORT void rnnc_set_train_steps_done(rnnc_instance *instance, int64_t steps) {
+  rnnc_binding_set_steps_done(instance, steps);
 }
 EXPORT const char *rnnc_status_message(int32_t status) { return rnnc_binding_status_message(status); }

@@ -15,6 +15,10 @@ struct rnnc_instance {
   float *params;
   float *packed;
   float *arena;
+  float *grads;  /* training only */
+  float *state;  /* optimizer state: 2 * param_elements */
+  int64_t steps; /* optimizer steps done */
+  float lr;
 };
 
 static void *aligned_zeroed(int64_t floats) {
@@ -37,8 +41,13 @@ rnnc_instance *rnnc_binding_create(const rnnc_model_binding *model, int64_t max_
   inst->capacity = max_batch;
   inst->params = (float *)aligned_zeroed(info->param_elements);
   inst->packed = (float *)aligned_zeroed(info->packed_elements);
-  inst->arena = (float *)aligned_zeroed(info->arena_per_sample * max_batch);
-  if (!inst->params || !inst->packed || !inst->arena) {
+  inst->arena = (float *)aligned_zeroed(info->arena_per_sample * max_batch + info->arena_fixed);
+  inst->lr = info->train.lr;
+  if (model->train) {
+    inst->grads = (float *)aligned_zeroed(info->param_elements);
+    inst->state = (float *)aligned_zeroed(2 * info->param_elements);
+  }
+  if (!inst->params || !inst->packed || !inst->arena || (model->train && (!inst->grads || !inst->state))) {
     rnnc_binding_destroy(inst);
     return NULL;
   }
@@ -52,6 +61,8 @@ void rnnc_binding_destroy(rnnc_instance *inst) {
   free(inst->params);
   free(inst->packed);
   free(inst->arena);
+  free(inst->grads);
+  free(inst->state);
   free(inst);
 }
 
@@ -179,11 +190,76 @@ int32_t rnnc_binding_forward(rnnc_instance *inst, int64_t batch, const void *con
   return inst->model->forward(inst->params, inst->packed, inst->arena, batch, inputs, outputs);
 }
 
+/* Clipping and the optimizer update, as torch.nn.utils.clip_grad_norm_ and
+ * torch.optim.Adam / SGD (no dampening) do them. */
+static void update(rnnc_instance *inst) {
+  const rnnc_model_info *info = inst->model->info;
+  const rnnc_train_info *t = &info->train;
+  const int64_t n = info->param_elements;
+  float *p = inst->params, *g = inst->grads, *m = inst->state, *v = inst->state + n;
+  if (t->clip > 0) {
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i)
+      total += (double)g[i] * g[i];
+    const double norm = sqrt(total);
+    if (norm > t->clip) {
+      const float scale = (float)(t->clip / (norm + 1e-6));
+      for (int64_t i = 0; i < n; ++i)
+        g[i] *= scale;
+    }
+  }
+  const int64_t step = ++inst->steps;
+  const float lr = inst->lr, wd = t->weight_decay;
+  if (t->optimizer == RNNC_OPT_ADAM) {
+    const float b1 = t->beta1, b2 = t->beta2, eps = t->eps;
+    const float c1 = (float)(1.0 - pow(b1, (double)step)), c2 = (float)(1.0 - pow(b2, (double)step));
+    const float stepSize = lr / c1, rootC2 = sqrtf(c2);
+    for (int64_t i = 0; i < n; ++i) {
+      const float grad = g[i] + wd * p[i];
+      m[i] = b1 * m[i] + (1 - b1) * grad;
+      v[i] = b2 * v[i] + (1 - b2) * grad * grad;
+      p[i] -= stepSize * m[i] / (sqrtf(v[i]) / rootC2 + eps);
+    }
+  } else {
+    const float mu = t->momentum;
+    for (int64_t i = 0; i < n; ++i) {
+      float grad = g[i] + wd * p[i];
+      if (mu != 0) {
+        m[i] = step == 1 ? grad : mu * m[i] + grad;
+        grad = t->nesterov ? grad + mu * m[i] : m[i];
+      }
+      p[i] -= lr * grad;
+    }
+  }
+}
+
+int32_t rnnc_binding_train_step(rnnc_instance *inst, int64_t batch, const void *const *inputs,
+                                const void *const *targets, float *loss) {
+  if (!inst->model->train)
+    return RNNC_ERR_UNSUPPORTED;
+  if (batch < 1 || batch > inst->capacity)
+    return RNNC_ERR_BATCH;
+  const rnnc_model_info *info = inst->model->info;
+  int32_t status = inst->model->train(inst->params, inst->packed, inst->arena, batch, inputs, targets, inst->grads,
+                                      loss, info->train.seed, (uint64_t)inst->steps);
+  if (status != RNNC_OK)
+    return status;
+  update(inst);
+  rnnc_binding_params_changed(inst);
+  return RNNC_OK;
+}
+
+void rnnc_binding_set_learning_rate(rnnc_instance *inst, float lr) { inst->lr = lr; }
+const float *rnnc_binding_gradients(rnnc_instance *inst) { return inst->grads; }
+int64_t rnnc_binding_steps_done(rnnc_instance *inst) { return inst->steps; }
+float *rnnc_binding_optimizer_state(rnnc_instance *inst) { return inst->state; }
+void rnnc_binding_set_steps_done(rnnc_instance *inst, int64_t steps) { inst->steps = steps; }
+
 const char *rnnc_binding_status_message(int32_t status) {
   switch (status) {
   case RNNC_OK: return "ok";
   case RNNC_ERR_BATCH: return "the batch size is 0 or larger than the instance was created for";
-  case RNNC_ERR_TOKEN: return "a token id is outside the embedding's vocabulary";
+  case RNNC_ERR_TOKEN: return "a token id is outside the embedding's vocabulary, or a class id outside the classes";
   case RNNC_ERR_MEMORY: return "out of memory";
   case RNNC_ERR_UNSUPPORTED: return "this entry point is not in the library";
   default: return "unknown status";

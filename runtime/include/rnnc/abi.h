@@ -41,6 +41,21 @@ typedef struct rnnc_tensor_desc {
   float init_scale; /* uniform: the bound; normal: the standard deviation */
 } rnnc_tensor_desc;
 
+enum rnnc_optimizer { RNNC_OPT_NONE = 0, RNNC_OPT_ADAM = 1, RNNC_OPT_SGD = 2 };
+
+/* Training settings from the model file (optimizer, train block). */
+typedef struct rnnc_train_info {
+  int32_t has_train_step; /* 1 if rnnc_train_step is compiled into this library */
+  int32_t optimizer;      /* enum rnnc_optimizer */
+  float lr, beta1, beta2, eps, weight_decay, momentum;
+  int32_t nesterov;
+  float clip; /* clip gradients to this global norm; 0: off */
+  uint64_t seed;
+  int64_t batch, epochs;
+  int32_t num_targets;
+  const rnnc_tensor_desc *targets;
+} rnnc_train_info;
+
 typedef struct rnnc_model_info {
   uint32_t abi_version;
   const char *model_name;
@@ -58,6 +73,8 @@ typedef struct rnnc_model_info {
   /* Working memory: arena_per_sample * capacity + packed_elements floats. */
   int64_t arena_per_sample;
   int64_t packed_elements;
+  int64_t arena_fixed; /* floats of working memory independent of the batch (training) */
+  rnnc_train_info train;
 } rnnc_model_info;
 
 typedef struct rnnc_instance rnnc_instance;
@@ -79,10 +96,21 @@ void rnnc_params_changed(rnnc_instance *instance);
  * Returns an rnnc_status. */
 int32_t rnnc_forward(rnnc_instance *instance, int64_t batch, const void *const *inputs,
                      float *const *outputs);
-/* Reserved for training (forward, backward and update); returns
- * RNNC_ERR_UNSUPPORTED in ABI version 1. */
+/* One training step on `batch` samples: forward (dropout active), the loss,
+ * back-propagation, gradient clipping and the optimizer update of the
+ * parameters (as torch.optim.Adam / SGD). *loss receives the batch's loss
+ * before the update. RNNC_ERR_UNSUPPORTED if the library has no train step. */
 int32_t rnnc_train_step(rnnc_instance *instance, int64_t batch, const void *const *inputs,
                         const void *const *targets, float *loss);
+/* The learning rate of the following steps (default: the model's). */
+void rnnc_set_learning_rate(rnnc_instance *instance, float lr);
+/* The gradient buffer of the last step (param_elements floats, PyTorch layout). */
+const float *rnnc_gradients(rnnc_instance *instance);
+/* Optimizer state for checkpoints: the step count and 2 * param_elements
+ * floats (Adam: first then second moments; SGD: momentum buffer, then unused). */
+int64_t rnnc_train_steps_done(rnnc_instance *instance);
+float *rnnc_optimizer_state(rnnc_instance *instance);
+void rnnc_set_train_steps_done(rnnc_instance *instance, int64_t steps);
 const char *rnnc_status_message(int32_t status);
 
 #ifdef __cplusplus

@@ -70,6 +70,11 @@ typedef struct rnnc_imperative_plan {
 typedef int32_t (*rnnc_symbolic_forward_fn)(const float *params, float *packed, float *arena,
                                             int64_t batch, const void *const *inputs,
                                             float *const *outputs);
+/* The symbolic plan's training entry: the loss and the gradient of every
+ * parameter (into `grads`, PyTorch layout; zero where there is none). */
+typedef int32_t (*rnnc_symbolic_train_fn)(const float *params, float *packed, float *arena, int64_t batch,
+                                          const void *const *inputs, const void *const *targets, float *grads,
+                                          float *loss, uint64_t seed, uint64_t step);
 /* Copies the parameters into the layouts the symbolic kernels read. */
 typedef void (*rnnc_pack_fn)(const float *params, float *packed);
 
@@ -78,6 +83,7 @@ typedef struct rnnc_model_binding {
   const rnnc_model_info *info;
   rnnc_symbolic_forward_fn forward; /* symbolic plan, else NULL */
   rnnc_pack_fn pack;                /* symbolic plan, else NULL */
+  rnnc_symbolic_train_fn train;     /* symbolic plan with a loss, else NULL */
   const rnnc_imperative_plan *imperative; /* imperative plan, else NULL */
 } rnnc_model_binding;
 
@@ -91,6 +97,13 @@ void rnnc_binding_params_changed(rnnc_instance *instance);
 int32_t rnnc_binding_forward(rnnc_instance *instance, int64_t batch, const void *const *inputs,
                              float *const *outputs);
 const char *rnnc_binding_status_message(int32_t status);
+int32_t rnnc_binding_train_step(rnnc_instance *instance, int64_t batch, const void *const *inputs,
+                                const void *const *targets, float *loss);
+void rnnc_binding_set_learning_rate(rnnc_instance *instance, float lr);
+const float *rnnc_binding_gradients(rnnc_instance *instance);
+int64_t rnnc_binding_steps_done(rnnc_instance *instance);
+float *rnnc_binding_optimizer_state(rnnc_instance *instance);
+void rnnc_binding_set_steps_done(rnnc_instance *instance, int64_t steps);
 
 #ifdef __cplusplus
 }

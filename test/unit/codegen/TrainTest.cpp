@@ -1,0 +1,218 @@
+//===- TrainTest.cpp - Training steps against the reference ---------------===//
+//
+// The symbolic plan's train step: its loss and gradients against the
+// reference gradient graph (same dropout masks), one Adam / SGD step against
+// a plain implementation of torch.optim's update, and convergence on a small
+// synthetic task.
+//===----------------------------------------------------------------------===//
+#include "compiler/driver/Backend.h"
+#include "compiler/passes/Autodiff.h"
+#include "compiler/reference/Reference.h"
+#include "LowerTestUtil.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace rnnc {
+namespace {
+
+using reference::Tensor;
+
+struct Fixture {
+  ir::Graph graph;     // with its gradient graph
+  std::unique_ptr<runtime::Model> model;
+  rnnc_instance *instance = nullptr;
+  std::map<std::string, Tensor> feeds;
+  std::vector<std::vector<float>> floats;
+  std::vector<std::vector<int32_t>> ints;
+  std::vector<const void *> inputs, targets;
+  ~Fixture() {
+    if (instance)
+      model->destroy(instance);
+  }
+};
+
+/// Compiles `text` (symbolic plan, JIT), makes a random batch, and copies the
+/// initialized parameters into the reference feeds.
+std::unique_ptr<Fixture> setUp(const std::string &text, int64_t batch, uint64_t seed) {
+  auto lowered = testing::lowerText(text);
+  EXPECT_TRUE(lowered.graph) << lowered.diagnostics;
+  if (!lowered.graph)
+    return nullptr;
+  auto fx = std::make_unique<Fixture>();
+  fx->graph = *lowered.graph;
+  BackendOptions options;
+  std::string error;
+  fx->model = compileForJit(fx->graph, options, error);
+  EXPECT_TRUE(fx->model) << error;
+  if (!fx->model)
+    return nullptr;
+  differentiate(fx->graph);
+  fx->instance = fx->model->create(batch);
+  fx->model->initParams(fx->instance, seed);
+  const rnnc_model_info &info = fx->model->info();
+  EXPECT_EQ(info.train.has_train_step, 1);
+  std::mt19937_64 rng(seed);
+  auto feed = [&](const rnnc_tensor_desc &d, bool target) {
+    std::vector<int64_t> shape = {batch};
+    for (int32_t k = 1; k < d.rank; ++k)
+      shape.push_back(d.dims[k]);
+    Tensor t(shape);
+    std::uniform_real_distribution<float> uniform(-1, 1);
+    for (double &v : t.data)
+      v = d.dtype == RNNC_I32 ? static_cast<double>(rng() % std::max<int64_t>(d.offset, 2)) : uniform(rng);
+    fx->floats.emplace_back(t.data.begin(), t.data.end());
+    fx->ints.emplace_back(t.data.begin(), t.data.end());
+    const void *pointer = d.dtype == RNNC_I32 ? static_cast<const void *>(fx->ints.back().data()) : fx->floats.back().data();
+    (target ? fx->targets : fx->inputs).push_back(pointer);
+    fx->feeds[d.name] = t;
+  };
+  fx->floats.reserve(16);
+  fx->ints.reserve(16);
+  for (int32_t i = 0; i < info.num_inputs; ++i)
+    feed(info.inputs[i], false);
+  for (int32_t i = 0; i < info.train.num_targets; ++i)
+    feed(info.train.targets[i], true);
+  const float *params = fx->model->params(fx->instance);
+  for (int32_t k = 0; k < info.num_params; ++k) {
+    const rnnc_tensor_desc &d = info.params[k];
+    Tensor t(std::vector<int64_t>(d.dims, d.dims + d.rank));
+    for (int64_t e = 0; e < t.size(); ++e)
+      t.data[e] = params[d.offset + e];
+    fx->feeds[d.name] = t;
+  }
+  return fx;
+}
+
+/// One train step compared with the reference: the loss, and every gradient
+/// within 1e-4 of the largest gradient of its tensor (float sums over the
+/// batch and time against double).
+void checkTrainStep(const std::string &text, int64_t batch) {
+  auto fx = setUp(text, batch, 5);
+  ASSERT_TRUE(fx);
+  const rnnc_model_info &info = fx->model->info();
+  float loss = NAN;
+  ASSERT_EQ(fx->model->trainStep(fx->instance, batch, fx->inputs.data(), fx->targets.data(), &loss), RNNC_OK);
+  std::vector<Tensor> want = reference::evaluate(fx->graph, fx->feeds, {true, info.train.seed, 0});
+  const double wantLoss = want[*fx->graph.loss].data[0];
+  EXPECT_NEAR(loss, wantLoss, 1e-5 * std::max(1.0, std::fabs(wantLoss))) << text;
+  const float *grads = fx->model->gradients(fx->instance);
+  std::map<std::string, int64_t> offsets;
+  for (int32_t k = 0; k < info.num_params; ++k)
+    offsets[info.params[k].name] = info.params[k].offset;
+  for (const auto &[param, grad] : fx->graph.gradients) {
+    const Tensor &g = want[grad];
+    double scale = 1e-3;
+    for (double v : g.data)
+      scale = std::max(scale, std::fabs(v));
+    const int64_t offset = offsets[fx->graph.op(param).name];
+    for (int64_t e = 0; e < g.size(); ++e)
+      ASSERT_NEAR(grads[offset + e], g.data[e], 1e-4 * scale)
+          << fx->graph.op(param).name << "[" << e << "] in\n" << text;
+  }
+}
+
+TEST(Training, GradientsOfEveryLossAndLayer) {
+  checkTrainStep("model m { input x: f32[b, 4]\n target y: f32[b]\n p = dense(x, units=1)\n loss mse(p, y) }", 5);
+  checkTrainStep("model m { input x: f32[b, 4]\n target y: f32[b, 3]\n p = dense(x, units=3, activation=\"tanh\")\n loss mae(p, y) }", 5);
+  checkTrainStep("model m { input x: f32[b, 6]\n target y: i32[b] classes 4\n"
+                 " h = dense(x, units=5, activation=\"relu\")\n p = dense(h, units=4)\n loss softmax_cross_entropy(p, y) }", 7);
+  checkTrainStep("model m { input x: f32[b, 5, 3]\n target y: f32[b, 2]\n"
+                 " h = lstm(x, hidden=6, layers=2, bidirectional=true, dropout=0.3, returns=\"last\")\n"
+                 " p = dense(dropout(h, p=0.2), units=2, activation=\"sigmoid\")\n loss bce_with_logits(p, y) }", 3);
+  checkTrainStep("model m { input x: f32[b, 5, 3]\n target y: f32[b, 5, 37]\n"
+                 " h = gru(x, hidden=37, bidirectional=true)\n p = dense(h, units=37)\n loss mse(p, y) }", 2);
+  checkTrainStep("model m { input ids: i32[b, 6]\n target y: i32[b] classes 2\n"
+                 " e = embedding(ids, vocab=9, dim=4)\n h = lstm(e, hidden=17, layers=2, bidirectional=true)\n"
+                 " out = dense(concat(first(h), last(softmax(h))), units=2)\n loss softmax_cross_entropy(out, y) }", 4);
+}
+
+TEST(Training, SeedModelsAtSmallBatches) {
+  for (const char *name : {"etth1_lstm.rnn", "etth1_gru.rnn"}) {
+    std::ifstream in(std::string(RNNC_MODELS_DIR) + "/" + name);
+    std::stringstream text;
+    text << in.rdbuf();
+    checkTrainStep(text.str(), 3);
+  }
+}
+
+/// The update of torch.optim.Adam and SGD, in double.
+TEST(Training, OneOptimizerStepMatchesTorchSemantics) {
+  for (const char *optimizer : {"adam(lr=0.01, weight_decay=0.1)", "sgd(lr=0.1, momentum=0.9, nesterov=true)"}) {
+    const std::string text = std::string("model m { input x: f32[b, 3]\n target y: f32[b, 2]\n p = dense(x, units=2)\n"
+                                         " loss mse(p, y)\n optimizer ") + optimizer + "\n train { clip=0.5 } }";
+    auto fx = setUp(text, 4, 9);
+    ASSERT_TRUE(fx);
+    const rnnc_model_info &info = fx->model->info();
+    std::vector<float> before(fx->model->params(fx->instance), fx->model->params(fx->instance) + info.param_elements);
+    for (int step = 1; step <= 2; ++step) {
+      std::vector<double> params(before.begin(), before.end());
+      float loss;
+      ASSERT_EQ(fx->model->trainStep(fx->instance, 4, fx->inputs.data(), fx->targets.data(), &loss), RNNC_OK);
+      const float *g = fx->model->gradients(fx->instance);
+      // The gradient the step used (after clipping) and torch's update.
+      double norm = 0;
+      for (int64_t i = 0; i < info.param_elements; ++i)
+        norm += double(g[i]) * g[i];
+      norm = std::sqrt(norm);
+      const double clip = norm > 0.5 ? 0.5 / (norm + 1e-6) : 1.0;
+      const float *after = fx->model->params(fx->instance);
+      static std::vector<double> m, v;
+      if (step == 1)
+        m.assign(info.param_elements, 0), v.assign(info.param_elements, 0);
+      for (int64_t i = 0; i < info.param_elements; ++i) {
+        double grad = g[i] * clip, p = before[i];
+        if (info.train.optimizer == RNNC_OPT_ADAM) {
+          grad += 0.1 * p;
+          m[i] = 0.9 * m[i] + 0.1 * grad;
+          v[i] = 0.999 * v[i] + 0.001 * grad * grad;
+          const double mHat = m[i] / (1 - std::pow(0.9, step)), vHat = v[i] / (1 - std::pow(0.999, step));
+          p -= 0.01 * mHat / (std::sqrt(vHat) + 1e-8);
+        } else {
+          m[i] = step == 1 ? grad : 0.9 * m[i] + grad;
+          p -= 0.1 * (grad + 0.9 * m[i]);
+        }
+        ASSERT_NEAR(after[i], p, 1e-6 * std::max(1.0, std::fabs(p))) << optimizer << " step " << step << " [" << i << "]";
+      }
+      before.assign(after, after + info.param_elements);
+    }
+  }
+}
+
+TEST(Training, ConvergesOnASyntheticSequenceTask) {
+  // Predict the mean of each sequence's first feature: loss must fall well
+  // below its starting value.
+  const std::string text = "model m { input x: f32[b, 8, 2]\n target y: f32[b]\n"
+                           " h = gru(x, hidden=16, returns=\"last\")\n p = dense(h, units=1)\n loss mse(p, y)\n"
+                           " optimizer adam(lr=0.02)\n train { seed=3 } }";
+  auto fx = setUp(text, 32, 2);
+  ASSERT_TRUE(fx);
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<float> uniform(-1, 1);
+  std::vector<float> x(32 * 8 * 2), y(32);
+  const void *inputs[] = {x.data()}, *targets[] = {y.data()};
+  float first = 0, last = 0;
+  for (int step = 0; step < 300; ++step) {
+    for (int b = 0; b < 32; ++b) {
+      float sum = 0;
+      for (int t = 0; t < 8; ++t) {
+        x[(b * 8 + t) * 2] = uniform(rng);
+        x[(b * 8 + t) * 2 + 1] = uniform(rng);
+        sum += x[(b * 8 + t) * 2];
+      }
+      y[b] = sum / 8;
+    }
+    float loss;
+    ASSERT_EQ(fx->model->trainStep(fx->instance, 32, inputs, targets, &loss), RNNC_OK);
+    (step == 0 ? first : last) = loss;
+  }
+  EXPECT_LT(last, 0.1 * first) << "first loss " << first << ", last " << last;
+  EXPECT_LT(last, 0.01);
+}
+
+} // namespace
+} // namespace rnnc
