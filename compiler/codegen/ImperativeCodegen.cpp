@@ -10,6 +10,7 @@
 #include "compiler/support/Diagnostics.h"
 
 #include "llvm/IR/Constants.h"
+#include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/Verifier.h"
 
 namespace rnnc::codegen {
@@ -18,13 +19,26 @@ namespace {
 using namespace llvm;
 using plan::Kernel;
 
-/// { out, in[4], batch, p[6] }: rnnc_kernel_args in runtime/include/rnnc/plan.h.
+/// { out, in[4], batch, p[6], seed, step }: rnnc_kernel_args in runtime/include/rnnc/plan.h.
 StructType *argsType(LLVMContext &ctx) {
   Type *ptr = PointerType::getUnqual(ctx), *i64 = Type::getInt64Ty(ctx);
-  return StructType::get(ctx, {ptr, ArrayType::get(ptr, 4), i64, ArrayType::get(i64, 6)});
+  return StructType::get(ctx, {ptr, ArrayType::get(ptr, 4), i64, ArrayType::get(i64, 6), i64, i64});
 }
 
 std::string kernelSymbol(Kernel k) { return std::string("rnnc_k_") + plan::kernelName(k); }
+
+/// rnnc_dropout_uniform (runtime/include/rnnc/plan.h) in IR; the stream is a value.
+Value *dropoutUniform(IRBuilder<> &b, Value *seed, Value *step, Value *stream, Value *index) {
+  auto c = [&](uint64_t v) { return b.getInt64(v); };
+  Value *z = b.CreateMul(seed, c(0x9E3779B97F4A7C15ull));
+  z = b.CreateXor(z, b.CreateMul(b.CreateAdd(step, c(1)), c(0xC2B2AE3D27D4EB4Full)));
+  z = b.CreateXor(z, b.CreateMul(b.CreateAdd(stream, c(1)), c(0x165667B19E3779F9ull)));
+  z = b.CreateXor(z, b.CreateMul(index, c(0xD6E8FEB86659FD93ull)));
+  z = b.CreateMul(b.CreateXor(z, b.CreateLShr(z, 30)), c(0xBF58476D1CE4E5B9ull));
+  z = b.CreateMul(b.CreateXor(z, b.CreateLShr(z, 27)), c(0x94D049BB133111EBull));
+  z = b.CreateXor(z, b.CreateLShr(z, 31));
+  return b.CreateFMul(b.CreateUIToFP(b.CreateLShr(z, 40), b.getFloatTy()), ConstantFP::get(b.getFloatTy(), 1.0 / 16777216.0));
+}
 
 class KernelEmitter {
 public:
@@ -43,6 +57,8 @@ private:
     return b_.CreateAlignedLoad(e_.ptr(), slot, Align(8), "in");
   }
   Value *batch() { return b_.CreateAlignedLoad(e_.i64(), b_.CreateStructGEP(args_t_, args_, 2), Align(8), "batch"); }
+  Value *seed() { return b_.CreateAlignedLoad(e_.i64(), b_.CreateStructGEP(args_t_, args_, 4), Align(8), "seed"); }
+  Value *stepCount() { return b_.CreateAlignedLoad(e_.i64(), b_.CreateStructGEP(args_t_, args_, 5), Align(8), "step"); }
   Value *p(int k) {
     Value *slot = b_.CreateInBoundsGEP(args_t_, args_, {b_.getInt32(0), b_.getInt32(3), b_.getInt32(k)});
     return b_.CreateAlignedLoad(e_.i64(), slot, Align(8), "p");
@@ -58,6 +74,7 @@ private:
     b_.SetInsertPoint(BasicBlock::Create(ctx, "entry", f));
     args_ = f->getArg(0);
     Value *o = out(), *a = in(0), *bb = in(1), *n = b_.CreateMul(batch(), p(0));
+    Value *count = b_.CreateAdd(n, p(5)); // element-wise kernels: per-sample and fixed elements
     switch (k) {
     case Kernel::MatMulNT: { // out[m, j] = sum_k a[m, k] b[j, k]
       Value *N = p(1), *K = p(2);
@@ -93,9 +110,13 @@ private:
     case Kernel::Add:
     case Kernel::Sub:
     case Kernel::Mul:
-      e_.vectorLoop(n, [&](unsigned w, Value *j) {
+    case Kernel::ReluGrad:
+      e_.vectorLoop(count, [&](unsigned w, Value *j) {
         Value *x = e_.load(w, a, j), *y = e_.load(w, bb, j);
-        Value *r = k == Kernel::Add ? b_.CreateFAdd(x, y) : k == Kernel::Sub ? b_.CreateFSub(x, y) : b_.CreateFMul(x, y);
+        Value *r = k == Kernel::Add   ? b_.CreateFAdd(x, y)
+                   : k == Kernel::Sub ? b_.CreateFSub(x, y)
+                   : k == Kernel::Mul ? b_.CreateFMul(x, y)
+                                      : b_.CreateSelect(b_.CreateFCmpOGT(y, e_.cf(w, 0.0)), x, e_.cf(w, 0.0));
         e_.store(r, o, j);
       });
       break;
@@ -103,12 +124,14 @@ private:
     case Kernel::Tanh:
     case Kernel::Relu:
     case Kernel::Copy:
-      e_.vectorLoop(n, [&](unsigned w, Value *j) {
+    case Kernel::OneMinus:
+      e_.vectorLoop(count, [&](unsigned w, Value *j) {
         Value *x = e_.load(w, a, j);
-        Value *r = k == Kernel::Sigmoid ? e_.sigmoid(x)
-                   : k == Kernel::Tanh  ? e_.tanh(x)
-                   : k == Kernel::Relu  ? e_.max(x, e_.cf(w, 0.0))
-                                        : x;
+        Value *r = k == Kernel::Sigmoid   ? e_.sigmoid(x)
+                   : k == Kernel::Tanh    ? e_.tanh(x)
+                   : k == Kernel::Relu    ? e_.max(x, e_.cf(w, 0.0))
+                   : k == Kernel::OneMinus ? b_.CreateFSub(e_.cf(w, 1.0), x)
+                                          : x;
         e_.store(r, o, j);
       });
       break;
@@ -146,18 +169,101 @@ private:
       }, "r");
       break;
     }
-    case Kernel::SelectStep:
-    case Kernel::WriteStep: { // seq is [batch, p0, p1]; step p2
+    case Kernel::SelectStep: { // out[b, :] = seq[b, p2, :]; seq is [batch, p0, p1]
       Value *T = p(0), *F = p(1), *t = p(2);
-      Value *rows = batch();
-      e_.loop(rows, [&](Value *r) {
+      e_.loop(batch(), [&](Value *r) {
         Value *seqAt = b_.CreateMul(b_.CreateAdd(b_.CreateMul(r, T), t), F), *rowAt = b_.CreateMul(r, F);
         e_.vectorLoop(F, [&](unsigned w, Value *j) {
-          if (k == Kernel::SelectStep)
-            e_.store(e_.load(w, a, b_.CreateAdd(seqAt, j)), o, b_.CreateAdd(rowAt, j));
-          else
-            e_.store(e_.load(w, bb, b_.CreateAdd(rowAt, j)), o, b_.CreateAdd(seqAt, j));
+          e_.store(e_.load(w, a, b_.CreateAdd(seqAt, j)), o, b_.CreateAdd(rowAt, j));
         });
+      }, "r");
+      break;
+    }
+    case Kernel::WriteStep: { // seq[b, p2, p3:p3+p4] = h[b, :]; seq is [batch, p0, p1]
+      Value *T = p(0), *F = p(1), *t = p(2), *offset = p(3), *width = p(4);
+      e_.loop(batch(), [&](Value *r) {
+        Value *seqAt = b_.CreateAdd(b_.CreateMul(b_.CreateAdd(b_.CreateMul(r, T), t), F), offset);
+        Value *rowAt = b_.CreateMul(r, width);
+        e_.vectorLoop(width, [&](unsigned w, Value *j) {
+          e_.store(e_.load(w, bb, b_.CreateAdd(rowAt, j)), o, b_.CreateAdd(seqAt, j));
+        });
+      }, "r");
+      break;
+    }
+    case Kernel::MatMulNN: { // out[m, :] = sum_k a[m, k] b[k, :]
+      Value *K = p(1), *N = p(2);
+      AllocaInst *acc = e_.slot(e_.vec(e_.width), "acc"), *tail = e_.slot(e_.f32(), "tail");
+      e_.loop(n, [&](Value *m) {
+        e_.vectorLoop(N, [&](unsigned w, Value *j) {
+          AllocaInst *target = w == 1 ? tail : acc;
+          b_.CreateStore(e_.cf(w, 0.0), target);
+          e_.loop(K, [&](Value *kk) {
+            Value *x = e_.splat(w, e_.load(1, a, b_.CreateAdd(b_.CreateMul(m, K), kk)));
+            Value *y = e_.load(w, bb, b_.CreateAdd(b_.CreateMul(kk, N), j));
+            b_.CreateStore(e_.fma(x, y, b_.CreateLoad(e_.vec(w), target)), target);
+          }, "k");
+          e_.store(b_.CreateLoad(e_.vec(w), target), o, b_.CreateAdd(b_.CreateMul(m, N), j));
+        });
+      }, "m");
+      break;
+    }
+    case Kernel::MatMulTN: // out[K, N] = sum_r a[r, K]^T b[r, N]
+    case Kernel::SumRows: { // out[N] = sum_r a[r, N]
+      Value *K = k == Kernel::MatMulTN ? p(1) : e_.c64(1), *N = k == Kernel::MatMulTN ? p(2) : p(1);
+      b_.CreateMemSet(o, b_.getInt8(0), b_.CreateMul(b_.CreateMul(K, N), e_.c64(4)), MaybeAlign(4));
+      e_.loop(n, [&](Value *r) {
+        e_.loop(K, [&](Value *kk) {
+          Value *x = k == Kernel::MatMulTN ? e_.load(1, a, b_.CreateAdd(b_.CreateMul(r, K), kk)) : e_.cf(1, 1.0);
+          Value *src = k == Kernel::MatMulTN ? bb : a;
+          e_.vectorLoop(N, [&](unsigned w, Value *j) {
+            Value *at = b_.CreateAdd(b_.CreateMul(kk, N), j);
+            e_.store(e_.fma(e_.splat(w, x), e_.load(w, src, b_.CreateAdd(b_.CreateMul(r, N), j)), e_.load(w, o, at)), o, at);
+          });
+        }, "k");
+      }, "r");
+      break;
+    }
+    case Kernel::Dropout: {
+      Value *probability = b_.CreateBitCast(b_.CreateTrunc(p(1), e_.i32()), e_.f32());
+      Value *scale = b_.CreateFDiv(e_.cf(1, 1.0), b_.CreateFSub(e_.cf(1, 1.0), probability));
+      Value *s = seed(), *st = stepCount(), *stream = p(2);
+      e_.loop(count, [&](Value *i) {
+        Value *u = dropoutUniform(b_, s, st, stream, i);
+        Value *keep = b_.CreateFCmpOGE(u, probability);
+        e_.store(b_.CreateSelect(keep, b_.CreateFMul(e_.load(1, a, i), scale), e_.cf(1, 0.0)), o, i);
+      });
+      break;
+    }
+    case Kernel::ShiftSteps: { // out[b,t] = y[b,t-1] (reverse: t+1), zeros at the edge
+      Value *T = p(0), *H = p(1), *reverse = b_.CreateICmpNE(p(2), e_.c64(0));
+      e_.loop(batch(), [&](Value *r) {
+        e_.loop(T, [&](Value *t) {
+          Value *edge = b_.CreateSelect(reverse, b_.CreateICmpEQ(t, b_.CreateSub(T, e_.c64(1))), b_.CreateICmpEQ(t, e_.c64(0)));
+          Value *from = b_.CreateSelect(edge, t, b_.CreateSelect(reverse, b_.CreateAdd(t, e_.c64(1)), b_.CreateSub(t, e_.c64(1))));
+          Value *to = b_.CreateMul(b_.CreateAdd(b_.CreateMul(r, T), t), H);
+          Value *src = b_.CreateMul(b_.CreateAdd(b_.CreateMul(r, T), from), H);
+          e_.vectorLoop(H, [&](unsigned w, Value *j) {
+            e_.store(b_.CreateSelect(edge, e_.cf(w, 0.0), e_.load(w, a, b_.CreateAdd(src, j))), o, b_.CreateAdd(to, j));
+          });
+        }, "t");
+      }, "r");
+      break;
+    }
+    case Kernel::SoftmaxGrad: { // per row: y * (dy - sum(dy * y))
+      Value *width = p(1);
+      AllocaInst *dot = e_.slot(e_.f32(), "dot");
+      e_.loop(n, [&](Value *r) {
+        Value *row = b_.CreateMul(r, width);
+        b_.CreateStore(e_.cf(1, 0.0), dot);
+        e_.loop(width, [&](Value *j) {
+          Value *at = b_.CreateAdd(row, j);
+          b_.CreateStore(e_.fma(e_.load(1, a, at), e_.load(1, bb, at), b_.CreateLoad(e_.f32(), dot)), dot);
+        }, "j");
+        Value *d = b_.CreateLoad(e_.f32(), dot);
+        e_.loop(width, [&](Value *j) {
+          Value *at = b_.CreateAdd(row, j);
+          e_.store(b_.CreateFMul(e_.load(1, bb, at), b_.CreateFSub(e_.load(1, a, at), d)), o, at);
+        }, "j");
       }, "r");
       break;
     }
@@ -171,6 +277,31 @@ private:
       }, "r");
       break;
     }
+    case Kernel::EmbeddingGrad: { // out[ids[i], :] += dy[i, :]
+      Value *dim = p(1), *vocab = p(2);
+      b_.CreateMemSet(o, b_.getInt8(0), b_.CreateMul(b_.CreateMul(vocab, dim), e_.c64(4)), MaybeAlign(4));
+      BasicBlock *bad = BasicBlock::Create(ctx, "bad_token", f);
+      e_.loop(n, [&](Value *i) {
+        Value *id = b_.CreateSExt(b_.CreateAlignedLoad(e_.i32(), e_.at(a, i, e_.i32()), Align(4)), e_.i64());
+        BasicBlock *ok = BasicBlock::Create(ctx, "token_ok", f);
+        b_.CreateCondBr(b_.CreateICmpUGE(id, vocab), bad, ok);
+        b_.SetInsertPoint(ok);
+        Value *row = b_.CreateMul(id, dim), *from = b_.CreateMul(i, dim);
+        e_.vectorLoop(dim, [&](unsigned w, Value *j) {
+          Value *at = b_.CreateAdd(row, j);
+          e_.store(b_.CreateFAdd(e_.load(w, o, at), e_.load(w, bb, b_.CreateAdd(from, j))), o, at);
+        });
+      }, "i");
+      b_.CreateRet(b_.getInt32(0));
+      b_.SetInsertPoint(bad);
+      b_.CreateRet(b_.getInt32(2));
+      RNNC_ASSERT(!verifyFunction(*f, &errs()), "kernel " + kernelSymbol(k) + " is valid IR");
+      return;
+    }
+    case Kernel::Loss:
+    case Kernel::LossGrad:
+      emitLoss(f, k == Kernel::LossGrad);
+      return;
     case Kernel::Embedding: {
       Value *dim = p(1), *vocab = p(2);
       BasicBlock *bad = BasicBlock::Create(ctx, "bad_token", f);
@@ -194,6 +325,78 @@ private:
     RNNC_ASSERT(!verifyFunction(*f, &errs()), "kernel " + kernelSymbol(k) + " is valid IR");
   }
 
+  /// Loss (p3: 0 mse, 1 mae, 2 bce with logits, 3 softmax cross-entropy) or
+  /// its gradient: pred has batch*p0 elements, rows of p1 classes.
+  void emitLoss(Function *f, bool grad) {
+    LLVMContext &ctx = module_.getContext();
+    Value *o = out(), *pred = in(0), *target = in(1), *kind = p(3), *classes = p(1);
+    Value *n = b_.CreateMul(batch(), p(0));
+    Type *f64 = b_.getDoubleTy();
+    AllocaInst *sum = e_.slot(f64, "sum"), *m = e_.slot(e_.f32(), "max"), *den = e_.slot(e_.f32(), "den");
+    b_.CreateStore(ConstantFP::get(f64, 0.0), sum);
+    auto logOf = [&](Value *v) { return b_.CreateIntrinsic(Intrinsic::log, {v->getType()}, {v}); };
+    BasicBlock *sce = BasicBlock::Create(ctx, "softmax_ce", f), *other = BasicBlock::Create(ctx, "elementwise", f);
+    BasicBlock *bad = BasicBlock::Create(ctx, "bad_class", f);
+    b_.CreateCondBr(b_.CreateICmpEQ(kind, e_.c64(3)), sce, other);
+
+    b_.SetInsertPoint(sce);
+    Value *rows = batch(), *inverseB = b_.CreateFDiv(e_.cf(1, 1.0), b_.CreateSIToFP(rows, e_.f32()));
+    e_.loop(rows, [&](Value *r) {
+      Value *row = b_.CreateMul(r, classes);
+      Value *label = b_.CreateSExt(b_.CreateAlignedLoad(e_.i32(), e_.at(target, r, e_.i32()), Align(4)), e_.i64());
+      BasicBlock *ok = BasicBlock::Create(ctx, "class_ok", f);
+      b_.CreateCondBr(b_.CreateICmpUGE(label, classes), bad, ok);
+      b_.SetInsertPoint(ok);
+      b_.CreateStore(ConstantFP::getInfinity(e_.f32(), true), m);
+      e_.loop(classes, [&](Value *k) { b_.CreateStore(e_.max(b_.CreateLoad(e_.f32(), m), e_.load(1, pred, b_.CreateAdd(row, k))), m); }, "k");
+      Value *mx = b_.CreateLoad(e_.f32(), m);
+      b_.CreateStore(e_.cf(1, 0.0), den);
+      e_.loop(classes, [&](Value *k) {
+        b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(e_.f32(), den), e_.exp(b_.CreateFSub(e_.load(1, pred, b_.CreateAdd(row, k)), mx))), den);
+      }, "k");
+      Value *total = b_.CreateLoad(e_.f32(), den);
+      if (grad) {
+        e_.loop(classes, [&](Value *k) {
+          Value *softmax = b_.CreateFDiv(e_.exp(b_.CreateFSub(e_.load(1, pred, b_.CreateAdd(row, k)), mx)), total);
+          Value *hot = b_.CreateSelect(b_.CreateICmpEQ(k, label), e_.cf(1, 1.0), e_.cf(1, 0.0));
+          e_.store(b_.CreateFMul(b_.CreateFSub(softmax, hot), inverseB), o, b_.CreateAdd(row, k));
+        }, "k");
+      } else {
+        Value *lse = b_.CreateFAdd(mx, logOf(total));
+        b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(f64, sum), b_.CreateFPExt(b_.CreateFSub(lse, e_.load(1, pred, b_.CreateAdd(row, label))), f64)), sum);
+      }
+    }, "r");
+    if (!grad)
+      e_.store(b_.CreateFPTrunc(b_.CreateFDiv(b_.CreateLoad(f64, sum), b_.CreateSIToFP(rows, f64)), e_.f32()), o, e_.c64(0));
+    b_.CreateRet(b_.getInt32(0));
+
+    b_.SetInsertPoint(other);
+    Value *inverseN = b_.CreateFDiv(e_.cf(1, 1.0), b_.CreateSIToFP(n, e_.f32()));
+    e_.loop(n, [&](Value *i) {
+      Value *pv = e_.load(1, pred, i), *t = e_.load(1, target, i), *d = b_.CreateFSub(pv, t);
+      Value *absD = b_.CreateIntrinsic(Intrinsic::fabs, {e_.f32()}, {d});
+      Value *sign = b_.CreateSelect(b_.CreateFCmpOGT(d, e_.cf(1, 0.0)), e_.cf(1, 1.0),
+                                    b_.CreateSelect(b_.CreateFCmpOLT(d, e_.cf(1, 0.0)), e_.cf(1, -1.0), e_.cf(1, 0.0)));
+      Value *isMse = b_.CreateICmpEQ(kind, e_.c64(0)), *isMae = b_.CreateICmpEQ(kind, e_.c64(1));
+      if (grad) {
+        Value *v = b_.CreateSelect(isMse, b_.CreateFMul(d, e_.cf(1, 2.0)),
+                                   b_.CreateSelect(isMae, sign, b_.CreateFSub(e_.sigmoid(pv), t)));
+        e_.store(b_.CreateFMul(v, inverseN), o, i);
+      } else {
+        Value *bce = b_.CreateFAdd(b_.CreateFSub(e_.max(pv, e_.cf(1, 0.0)), b_.CreateFMul(pv, t)),
+                                   logOf(b_.CreateFAdd(e_.cf(1, 1.0), e_.exp(b_.CreateFNeg(b_.CreateIntrinsic(Intrinsic::fabs, {e_.f32()}, {pv}))))));
+        Value *v = b_.CreateSelect(isMse, b_.CreateFMul(d, d), b_.CreateSelect(isMae, absD, bce));
+        b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(f64, sum), b_.CreateFPExt(v, f64)), sum);
+      }
+    });
+    if (!grad)
+      e_.store(b_.CreateFPTrunc(b_.CreateFDiv(b_.CreateLoad(f64, sum), b_.CreateSIToFP(n, f64)), e_.f32()), o, e_.c64(0));
+    b_.CreateRet(b_.getInt32(0));
+    b_.SetInsertPoint(bad);
+    b_.CreateRet(b_.getInt32(2));
+    RNNC_ASSERT(!verifyFunction(*f, &errs()), "loss kernel is valid IR");
+  }
+
   Module &module_;
   IRBuilder<> b_;
   Emitter e_;
@@ -205,11 +408,14 @@ private:
 
 void emitImperativeKernels(Module &module, unsigned width) { KernelEmitter(module, width).run(); }
 
-void emitImperativePlan(const plan::ImperativePlan &plan, Module &module) {
+namespace {
+
+/// The op list as constant data: rnnc_op { kernel, num_in, in[4], out, flags,
+/// out_per_sample, out_fixed, p[6], num_free, free_slots[5] }.
+Constant *opList(const std::vector<plan::PrimOp> &list, Module &module, const char *name) {
   LLVMContext &ctx = module.getContext();
   Type *ptr = PointerType::getUnqual(ctx), *i32 = Type::getInt32Ty(ctx), *i64 = Type::getInt64Ty(ctx);
-  // rnnc_op: { kernel, num_in, in[4], out, flags, out_per_sample, p[6], num_free, free_slots[5] }
-  StructType *opType = StructType::get(ctx, {ptr, i32, ArrayType::get(i32, 4), i32, i32, i64,
+  StructType *opType = StructType::get(ctx, {ptr, i32, ArrayType::get(i32, 4), i32, i32, i64, i64,
                                              ArrayType::get(i64, 6), i32, ArrayType::get(i32, 5)});
   auto ints = [&](Type *type, const std::vector<int64_t> &values, unsigned n) {
     std::vector<Constant *> items;
@@ -218,7 +424,7 @@ void emitImperativePlan(const plan::ImperativePlan &plan, Module &module) {
     return ConstantArray::get(ArrayType::get(type, n), items);
   };
   std::vector<Constant *> ops;
-  for (const plan::PrimOp &op : plan.ops) {
+  for (const plan::PrimOp &op : list) {
     Constant *kernel = op.kernel == Kernel::Zeros ? ConstantPointerNull::get(PointerType::getUnqual(ctx))
                                                   : static_cast<Constant *>(module.getFunction(kernelSymbol(op.kernel)));
     RNNC_ASSERT(kernel, "every primitive has a compiled kernel");
@@ -228,20 +434,46 @@ void emitImperativePlan(const plan::ImperativePlan &plan, Module &module) {
     std::vector<int64_t> p(op.p.begin(), op.p.end());
     ops.push_back(ConstantStruct::get(
         opType, {kernel, ConstantInt::get(i32, op.in.size()), ints(i32, in, 4), ConstantInt::get(i32, op.out),
-                 ConstantInt::get(i32, flags), ConstantInt::get(i64, op.outPerSample), ints(i64, p, 6),
-                 ConstantInt::get(i32, op.frees.size()), ints(i32, frees, 5)}));
+                 ConstantInt::get(i32, flags), ConstantInt::get(i64, op.outPerSample), ConstantInt::get(i64, op.outFixed),
+                 ints(i64, p, 6), ConstantInt::get(i32, op.frees.size()), ints(i32, frees, 5)}));
   }
-  auto *opsArray = ArrayType::get(opType, ops.size());
-  auto *opsGlobal = new GlobalVariable(module, opsArray, true, GlobalValue::InternalLinkage,
-                                       ConstantArray::get(opsArray, ops), "__rnnc_ops");
-  auto *outputs = new GlobalVariable(module, ArrayType::get(i32, 1), true, GlobalValue::InternalLinkage,
-                                     ints(i32, {plan.outputSlot}, 1), "__rnnc_output_slots");
-  // rnnc_imperative_plan: { num_ops, num_slots, ops, num_outputs, output_slots }
-  StructType *planType = StructType::get(ctx, {i32, i32, ptr, i32, ptr});
-  new GlobalVariable(module, planType, true, GlobalValue::ExternalLinkage,
-                     ConstantStruct::get(planType, {ConstantInt::get(i32, ops.size()), ConstantInt::get(i32, plan.numSlots),
-                                                    opsGlobal, ConstantInt::get(i32, 1), outputs}),
-                     "__rnnc_imperative_plan");
+  auto *array = ArrayType::get(opType, ops.size());
+  return new GlobalVariable(module, array, true, GlobalValue::InternalLinkage, ConstantArray::get(array, ops), name);
+}
+
+Constant *intTable(Module &module, const std::vector<int64_t> &values, const char *name) {
+  Type *i32 = Type::getInt32Ty(module.getContext());
+  std::vector<Constant *> items;
+  for (int64_t v : values)
+    items.push_back(ConstantInt::get(i32, v));
+  auto *array = ArrayType::get(i32, items.size());
+  return new GlobalVariable(module, array, true, GlobalValue::InternalLinkage, ConstantArray::get(array, items), name);
+}
+
+} // namespace
+
+void emitImperativePlan(const plan::ImperativePlan &plan, Module &module) {
+  LLVMContext &ctx = module.getContext();
+  Type *ptr = PointerType::getUnqual(ctx), *i32 = Type::getInt32Ty(ctx);
+  std::vector<int64_t> gradSlots, gradParams;
+  for (const auto &[param, slot] : plan.gradients) {
+    gradParams.push_back(param);
+    gradSlots.push_back(slot);
+  }
+  // rnnc_imperative_plan: { num_ops, num_slots, ops, num_outputs, output_slots, num_train_ops,
+  //                         train_num_slots, train_ops, loss_slot, num_grads, grad_slots, grad_params }
+  StructType *planType = StructType::get(ctx, {i32, i32, ptr, i32, ptr, i32, i32, ptr, i32, i32, ptr, ptr});
+  new GlobalVariable(
+      module, planType, true, GlobalValue::ExternalLinkage,
+      ConstantStruct::get(planType, {ConstantInt::get(i32, plan.ops.size()), ConstantInt::get(i32, plan.numSlots),
+                                     opList(plan.ops, module, "__rnnc_ops"), ConstantInt::get(i32, 1),
+                                     intTable(module, {plan.outputSlot}, "__rnnc_output_slots"),
+                                     ConstantInt::get(i32, plan.trainOps.size()), ConstantInt::get(i32, plan.trainNumSlots),
+                                     opList(plan.trainOps, module, "__rnnc_train_ops"), ConstantInt::get(i32, plan.lossSlot),
+                                     ConstantInt::get(i32, plan.gradients.size()),
+                                     intTable(module, gradSlots, "__rnnc_grad_slots"),
+                                     intTable(module, gradParams, "__rnnc_grad_params")}),
+      "__rnnc_imperative_plan");
 }
 
 } // namespace rnnc::codegen

@@ -8,6 +8,7 @@
 #include "llvm/IR/Verifier.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace rnnc::codegen {
 
@@ -129,10 +130,17 @@ std::unique_ptr<Module> generateModule(const ir::Graph &graph, const CodegenOpti
       layout.hasTrainStep = true;
     }
   } else {
-    plan::ImperativePlan imperative = plan::planImperative(graph);
+    std::optional<ir::Graph> training;
+    if (graph.loss) {
+      training = graph;
+      if (training->gradients.empty())
+        differentiate(*training);
+    }
+    plan::ImperativePlan imperative = plan::planImperative(graph, training ? &*training : nullptr);
     emitImperativeKernels(*module, options.target.vectorWidth);
     emitImperativePlan(imperative, *module);
-    layout = {imperative.inputs, {}, imperative.params, imperative.paramOffsets, imperative.paramElements, 0, 0, 0, false};
+    layout = {imperative.inputs, imperative.targets, imperative.params, imperative.paramOffsets,
+              imperative.paramElements, 0, 0, 0, training.has_value()};
   }
   emitModelInfo(graph, layout, options, *module);
   RNNC_ASSERT(!verifyModule(*module, &errs()), "the generated module is valid IR");

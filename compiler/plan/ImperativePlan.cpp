@@ -1,82 +1,128 @@
 //===- ImperativePlan.cpp - Unrolling ops into primitive kernel calls -----===//
 #include "compiler/plan/ImperativePlan.h"
 
+#include "compiler/passes/Autodiff.h"
 #include "compiler/plan/SymbolicPlan.h"
 #include "compiler/support/Diagnostics.h"
 
 #include <algorithm>
+#include <cstring>
+#include <map>
 
 namespace rnnc::plan {
 
 const char *kernelName(Kernel kernel) {
-  static const char *names[] = {"matmul_nt", "add_bias", "add",     "sub",         "mul",
-                                "sigmoid",   "tanh",     "relu",    "copy",        "softmax",
-                                "slice_cols", "select_step", "write_step", "concat2", "embedding",
-                                "zeros"};
+  static const char *names[] = {"matmul_nt", "add_bias",   "add",         "sub",         "mul",        "sigmoid",
+                                "tanh",      "relu",       "copy",        "softmax",     "slice_cols", "select_step",
+                                "write_step", "concat2",   "embedding",   "one_minus",   "matmul_nn",  "matmul_tn",
+                                "sum_rows",  "dropout",    "loss",        "loss_grad",   "relu_grad",  "softmax_grad",
+                                "shift_steps", "embedding_grad", "zeros"};
+  static_assert(sizeof names / sizeof names[0] == kNumKernels, "a name for every kernel");
   return names[static_cast<int>(kernel)];
+}
+
+int64_t lossKindCode(ir::OpKind loss) {
+  switch (loss) {
+  case ir::OpKind::Mse: return 0;
+  case ir::OpKind::Mae: return 1;
+  case ir::OpKind::BceWithLogits: return 2;
+  default: return 3; // softmax cross-entropy
+  }
 }
 
 namespace {
 
 using ir::OpKind;
 
+/// The tensors one recurrent layer's forward steps keep for its gradient,
+/// per step in processing order.
+struct SavedSteps {
+  std::vector<int> x, gates[4], cell, cellTanh, h; // LSTM gates i,f,g,o; GRU r,z,n and W_hn h + b_hn
+  int zeroState = -1;                              // h_{-1} = c_{-1} = 0
+};
+
 class Unroller {
 public:
-  Unroller(const ir::Graph &graph, ImperativePlan &plan) : graph_(graph), plan_(plan) {}
+  Unroller(const ir::Graph &graph, std::vector<PrimOp> &ops, int &numSlots, bool training)
+      : graph_(graph), ops_(ops), numSlots_(numSlots), training_(training) {}
 
-  void run() {
+  /// Slots for inputs, parameters and (training) targets, then the ops.
+  void run(ImperativePlan &plan, const std::vector<ir::ValueId> &roots) {
     const size_t n = graph_.size();
     slotOf_.assign(n, -1);
-    const std::vector<bool> needed = forwardSlice(graph_);
-    for (size_t id = 0; id < n; ++id)
-      if (graph_.op(id).kind == OpKind::Input) {
-        slotOf_[id] = plan_.numSlots++;
-        plan_.inputs.push_back(id);
-      }
-    for (size_t id = 0; id < n; ++id)
-      if (graph_.op(id).kind == OpKind::Param) {
-        slotOf_[id] = plan_.numSlots++;
-        plan_.params.push_back(id);
-        plan_.paramOffsets.push_back(plan_.paramElements);
-        plan_.paramElements = (plan_.paramElements + *graph_.op(id).type.elementCount() + 15) / 16 * 16;
-      }
-    firstTemporary_ = plan_.numSlots;
+    const std::vector<bool> needed = sliceOf(graph_, roots);
+    for (OpKind kind : {OpKind::Input, OpKind::Param, OpKind::Target})
+      for (size_t id = 0; id < n; ++id)
+        if (graph_.op(id).kind == kind && (kind != OpKind::Target || training_)) {
+          slotOf_[id] = numSlots_++;
+          if (training_)
+            continue;
+          if (kind == OpKind::Input)
+            plan.inputs.push_back(id);
+          if (kind == OpKind::Param) {
+            plan.params.push_back(id);
+            plan.paramOffsets.push_back(plan.paramElements);
+            plan.paramElements = (plan.paramElements + *graph_.op(id).type.elementCount() + 15) / 16 * 16;
+          }
+        }
+    firstTemporary_ = numSlots_;
     for (size_t id = 0; id < n; ++id)
       if (needed[id] && !ir::isSource(graph_.op(id).kind))
         lower(static_cast<ir::ValueId>(id));
-    plan_.outputSlot = slotOf_[*graph_.output];
-    computeFrees();
+    std::vector<int> rootSlots;
+    for (ir::ValueId root : roots)
+      rootSlots.push_back(slotOf_[root]);
+    computeFrees(rootSlots);
   }
+
+  int slot(ir::ValueId id) const { return slotOf_[id]; }
 
 private:
   int emit(Kernel kernel, std::vector<int> in, int64_t outPerSample, std::array<int64_t, 6> p,
-           const std::string &comment) {
+           const std::string &comment, int64_t outFixed = 0) {
     PrimOp op;
     op.kernel = kernel;
     op.in = std::move(in);
-    op.out = plan_.numSlots++;
+    op.out = numSlots_++;
     op.outPerSample = outPerSample;
+    op.outFixed = outFixed;
     op.p = p;
     op.comment = comment;
-    plan_.ops.push_back(op);
+    ops_.push_back(op);
     return op.out;
   }
 
-  void writeStep(int seq, int h, int64_t steps, int64_t width, int64_t t, const std::string &comment) {
+  /// Element-wise kernels take batch*p0 + p5 elements: per sample, or fixed.
+  int elementwise(Kernel kernel, std::vector<int> in, const ir::TensorType &type, const std::string &comment,
+                  std::array<int64_t, 6> p = {}) {
+    if (isFixedSize(type)) {
+      p[5] = *type.elementCount();
+      return emit(kernel, std::move(in), 0, p, comment, p[5]);
+    }
+    p[0] = perSampleElements(type);
+    return emit(kernel, std::move(in), p[0], p, comment);
+  }
+
+  /// An element-wise kernel on [batch, width] step tensors.
+  int step(Kernel kernel, std::vector<int> in, int64_t width, const std::string &comment) {
+    return emit(kernel, std::move(in), width, {width}, comment);
+  }
+
+  void writeStep(int seq, int h, int64_t steps, int64_t rowWidth, int64_t t, int64_t offset, int64_t width,
+                 const std::string &comment) {
     PrimOp op;
     op.kernel = Kernel::WriteStep;
     op.in = {seq, h};
     op.out = seq;
     op.inPlace = true;
-    op.p = {steps, width, t};
+    op.p = {steps, rowWidth, t, offset, width};
     op.comment = comment;
-    plan_.ops.push_back(op);
+    ops_.push_back(op);
   }
 
-  int matmulBias(int x, int64_t rowsPerSample, int w, int b, int64_t units, int64_t inWidth,
-                 const std::string &comment) {
-    int y = emit(Kernel::MatMulNT, {x, w}, rowsPerSample * units, {rowsPerSample, units, inWidth}, comment);
-    return emit(Kernel::AddBias, {y, b}, rowsPerSample * units, {rowsPerSample, units}, comment);
+  int matmulBias(int x, int w, int b, int64_t units, int64_t inWidth, const std::string &comment) {
+    int y = emit(Kernel::MatMulNT, {x, w}, units, {1, units, inWidth}, comment);
+    return emit(Kernel::AddBias, {y, b}, units, {1, units}, comment);
   }
 
   void recurrent(const ir::Op &op, ir::ValueId id) {
@@ -87,67 +133,136 @@ private:
     const int x = slotOf_[op.operands[0]], wih = slotOf_[op.operands[1]], whh = slotOf_[op.operands[2]],
               bih = slotOf_[op.operands[3]], bhh = slotOf_[op.operands[4]];
     const std::string name = op.name;
+    SavedSteps &saved = saved_[id];
     int seq = emit(Kernel::Zeros, {}, T * H, {}, name + " = zeros");
     int h = emit(Kernel::Zeros, {}, H, {}, name + " h0");
-    int c = lstm ? emit(Kernel::Zeros, {}, H, {}, name + " c0") : -1;
+    saved.zeroState = h;
+    int c = lstm ? h : -1;
     for (int64_t s = 0; s < T; ++s) {
       const int64_t t = reverse ? T - 1 - s : s;
       const std::string at = name + " t=" + std::to_string(t);
       int xs = emit(Kernel::SelectStep, {x}, I, {T, I, t}, at);
-      int gi = matmulBias(xs, 1, wih, bih, G * H, I, at + " x W_ih");
-      int gh = matmulBias(h, 1, whh, bhh, G * H, H, at + " h W_hh");
-      auto slice = [&](int from, int64_t k) {
-        return emit(Kernel::SliceCols, {from}, H, {1, G * H, k * H, H}, at);
-      };
+      int gi = matmulBias(xs, wih, bih, G * H, I, at + " x W_ih");
+      int gh = matmulBias(h, whh, bhh, G * H, H, at + " h W_hh");
+      auto slice = [&](int from, int64_t k) { return emit(Kernel::SliceCols, {from}, H, {1, G * H, k * H, H}, at); };
+      saved.x.push_back(xs);
       if (lstm) {
-        int gates = emit(Kernel::Add, {gi, gh}, G * H, {G * H}, at);
-        int i = emit(Kernel::Sigmoid, {slice(gates, 0)}, H, {H}, at + " i");
-        int f = emit(Kernel::Sigmoid, {slice(gates, 1)}, H, {H}, at + " f");
-        int g = emit(Kernel::Tanh, {slice(gates, 2)}, H, {H}, at + " g");
-        int o = emit(Kernel::Sigmoid, {slice(gates, 3)}, H, {H}, at + " o");
-        int fc = emit(Kernel::Mul, {f, c}, H, {H}, at);
-        int ig = emit(Kernel::Mul, {i, g}, H, {H}, at);
-        c = emit(Kernel::Add, {fc, ig}, H, {H}, at + " c");
-        int tc = emit(Kernel::Tanh, {c}, H, {H}, at);
-        h = emit(Kernel::Mul, {o, tc}, H, {H}, at + " h");
+        int gates = step(Kernel::Add, {gi, gh}, G * H, at);
+        int i = step(Kernel::Sigmoid, {slice(gates, 0)}, H, at + " i");
+        int f = step(Kernel::Sigmoid, {slice(gates, 1)}, H, at + " f");
+        int g = step(Kernel::Tanh, {slice(gates, 2)}, H, at + " g");
+        int o = step(Kernel::Sigmoid, {slice(gates, 3)}, H, at + " o");
+        int fc = step(Kernel::Mul, {f, c}, H, at);
+        int ig = step(Kernel::Mul, {i, g}, H, at);
+        c = step(Kernel::Add, {fc, ig}, H, at + " c");
+        int tc = step(Kernel::Tanh, {c}, H, at);
+        h = step(Kernel::Mul, {o, tc}, H, at + " h");
+        saved.gates[0].push_back(i), saved.gates[1].push_back(f), saved.gates[2].push_back(g), saved.gates[3].push_back(o);
+        saved.cell.push_back(c), saved.cellTanh.push_back(tc);
       } else {
-        int r = emit(Kernel::Sigmoid, {emit(Kernel::Add, {slice(gi, 0), slice(gh, 0)}, H, {H}, at)}, H, {H}, at + " r");
-        int z = emit(Kernel::Sigmoid, {emit(Kernel::Add, {slice(gi, 1), slice(gh, 1)}, H, {H}, at)}, H, {H}, at + " z");
-        int rn = emit(Kernel::Mul, {r, slice(gh, 2)}, H, {H}, at);
-        int nn = emit(Kernel::Tanh, {emit(Kernel::Add, {slice(gi, 2), rn}, H, {H}, at)}, H, {H}, at + " n");
-        int diff = emit(Kernel::Sub, {h, nn}, H, {H}, at);
-        h = emit(Kernel::Add, {nn, emit(Kernel::Mul, {z, diff}, H, {H}, at)}, H, {H}, at + " h");
+        int r = step(Kernel::Sigmoid, {step(Kernel::Add, {slice(gi, 0), slice(gh, 0)}, H, at)}, H, at + " r");
+        int z = step(Kernel::Sigmoid, {step(Kernel::Add, {slice(gi, 1), slice(gh, 1)}, H, at)}, H, at + " z");
+        int hn = slice(gh, 2);
+        int rn = step(Kernel::Mul, {r, hn}, H, at);
+        int nn = step(Kernel::Tanh, {step(Kernel::Add, {slice(gi, 2), rn}, H, at)}, H, at + " n");
+        int diff = step(Kernel::Sub, {h, nn}, H, at);
+        h = step(Kernel::Add, {nn, step(Kernel::Mul, {z, diff}, H, at)}, H, at + " h");
+        saved.gates[0].push_back(r), saved.gates[1].push_back(z), saved.gates[2].push_back(nn), saved.gates[3].push_back(hn);
       }
-      writeStep(seq, h, T, H, t, at);
+      saved.h.push_back(h);
+      writeStep(seq, h, T, H, t, 0, H, at);
     }
     slotOf_[id] = seq;
+  }
+
+  /// The gradient of one recurrent layer, step by step backwards, from the
+  /// tensors its forward steps kept: [B,T,2*G*H] as recurrent_grad defines.
+  void recurrentGrad(const ir::Op &op, ir::ValueId id) {
+    const ir::Op &forward = graph_.op(op.operands[5]);
+    const SavedSteps &saved = saved_.at(op.operands[5]);
+    const int64_t T = forward.type.dims[1].size, H = op.attrs.getInt("hidden");
+    const bool lstm = op.attrs.getString("cell") == "lstm", reverse = op.attrs.getBool("reverse");
+    const int64_t G = lstm ? 4 : 3, GH = G * H;
+    const int dy = slotOf_[op.operands[6]], whh = slotOf_[op.operands[2]];
+    const std::string name = op.name;
+    int out = emit(Kernel::Zeros, {}, T * 2 * GH, {}, name + " = zeros");
+    int dhNext = saved.zeroState, dcNext = saved.zeroState;
+    for (int64_t s = T - 1; s >= 0; --s) {
+      const int64_t t = reverse ? T - 1 - s : s;
+      const std::string at = name + " t=" + std::to_string(t);
+      auto oneMinus = [&](int a) { return step(Kernel::OneMinus, {a}, H, at); };
+      auto mul = [&](int a, int b) { return step(Kernel::Mul, {a, b}, H, at); };
+      int dh = step(Kernel::Add, {emit(Kernel::SelectStep, {dy}, H, {T, H, t}, at), dhNext}, H, at + " dh");
+      int hPrev = s > 0 ? saved.h[s - 1] : saved.zeroState;
+      int dzInput, dzHidden;
+      if (lstm) {
+        const int i = saved.gates[0][s], f = saved.gates[1][s], g = saved.gates[2][s], o = saved.gates[3][s];
+        const int tc = saved.cellTanh[s], cPrev = s > 0 ? saved.cell[s - 1] : saved.zeroState;
+        int dc = step(Kernel::Add, {mul(mul(dh, o), oneMinus(mul(tc, tc))), dcNext}, H, at + " dc");
+        int dzi = mul(mul(dc, g), mul(i, oneMinus(i)));
+        int dzf = mul(mul(dc, cPrev), mul(f, oneMinus(f)));
+        int dzg = mul(mul(dc, i), oneMinus(mul(g, g)));
+        int dzo = mul(mul(dh, tc), mul(o, oneMinus(o)));
+        dcNext = mul(dc, f);
+        int dz = emit(Kernel::Concat2, {dzi, dzf}, 2 * H, {1, H, H}, at);
+        dz = emit(Kernel::Concat2, {dz, dzg}, 3 * H, {1, 2 * H, H}, at);
+        dz = emit(Kernel::Concat2, {dz, dzo}, 4 * H, {1, 3 * H, H}, at);
+        dzInput = dzHidden = dz;
+        dhNext = emit(Kernel::MatMulNN, {dz, whh}, H, {1, GH, H}, at + " dh_prev");
+      } else {
+        const int r = saved.gates[0][s], z = saved.gates[1][s], n = saved.gates[2][s], hn = saved.gates[3][s];
+        int dn = mul(mul(dh, oneMinus(z)), oneMinus(mul(n, n)));
+        int dr = mul(mul(dn, hn), mul(r, oneMinus(r)));
+        int dzz = mul(mul(dh, step(Kernel::Sub, {hPrev, n}, H, at)), mul(z, oneMinus(z)));
+        int rz = emit(Kernel::Concat2, {dr, dzz}, 2 * H, {1, H, H}, at);
+        dzInput = emit(Kernel::Concat2, {rz, dn}, 3 * H, {1, 2 * H, H}, at);
+        dzHidden = emit(Kernel::Concat2, {rz, mul(dn, r)}, 3 * H, {1, 2 * H, H}, at);
+        dhNext = step(Kernel::Add, {mul(dh, z), emit(Kernel::MatMulNN, {dzHidden, whh}, H, {1, GH, H}, at)}, H,
+                      at + " dh_prev");
+      }
+      writeStep(out, dzInput, T, 2 * GH, t, 0, GH, at);
+      writeStep(out, dzHidden, T, 2 * GH, t, GH, GH, at);
+    }
+    slotOf_[id] = out;
   }
 
   void lower(ir::ValueId id) {
     const ir::Op &op = graph_.op(id);
     auto in = [&](size_t k) { return slotOf_[op.operands[k]]; };
     const int64_t perSample = perSampleElements(op.type);
+    const std::string &name = op.name;
     switch (op.kind) {
     case OpKind::Embedding: {
       const ir::TensorType &table = graph_.op(op.operands[1]).type;
       const int64_t rows = perSampleElements(graph_.op(op.operands[0]).type);
-      slotOf_[id] = emit(Kernel::Embedding, {in(0), in(1)}, perSample, {rows, table.dims[1].size, table.dims[0].size}, op.name);
+      slotOf_[id] = emit(Kernel::Embedding, {in(0), in(1)}, perSample, {rows, table.dims[1].size, table.dims[0].size}, name);
       return;
     }
     case OpKind::Lstm:
     case OpKind::Gru: recurrent(op, id); return;
     case OpKind::Dense: {
       const ir::TensorType &w = graph_.op(op.operands[1]).type;
-      const int64_t units = w.dims[0].size, width = w.dims[1].size;
-      const int64_t rows = perSample / units;
-      int y = emit(Kernel::MatMulNT, {in(0), in(1)}, perSample, {rows, units, width}, op.name);
+      const int64_t units = w.dims[0].size, width = w.dims[1].size, rows = perSample / units;
+      int y = emit(Kernel::MatMulNT, {in(0), in(1)}, perSample, {rows, units, width}, name);
       if (op.operands.size() > 2)
-        y = emit(Kernel::AddBias, {y, in(2)}, perSample, {rows, units}, op.name);
+        y = emit(Kernel::AddBias, {y, in(2)}, perSample, {rows, units}, name);
       slotOf_[id] = y;
       return;
     }
     case OpKind::Dropout:
-    case OpKind::Identity: slotOf_[id] = emit(Kernel::Copy, {in(0)}, perSample, {perSample}, op.name); return;
+    case OpKind::DropoutGrad:
+      if (op.kind == OpKind::Dropout && !training_) {
+        slotOf_[id] = elementwise(Kernel::Copy, {in(0)}, op.type, name); // inference: identity
+      } else {
+        const double p = op.attrs.getNumber("p");
+        const int64_t stream = op.kind == OpKind::Dropout ? dropoutStream(graph_, id) : op.attrs.getInt("stream");
+        const float probability = static_cast<float>(p);
+        uint32_t bits;
+        std::memcpy(&bits, &probability, sizeof bits);
+        slotOf_[id] = elementwise(Kernel::Dropout, {in(0)}, op.type, name, {0, bits, stream});
+      }
+      return;
+    case OpKind::Identity: slotOf_[id] = elementwise(Kernel::Copy, {in(0)}, op.type, name); return;
     case OpKind::Concat: {
       const int64_t axis = op.attrs.getInt("axis");
       int64_t rows = 1; // rows per sample of the 2-D view [outer, axis*inner]
@@ -157,11 +272,11 @@ private:
       int64_t width = perSampleElements(graph_.op(op.operands[0]).type) / rows;
       for (size_t k = 1; k < op.operands.size(); ++k) {
         const int64_t w = perSampleElements(graph_.op(op.operands[k]).type) / rows;
-        acc = emit(Kernel::Concat2, {acc, in(k)}, rows * (width + w), {rows, width, w}, op.name);
+        acc = emit(Kernel::Concat2, {acc, in(k)}, rows * (width + w), {rows, width, w}, name);
         width += w;
       }
       if (op.operands.size() == 1)
-        acc = emit(Kernel::Copy, {acc}, perSample, {perSample}, op.name);
+        acc = elementwise(Kernel::Copy, {acc}, op.type, name);
       slotOf_[id] = acc;
       return;
     }
@@ -169,51 +284,151 @@ private:
     case OpKind::Last: {
       const ir::TensorType &x = graph_.op(op.operands[0]).type;
       const int64_t T = x.dims[1].size, F = x.dims[2].size;
-      slotOf_[id] = emit(Kernel::SelectStep, {in(0)}, F, {T, F, op.kind == OpKind::Last ? T - 1 : 0}, op.name);
+      slotOf_[id] = emit(Kernel::SelectStep, {in(0)}, F, {T, F, op.kind == OpKind::Last ? T - 1 : 0}, name);
       return;
     }
-    case OpKind::Relu: slotOf_[id] = emit(Kernel::Relu, {in(0)}, perSample, {perSample}, op.name); return;
-    case OpKind::Tanh: slotOf_[id] = emit(Kernel::Tanh, {in(0)}, perSample, {perSample}, op.name); return;
-    case OpKind::Sigmoid: slotOf_[id] = emit(Kernel::Sigmoid, {in(0)}, perSample, {perSample}, op.name); return;
+    case OpKind::Relu: slotOf_[id] = elementwise(Kernel::Relu, {in(0)}, op.type, name); return;
+    case OpKind::Tanh: slotOf_[id] = elementwise(Kernel::Tanh, {in(0)}, op.type, name); return;
+    case OpKind::Sigmoid: slotOf_[id] = elementwise(Kernel::Sigmoid, {in(0)}, op.type, name); return;
     case OpKind::Softmax: {
       const int64_t width = op.type.dims.back().size;
-      slotOf_[id] = emit(Kernel::Softmax, {in(0)}, perSample, {perSample / width, width}, op.name);
+      slotOf_[id] = emit(Kernel::Softmax, {in(0)}, perSample, {perSample / width, width}, name);
       return;
     }
-    default: RNNC_ASSERT(false, std::string("the imperative plan covers the forward op ") + ir::opInfo(op.kind).mnemonic);
+    case OpKind::Mse:
+    case OpKind::Mae:
+    case OpKind::BceWithLogits:
+    case OpKind::SoftmaxCrossEntropy:
+    case OpKind::LossGrad: {
+      const OpKind loss = op.kind == OpKind::LossGrad ? *ir::opKindFromMnemonic(op.attrs.getString("loss")) : op.kind;
+      const ir::TensorType &pred = graph_.op(op.operands[0]).type;
+      const std::array<int64_t, 6> p = {perSampleElements(pred), pred.dims.back().size, 0, lossKindCode(loss)};
+      slotOf_[id] = op.kind == OpKind::LossGrad ? emit(Kernel::LossGrad, {in(0), in(1)}, p[0], p, name)
+                                                : emit(Kernel::Loss, {in(0), in(1)}, 0, p, name, 1);
+      return;
+    }
+    case OpKind::DenseGradInput: {
+      const ir::TensorType &w = graph_.op(op.operands[1]).type;
+      const int64_t units = w.dims[0].size, width = w.dims[1].size;
+      slotOf_[id] = emit(Kernel::MatMulNN, {in(0), in(1)}, perSample, {perSample / width, units, width}, name);
+      return;
+    }
+    case OpKind::DenseGradWeight: {
+      const int64_t units = op.type.dims[0].size, width = op.type.dims[1].size;
+      const int64_t rows = perSampleElements(graph_.op(op.operands[0]).type) / units;
+      slotOf_[id] = emit(Kernel::MatMulTN, {in(0), in(1)}, 0, {rows, units, width}, name, units * width);
+      return;
+    }
+    case OpKind::SumRows: {
+      const int64_t units = op.type.dims[0].size;
+      const int64_t rows = perSampleElements(graph_.op(op.operands[0]).type) / units;
+      slotOf_[id] = emit(Kernel::SumRows, {in(0)}, 0, {rows, units}, name, units);
+      return;
+    }
+    case OpKind::RecurrentGrad: recurrentGrad(op, id); return;
+    case OpKind::ShiftSteps:
+      slotOf_[id] = emit(Kernel::ShiftSteps, {in(0)}, perSample,
+                         {op.type.dims[1].size, op.type.dims[2].size, op.attrs.getBool("reverse")}, name);
+      return;
+    case OpKind::Slice: {
+      const ir::TensorType &x = graph_.op(op.operands[0]).type;
+      const int64_t axis = op.attrs.getInt("axis");
+      int64_t outer = 1, inner = 1;
+      for (int64_t d = 1; d < axis; ++d)
+        outer *= x.dims[d].size;
+      for (size_t d = axis + 1; d < x.rank(); ++d)
+        inner *= x.dims[d].size;
+      const int64_t along = x.dims[axis].size, width = op.attrs.getInt("width") * inner;
+      slotOf_[id] = emit(Kernel::SliceCols, {in(0)}, perSample,
+                         {outer, along * inner, op.attrs.getInt("offset") * inner, width}, name);
+      return;
+    }
+    case OpKind::StepGrad: {
+      const int64_t T = op.attrs.getInt("steps"), F = op.type.dims[2].size;
+      int seq = emit(Kernel::Zeros, {}, T * F, {}, name);
+      writeStep(seq, in(0), T, F, op.attrs.getInt("index"), 0, F, name);
+      slotOf_[id] = seq;
+      return;
+    }
+    case OpKind::EmbeddingGrad: {
+      const int64_t vocab = op.attrs.getInt("vocab"), dim = op.type.dims[1].size;
+      const int64_t rows = perSampleElements(graph_.op(op.operands[0]).type);
+      slotOf_[id] = emit(Kernel::EmbeddingGrad, {in(0), in(1)}, 0, {rows, dim, vocab}, name, vocab * dim);
+      return;
+    }
+    case OpKind::ActivationGrad: {
+      const std::string fn = op.attrs.getString("fn");
+      const int dy = in(0), y = in(1);
+      if (fn == "relu") {
+        slotOf_[id] = elementwise(Kernel::ReluGrad, {dy, y}, op.type, name);
+      } else if (fn == "softmax") {
+        const int64_t width = op.type.dims.back().size;
+        slotOf_[id] = emit(Kernel::SoftmaxGrad, {dy, y}, perSample, {perSample / width, width}, name);
+      } else {
+        int local = fn == "tanh" ? elementwise(Kernel::OneMinus, {elementwise(Kernel::Mul, {y, y}, op.type, name)}, op.type, name)
+                                 : elementwise(Kernel::Mul, {y, elementwise(Kernel::OneMinus, {y}, op.type, name)}, op.type, name);
+        slotOf_[id] = elementwise(Kernel::Mul, {dy, local}, op.type, name);
+      }
+      return;
+    }
+    case OpKind::Add: slotOf_[id] = elementwise(Kernel::Add, {in(0), in(1)}, op.type, name); return;
+    default:
+      RNNC_ASSERT(false, std::string("the imperative plan covers the op ") + ir::opInfo(op.kind).mnemonic);
     }
   }
 
-  void computeFrees() {
-    std::vector<int> lastUse(plan_.numSlots, -1);
-    for (size_t o = 0; o < plan_.ops.size(); ++o)
-      for (int s : plan_.ops[o].in)
+  void computeFrees(const std::vector<int> &keep) {
+    std::vector<int> lastUse(numSlots_, -1);
+    for (size_t o = 0; o < ops_.size(); ++o)
+      for (int s : ops_[o].in)
         lastUse[s] = static_cast<int>(o);
-    for (int s = firstTemporary_; s < plan_.numSlots; ++s)
-      if (lastUse[s] >= 0 && s != plan_.outputSlot) {
-        std::vector<int> &frees = plan_.ops[lastUse[s]].frees;
+    for (int s = firstTemporary_; s < numSlots_; ++s)
+      if (lastUse[s] >= 0 && std::find(keep.begin(), keep.end(), s) == keep.end()) {
+        std::vector<int> &frees = ops_[lastUse[s]].frees;
         if (std::find(frees.begin(), frees.end(), s) == frees.end())
           frees.push_back(s);
       }
     // An in-place op writes into its first operand: that tensor stays alive
     // as the op's output, so it is freed where the output is last used.
-    for (PrimOp &op : plan_.ops)
+    for (PrimOp &op : ops_)
       if (op.inPlace)
         op.frees.erase(std::remove(op.frees.begin(), op.frees.end(), op.out), op.frees.end());
   }
 
   const ir::Graph &graph_;
-  ImperativePlan &plan_;
+  std::vector<PrimOp> &ops_;
+  int &numSlots_;
+  const bool training_;
   std::vector<int> slotOf_;
+  std::map<ir::ValueId, SavedSteps> saved_;
   int firstTemporary_ = 0;
 };
 
 } // namespace
 
-ImperativePlan planImperative(const ir::Graph &graph) {
+ImperativePlan planImperative(const ir::Graph &graph, const ir::Graph *training) {
   RNNC_ASSERT(graph.output, "a graph that is compiled has an output");
   ImperativePlan plan;
-  Unroller(graph, plan).run();
+  Unroller forward(graph, plan.ops, plan.numSlots, false);
+  forward.run(plan, {*graph.output});
+  plan.outputSlot = forward.slot(*graph.output);
+  if (training) {
+    RNNC_ASSERT(training->loss, "a training program needs a loss");
+    std::vector<ir::ValueId> roots = {*training->loss};
+    for (const auto &[param, grad] : training->gradients)
+      roots.push_back(grad);
+    Unroller backward(*training, plan.trainOps, plan.trainNumSlots, true);
+    backward.run(plan, roots);
+    for (size_t id = 0; id < training->size(); ++id)
+      if (training->op(id).kind == OpKind::Target)
+        plan.targets.push_back(id);
+    plan.lossSlot = backward.slot(*training->loss);
+    for (const auto &[param, grad] : training->gradients) {
+      const auto at = std::find(plan.params.begin(), plan.params.end(), param);
+      RNNC_ASSERT(at != plan.params.end(), "every differentiated parameter is in the parameter table");
+      plan.gradients.emplace_back(static_cast<int>(at - plan.params.begin()), backward.slot(grad));
+    }
+  }
   return plan;
 }
 

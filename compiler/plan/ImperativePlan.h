@@ -19,19 +19,30 @@ namespace rnnc::plan {
 enum class Kernel {
   MatMulNT,   ///< out[M,N] = a[M,K] b[N,K]^T; M = batch*p0, N = p1, K = p2
   AddBias,    ///< out[r,n] = a[r,n] + bias[n]; rows = batch*p0, n = p1
-  Add,        ///< out = a + b; batch*p0 elements
+  Add,        ///< out = a + b; batch*p0 + p5 elements
   Sub,        ///< out = a - b
   Mul,        ///< out = a * b
-  Sigmoid,    ///< element-wise, batch*p0 elements
+  Sigmoid,    ///< element-wise, batch*p0 + p5 elements
   Tanh,
   Relu,
   Copy,
   Softmax,    ///< rows = batch*p0 of width p1
   SliceCols,  ///< out[r, 0:p3] = a[r, p2:p2+p3]; rows = batch*p0, a's width p1
   SelectStep, ///< out[b,:] = x[b, p2, :]; x is [batch, p0, p1]
-  WriteStep,  ///< in place: seq[b, p2, :] = h[b, :]; seq is [batch, p0, p1]
+  WriteStep,  ///< in place: seq[b, p2, p3:p3+p4] = h[b, :]; seq is [batch, p0, p1]
   Concat2,    ///< out[r,:] = [a[r, 0:p1], b[r, 0:p2]]; rows = batch*p0
   Embedding,  ///< out[i,:] = table[ids[i], :]; rows = batch*p0, dim p1, vocab p2
+  OneMinus,   ///< out = 1 - a (element-wise, like Add: batch*p0 + p5 elements)
+  MatMulNN,   ///< out[M,N] = a[M,K] b[K,N]; M = batch*p0, K = p1, N = p2
+  MatMulTN,   ///< out[K,N] = sum over rows r of a[r,K]^T b[r,N]; rows = batch*p0, K = p1, N = p2
+  SumRows,    ///< out[N] = sum over rows of a[r,N]; rows = batch*p0, N = p1
+  Dropout,    ///< out = a * mask(seed, step, stream p2) / (1-p); p1 holds the bits of p as a float; batch*p0 + p5 elements
+  Loss,       ///< out[0] = the loss p3 (see lossKindCode) of (pred, target); pred batch*p0 elements, p1 classes
+  LossGrad,   ///< out = d loss / d pred, same sizes as Loss
+  ReluGrad,   ///< out = dy * (y > 0)
+  SoftmaxGrad,///< out = y * (dy - sum(dy * y)) per row; rows = batch*p0 of width p1
+  ShiftSteps, ///< out[b,t,:] = y[b,t-1,:] (p2: t+1), zeros at the edge; y is [batch, p0, p1]
+  EmbeddingGrad, ///< out[vocab p2, dim p1] = dy summed into the rows of ids; rows = batch*p0
   Zeros,      ///< no kernel: a new zero tensor
 };
 constexpr int kNumKernels = static_cast<int>(Kernel::Zeros) + 1;
@@ -43,24 +54,38 @@ struct PrimOp {
   int out = -1;        ///< slot
   bool inPlace = false;
   int64_t outPerSample = 0;
+  int64_t outFixed = 0;
   std::array<int64_t, 6> p{};
   std::vector<int> frees; ///< temporary slots whose last use this is
   std::string comment;    ///< what IR op this came from
 };
 
 struct ImperativePlan {
-  std::vector<ir::ValueId> inputs, params;
+  std::vector<ir::ValueId> inputs, params, targets;
   std::vector<int64_t> paramOffsets;
   int64_t paramElements = 0;
   int numSlots = 0;
   std::vector<PrimOp> ops;
   int outputSlot = -1;
+  /// The training program (empty without a loss): slots are the inputs, the
+  /// parameters, the targets, then temporaries.
+  int trainNumSlots = 0;
+  std::vector<PrimOp> trainOps;
+  int lossSlot = -1;
+  std::vector<std::pair<int, int>> gradients; ///< (parameter index, slot)
 };
+
+/// The code of a loss in the Loss and LossGrad kernels' p3.
+int64_t lossKindCode(ir::OpKind loss);
 
 /// Unrolls the forward slice of `graph` into primitive calls: 1) slots for
 /// inputs and parameters, 2) one or more primitives per op (a recurrent layer
 /// becomes ~20 per time step), 3) the last use of every temporary, where the
 /// runtime frees it.
-ImperativePlan planImperative(const ir::Graph &graph);
+/// With a loss, also unrolls the training program of the differentiated
+/// graph `training` (forward with dropout active, the loss, then the
+/// gradient ops; a recurrent layer's gradient step by step, reusing the gate
+/// tensors its forward steps kept, as autograd does).
+ImperativePlan planImperative(const ir::Graph &graph, const ir::Graph *training = nullptr);
 
 } // namespace rnnc::plan

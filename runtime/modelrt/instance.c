@@ -43,11 +43,11 @@ rnnc_instance *rnnc_binding_create(const rnnc_model_binding *model, int64_t max_
   inst->packed = (float *)aligned_zeroed(info->packed_elements);
   inst->arena = (float *)aligned_zeroed(info->arena_per_sample * max_batch + info->arena_fixed);
   inst->lr = info->train.lr;
-  if (model->train) {
+  if (info->train.has_train_step) {
     inst->grads = (float *)aligned_zeroed(info->param_elements);
     inst->state = (float *)aligned_zeroed(2 * info->param_elements);
   }
-  if (!inst->params || !inst->packed || !inst->arena || (model->train && (!inst->grads || !inst->state))) {
+  if (!inst->params || !inst->packed || !inst->arena || (info->train.has_train_step && (!inst->grads || !inst->state))) {
     rnnc_binding_destroy(inst);
     return NULL;
   }
@@ -110,30 +110,49 @@ void rnnc_binding_params_changed(rnnc_instance *inst) {
 }
 
 /* The imperative plan: ops one at a time, each output freshly allocated,
- * each tensor freed after its last use, as an eager framework runs. */
-static int32_t dispatch(rnnc_instance *inst, int64_t batch, const void *const *inputs,
-                        float *const *outputs) {
+ * each tensor freed after its last use, as an eager framework runs. On
+ * success `slots` holds the tensors still alive (the results); the caller
+ * copies them out and calls release(). */
+typedef struct run_state {
+  void **slots;
+  char *owned;
+  int32_t num_slots;
+} run_state;
+
+static void release(run_state *run) {
+  if (run->slots)
+    for (int32_t s = 0; s < run->num_slots; ++s)
+      if (run->owned[s])
+        free(run->slots[s]);
+  free(run->slots);
+  free(run->owned);
+}
+
+static int32_t dispatch(rnnc_instance *inst, const rnnc_op *ops, int32_t num_ops, int32_t num_slots, int64_t batch,
+                        const void *const *inputs, const void *const *targets, uint64_t seed, uint64_t step,
+                        run_state *run) {
   const rnnc_model_info *info = inst->model->info;
-  const rnnc_imperative_plan *plan = inst->model->imperative;
-  void **slots = (void **)calloc((size_t)plan->num_slots, sizeof(void *));
-  char *owned = (char *)calloc((size_t)plan->num_slots, 1);
-  if (!slots || !owned) {
-    free(slots);
-    free(owned);
+  run->num_slots = num_slots;
+  run->slots = (void **)calloc((size_t)num_slots, sizeof(void *));
+  run->owned = (char *)calloc((size_t)num_slots, 1);
+  if (!run->slots || !run->owned)
     return RNNC_ERR_MEMORY;
-  }
+  void **slots = run->slots;
+  char *owned = run->owned;
   for (int32_t i = 0; i < info->num_inputs; ++i)
     slots[i] = (void *)inputs[i];
   for (int32_t k = 0; k < info->num_params; ++k)
     slots[info->num_inputs + k] = inst->params + info->params[k].offset;
+  for (int32_t t = 0; targets && t < info->train.num_targets; ++t)
+    slots[info->num_inputs + info->num_params + t] = (void *)targets[t];
   int32_t status = RNNC_OK;
-  for (int32_t o = 0; o < plan->num_ops && status == RNNC_OK; ++o) {
-    const rnnc_op *op = &plan->ops[o];
+  for (int32_t o = 0; o < num_ops && status == RNNC_OK; ++o) {
+    const rnnc_op *op = &ops[o];
     float *out;
     if (op->flags & RNNC_OP_IN_PLACE) {
       out = (float *)slots[op->in[0]];
     } else {
-      size_t bytes = (size_t)(op->out_per_sample * batch) * sizeof(float);
+      size_t bytes = (size_t)(op->out_per_sample * batch + op->out_fixed) * sizeof(float);
       out = (float *)malloc(bytes ? bytes : 1);
       if (!out) {
         status = RNNC_ERR_MEMORY;
@@ -151,6 +170,8 @@ static int32_t dispatch(rnnc_instance *inst, int64_t batch, const void *const *i
         args.in[i] = i < op->num_in ? slots[op->in[i]] : NULL;
       args.batch = batch;
       memcpy(args.p, op->p, sizeof args.p);
+      args.seed = seed;
+      args.step = step;
       status = op->kernel(&args);
     }
     for (int32_t f = 0; f < op->num_free; ++f) {
@@ -162,20 +183,25 @@ static int32_t dispatch(rnnc_instance *inst, int64_t batch, const void *const *i
       slots[s] = NULL;
     }
   }
+  return status;
+}
+
+static int32_t forward_imperative(rnnc_instance *inst, int64_t batch, const void *const *inputs,
+                                  float *const *outputs) {
+  const rnnc_model_info *info = inst->model->info;
+  const rnnc_imperative_plan *plan = inst->model->imperative;
+  run_state run = {0};
+  int32_t status = dispatch(inst, plan->ops, plan->num_ops, plan->num_slots, batch, inputs, NULL, 0, 0, &run);
   if (status == RNNC_OK) {
     for (int32_t i = 0; i < plan->num_outputs; ++i) {
       const rnnc_tensor_desc *d = &info->outputs[i];
       int64_t n = batch;
       for (int32_t k = 1; k < d->rank; ++k)
         n *= d->dims[k];
-      memcpy(outputs[i], slots[plan->output_slots[i]], (size_t)n * sizeof(float));
+      memcpy(outputs[i], run.slots[plan->output_slots[i]], (size_t)n * sizeof(float));
     }
   }
-  for (int32_t s = 0; s < plan->num_slots; ++s)
-    if (owned[s])
-      free(slots[s]);
-  free(slots);
-  free(owned);
+  release(&run);
   return status;
 }
 
@@ -184,7 +210,7 @@ int32_t rnnc_binding_forward(rnnc_instance *inst, int64_t batch, const void *con
   if (batch < 1 || batch > inst->capacity)
     return RNNC_ERR_BATCH;
   if (inst->model->imperative)
-    return dispatch(inst, batch, inputs, outputs);
+    return forward_imperative(inst, batch, inputs, outputs);
   if (!inst->model->forward)
     return RNNC_ERR_UNSUPPORTED;
   return inst->model->forward(inst->params, inst->packed, inst->arena, batch, inputs, outputs);
@@ -235,13 +261,33 @@ static void update(rnnc_instance *inst) {
 
 int32_t rnnc_binding_train_step(rnnc_instance *inst, int64_t batch, const void *const *inputs,
                                 const void *const *targets, float *loss) {
-  if (!inst->model->train)
+  const rnnc_imperative_plan *plan = inst->model->imperative;
+  if (!inst->model->train && !(plan && plan->num_train_ops > 0))
     return RNNC_ERR_UNSUPPORTED;
   if (batch < 1 || batch > inst->capacity)
     return RNNC_ERR_BATCH;
   const rnnc_model_info *info = inst->model->info;
-  int32_t status = inst->model->train(inst->params, inst->packed, inst->arena, batch, inputs, targets, inst->grads,
-                                      loss, info->train.seed, (uint64_t)inst->steps);
+  int32_t status;
+  if (inst->model->train) {
+    status = inst->model->train(inst->params, inst->packed, inst->arena, batch, inputs, targets, inst->grads, loss,
+                                info->train.seed, (uint64_t)inst->steps);
+  } else {
+    run_state run = {0};
+    status = dispatch(inst, plan->train_ops, plan->num_train_ops, plan->train_num_slots, batch, inputs, targets,
+                      info->train.seed, (uint64_t)inst->steps, &run);
+    if (status == RNNC_OK) {
+      *loss = ((const float *)run.slots[plan->loss_slot])[0];
+      memset(inst->grads, 0, (size_t)info->param_elements * sizeof(float));
+      for (int32_t g = 0; g < plan->num_grads; ++g) {
+        const rnnc_tensor_desc *d = &info->params[plan->grad_params[g]];
+        int64_t n = 1;
+        for (int32_t k = 0; k < d->rank; ++k)
+          n *= d->dims[k];
+        memcpy(inst->grads + d->offset, run.slots[plan->grad_slots[g]], (size_t)n * sizeof(float));
+      }
+    }
+    release(&run);
+  }
   if (status != RNNC_OK)
     return status;
   update(inst);

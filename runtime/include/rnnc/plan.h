@@ -33,6 +33,7 @@ typedef struct rnnc_kernel_args {
   const void *in[4];
   int64_t batch;
   int64_t p[6]; /* kernel-specific sizes and offsets, fixed at compile time */
+  uint64_t seed, step; /* training: what dropout masks are drawn from */
 } rnnc_kernel_args;
 
 typedef int32_t (*rnnc_kernel_fn)(const rnnc_kernel_args *args);
@@ -51,6 +52,7 @@ typedef struct rnnc_op {
   int32_t out;
   int32_t flags;
   int64_t out_per_sample; /* floats of the output per sample of the batch */
+  int64_t out_fixed;      /* plus floats independent of the batch */
   int64_t p[6];
   int32_t num_free;
   int32_t free_slots[5]; /* slots whose last use is this op */
@@ -64,6 +66,15 @@ typedef struct rnnc_imperative_plan {
   const rnnc_op *ops;
   int32_t num_outputs;
   const int32_t *output_slots;
+  /* Training (num_train_ops 0 when there is no loss). Slots: the inputs, the
+   * parameters, then the targets. */
+  int32_t num_train_ops;
+  int32_t train_num_slots;
+  const rnnc_op *train_ops;
+  int32_t loss_slot;
+  int32_t num_grads;
+  const int32_t *grad_slots;  /* the slot of each gradient */
+  const int32_t *grad_params; /* the parameter (index) it belongs to */
 } rnnc_imperative_plan;
 
 /* The symbolic plan's entry point: the whole graph in one function. */

@@ -38,7 +38,8 @@ struct Fixture {
 
 /// Compiles `text` (symbolic plan, JIT), makes a random batch, and copies the
 /// initialized parameters into the reference feeds.
-std::unique_ptr<Fixture> setUp(const std::string &text, int64_t batch, uint64_t seed) {
+std::unique_ptr<Fixture> setUp(const std::string &text, int64_t batch, uint64_t seed,
+                               plan::PlanKind kind = plan::PlanKind::Symbolic) {
   auto lowered = testing::lowerText(text);
   EXPECT_TRUE(lowered.graph) << lowered.diagnostics;
   if (!lowered.graph)
@@ -46,6 +47,7 @@ std::unique_ptr<Fixture> setUp(const std::string &text, int64_t batch, uint64_t 
   auto fx = std::make_unique<Fixture>();
   fx->graph = *lowered.graph;
   BackendOptions options;
+  options.plan.kind = kind;
   std::string error;
   fx->model = compileForJit(fx->graph, options, error);
   EXPECT_TRUE(fx->model) << error;
@@ -88,11 +90,20 @@ std::unique_ptr<Fixture> setUp(const std::string &text, int64_t batch, uint64_t 
   return fx;
 }
 
+void checkTrainStepOf(const std::string &text, int64_t batch, plan::PlanKind kind);
+
 /// One train step compared with the reference: the loss, and every gradient
 /// within 1e-4 of the largest gradient of its tensor (float sums over the
 /// batch and time against double).
 void checkTrainStep(const std::string &text, int64_t batch) {
-  auto fx = setUp(text, batch, 5);
+  for (plan::PlanKind kind : {plan::PlanKind::Symbolic, plan::PlanKind::Imperative}) {
+    SCOPED_TRACE(plan::planKindName(kind));
+    checkTrainStepOf(text, batch, kind);
+  }
+}
+
+void checkTrainStepOf(const std::string &text, int64_t batch, plan::PlanKind kind) {
+  auto fx = setUp(text, batch, 5, kind);
   ASSERT_TRUE(fx);
   const rnnc_model_info &info = fx->model->info();
   float loss = NAN;
@@ -142,10 +153,11 @@ TEST(Training, SeedModelsAtSmallBatches) {
 
 /// The update of torch.optim.Adam and SGD, in double.
 TEST(Training, OneOptimizerStepMatchesTorchSemantics) {
+  for (plan::PlanKind kind : {plan::PlanKind::Symbolic, plan::PlanKind::Imperative})
   for (const char *optimizer : {"adam(lr=0.01, weight_decay=0.1)", "sgd(lr=0.1, momentum=0.9, nesterov=true)"}) {
     const std::string text = std::string("model m { input x: f32[b, 3]\n target y: f32[b, 2]\n p = dense(x, units=2)\n"
                                          " loss mse(p, y)\n optimizer ") + optimizer + "\n train { clip=0.5 } }";
-    auto fx = setUp(text, 4, 9);
+    auto fx = setUp(text, 4, 9, kind);
     ASSERT_TRUE(fx);
     const rnnc_model_info &info = fx->model->info();
     std::vector<float> before(fx->model->params(fx->instance), fx->model->params(fx->instance) + info.param_elements);
@@ -189,7 +201,9 @@ TEST(Training, ConvergesOnASyntheticSequenceTask) {
   const std::string text = "model m { input x: f32[b, 8, 2]\n target y: f32[b]\n"
                            " h = gru(x, hidden=16, returns=\"last\")\n p = dense(h, units=1)\n loss mse(p, y)\n"
                            " optimizer adam(lr=0.02)\n train { seed=3 } }";
-  auto fx = setUp(text, 32, 2);
+  for (plan::PlanKind kind : {plan::PlanKind::Symbolic, plan::PlanKind::Imperative}) {
+  SCOPED_TRACE(plan::planKindName(kind));
+  auto fx = setUp(text, 32, 2, kind);
   ASSERT_TRUE(fx);
   std::mt19937 rng(4);
   std::uniform_real_distribution<float> uniform(-1, 1);
@@ -212,6 +226,7 @@ TEST(Training, ConvergesOnASyntheticSequenceTask) {
   }
   EXPECT_LT(last, 0.1 * first) << "first loss " << first << ", last " << last;
   EXPECT_LT(last, 0.01);
+  }
 }
 
 } // namespace
