@@ -80,13 +80,17 @@ std::vector<CallSpec> buildCalls() {
            boolParam("bidirectional", false, "also run a reverse direction; outputs are concatenated"),
            stringParam("returns", {"sequence", "last"}, std::string("sequence"),
                        "\"sequence\": every step [B,T,D*H]; \"last\": the final state of each direction [B,D*H]"),
-           floatParam("dropout", 0, 1, true, 0.0, "dropout between stacked layers")},
+           floatParam("dropout", 0, 1, true, 0.0, "dropout between stacked layers"),
+           stringParam("init", {"default", "xavier"}, std::string("default"),
+                       "weight initialization: PyTorch's default, or Xavier (Glorot) uniform")},
           std::string(cell) + " layer(s) over x f32[B,T,I], PyTorch layout and gate order");
   }
   layer("dense", 1, 1,
         {intParam("units", 1, 1 << 20, std::nullopt, "output width"),
          stringParam("activation", activations, std::string("identity"), "applied after the affine map"),
-         boolParam("bias", true, "add a bias vector")},
+         boolParam("bias", true, "add a bias vector"),
+         stringParam("init", {"default", "xavier"}, std::string("default"),
+                     "weight initialization: PyTorch's default (Kaiming uniform), or Xavier (Glorot) uniform")},
         "affine map over the last axis; parameters <name>.weight [units, in], <name>.bias [units]");
   layer("dropout", 1, 1, {floatParam("p", 0, 1, true, std::nullopt, "probability of zeroing an element")},
         "zeroes elements with probability p while training, scales the rest by 1/(1-p)");

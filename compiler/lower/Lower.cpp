@@ -626,6 +626,14 @@ private:
     return addOp(*kind, in, {}, name, loc);
   }
 
+  /// The uniform bound of a weight: the layer's default, or Xavier's
+  /// sqrt(6 / (fan_in + fan_out)) as torch.nn.init.xavier_uniform_.
+  static double weightBound(const AttrMap &params, double defaultBound, int64_t fanIn, int64_t fanOut) {
+    if (params.getString("init") == "xavier")
+      return std::sqrt(6.0 / static_cast<double>(fanIn + fanOut));
+    return defaultBound;
+  }
+
   static AttrMap normalInit() {
     AttrMap a;
     a.set("init", Attr::ofString("normal"));
@@ -646,7 +654,7 @@ private:
     const double bound = 1.0 / std::sqrt(static_cast<double>(in));
     const std::string activation = p.getString("activation");
     const std::string affineName = activation == "identity" ? name : name + ".affine";
-    auto w = addParam(name + ".weight", {units, in}, uniformInit(bound), loc);
+    auto w = addParam(name + ".weight", {units, in}, uniformInit(weightBound(p, bound, in, units)), loc);
     if (!w)
       return std::nullopt;
     std::vector<ValueId> operands = {x, *w};
@@ -690,8 +698,10 @@ private:
       std::vector<ValueId> outputs;
       for (int dir = 0; dir < (bidirectional ? 2 : 1); ++dir) {
         const std::string suffix = "_l" + std::to_string(l) + (dir ? "_reverse" : "");
-        auto wih = addParam(name + ".weight_ih" + suffix, {gates * hidden, width}, uniformInit(bound), loc);
-        auto whh = addParam(name + ".weight_hh" + suffix, {gates * hidden, hidden}, uniformInit(bound), loc);
+        auto wih = addParam(name + ".weight_ih" + suffix, {gates * hidden, width},
+                            uniformInit(weightBound(p, bound, width, gates * hidden)), loc);
+        auto whh = addParam(name + ".weight_hh" + suffix, {gates * hidden, hidden},
+                            uniformInit(weightBound(p, bound, hidden, gates * hidden)), loc);
         auto bih = addParam(name + ".bias_ih" + suffix, {gates * hidden}, uniformInit(bound), loc);
         auto bhh = addParam(name + ".bias_hh" + suffix, {gates * hidden}, uniformInit(bound), loc);
         if (!wih || !whh || !bih || !bhh)
