@@ -3,11 +3,13 @@
 
 #include "compiler/passes/Autodiff.h"
 #include "compiler/support/Diagnostics.h"
+#include "compiler/support/Format.h"
 
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/Verifier.h"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 
 namespace rnnc::codegen {
@@ -24,6 +26,46 @@ Constant *string(Module &module, const std::string &text, const std::string &nam
 }
 
 enum { kInitUniform = 0, kInitNormal = 1, kInitZeros = 2 };
+
+/// An attribute as JSON.
+std::string json(const ir::Attr &a) {
+  switch (a.kind) {
+  case ir::Attr::Kind::Int: return std::to_string(a.i);
+  case ir::Attr::Kind::Float: return std::isfinite(a.f) ? formatDouble(a.f) : "null";
+  case ir::Attr::Kind::Bool: return a.b ? "true" : "false";
+  case ir::Attr::Kind::String: return quote(a.s); // JSON escapes are a superset of ours
+  case ir::Attr::Kind::List: {
+    std::string out = "[";
+    for (size_t k = 0; k < a.list.size(); ++k)
+      out += (k ? "," : "") + json(a.list[k]);
+    return out + "]";
+  }
+  }
+  return "null";
+}
+
+std::string json(const ir::Section &s) {
+  std::string out = "{";
+  if (!s.kind.empty())
+    out += "\"kind\":" + quote(s.kind);
+  for (const auto &[name, value] : s.attrs.entries())
+    out += (out.size() > 1 ? "," : "") + quote(name) + ":" + json(value);
+  return out + "}";
+}
+
+/// The model file's settings that the runtime needs (see abi.h config_json).
+std::string configJson(const ir::Graph &graph) {
+  std::string out = "{\"model\":" + quote(graph.name);
+  if (graph.loss)
+    out += ",\"loss\":" + quote(ir::opInfo(graph.op(*graph.loss).kind).mnemonic);
+  if (graph.data)
+    out += ",\"data\":" + json(*graph.data);
+  if (graph.train)
+    out += ",\"train\":" + json(*graph.train);
+  if (graph.optimizer)
+    out += ",\"optimizer\":" + json(*graph.optimizer);
+  return out + "}";
+}
 
 } // namespace
 
@@ -93,7 +135,7 @@ void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const Code
 
   // rnnc_model_info
   StructType *infoType =
-      StructType::get(ctx, {i32, ptr, ptr, ptr, ptr, ptr, i32, ptr, i32, ptr, i32, ptr, i64, i64, i64, i64, trainType});
+      StructType::get(ctx, {i32, ptr, ptr, ptr, ptr, ptr, i32, ptr, i32, ptr, i32, ptr, i64, i64, i64, i64, trainType, ptr});
   Constant *info = ConstantStruct::get(
       infoType,
       {ConstantInt::get(i32, 1), string(module, graph.name, "model_name"),
@@ -103,7 +145,8 @@ void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const Code
        table(inputs, "__rnnc_inputs"), ConstantInt::get(i32, outputs.size()), table(outputs, "__rnnc_outputs"),
        ConstantInt::get(i32, params.size()), table(params, "__rnnc_params"),
        ConstantInt::get(i64, layout.paramElements), ConstantInt::get(i64, layout.arenaPerSample),
-       ConstantInt::get(i64, layout.packedElements), ConstantInt::get(i64, layout.arenaFixed), trainInfo});
+       ConstantInt::get(i64, layout.packedElements), ConstantInt::get(i64, layout.arenaFixed), trainInfo,
+       string(module, configJson(graph), "config_json")});
   new GlobalVariable(module, infoType, true, GlobalValue::ExternalLinkage, info, "__rnnc_info");
 }
 

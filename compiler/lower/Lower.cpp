@@ -1,6 +1,7 @@
 //===- Lower.cpp - Name resolution, layer expansion, shape inference ------===//
 #include "compiler/lower/Lower.h"
 
+#include "compiler/lower/DataBinding.h"
 #include "compiler/lower/LayerTable.h"
 #include "compiler/support/Format.h"
 
@@ -880,7 +881,7 @@ private:
       graph_.train = train;
     }
     if (graph_.data)
-      checkDataBinding();
+      checkDataBinding(graph_, diag_);
     for (const std::string &name : order_) {
       const Symbol &sym = symbols_.at(name);
       if (sym.used)
@@ -893,76 +894,6 @@ private:
         diag_.warning(sym.loc, "target '" + name + "' is never used by the loss");
       else if (sym.kind == Symbol::Kind::Const)
         diag_.warning(sym.loc, "constant '" + name + "' is never used");
-    }
-  }
-
-  /// The data binding must fit the inputs it will feed.
-  void checkDataBinding() {
-    const ir::Section &data = *graph_.data;
-    std::vector<const Op *> inputs, targets;
-    for (const Op &op : graph_.ops()) {
-      if (op.kind == OpKind::Input)
-        inputs.push_back(&op);
-      if (op.kind == OpKind::Target)
-        targets.push_back(&op);
-    }
-    if (inputs.size() != 1) {
-      diag_.error(data.loc, "data " + data.kind + " feeds exactly one input, but the model has " +
-                                std::to_string(inputs.size()));
-      return;
-    }
-    const Op &in = *inputs[0];
-    if (data.kind == "imdb") {
-      const int64_t maxlen = data.attrs.getInt("maxlen");
-      if (in.type.dtype != DType::I32 || in.type.rank() != 2 || in.type.dims[1] != Dim::fixed(maxlen)) {
-        diag_.error(data.loc, "data imdb with maxlen=" + std::to_string(maxlen) +
-                                  " feeds token ids of type i32[batch," + std::to_string(maxlen) +
-                                  "], but input '" + in.name + "' is " + in.type.str());
-        diag_.note(in.loc, "'" + in.name + "' is declared here");
-      }
-      for (const Op &op : graph_.ops())
-        if (op.kind == OpKind::Embedding && op.operands[0] == graph_.find(in.name).value()) {
-          const int64_t rows = graph_.op(op.operands[1]).type.dims[0].size;
-          if (rows != data.attrs.getInt("vocab")) {
-            diag_.error(data.loc, "data imdb has vocab=" + std::to_string(data.attrs.getInt("vocab")) +
-                                      " but the embedding of '" + in.name + "' has " +
-                                      std::to_string(rows) + " rows");
-            diag_.note(op.loc, "the embedding is here");
-          }
-        }
-      if (targets.size() == 1 && !(targets[0]->type.dtype == DType::I32 && targets[0]->type.rank() == 1) &&
-          !(targets[0]->type.dtype == DType::F32 && targets[0]->type.rank() == 1)) {
-        diag_.error(data.loc, "data imdb gives one label per review (i32[batch] class ids or f32[batch] 0/1), but target '" +
-                                  targets[0]->name + "' is " + targets[0]->type.str());
-      }
-      return;
-    }
-    // csv
-    const int64_t window = data.attrs.getInt("window");
-    if (in.type.dtype != DType::F32 || in.type.rank() != 3 || in.type.dims[1] != Dim::fixed(window)) {
-      diag_.error(data.loc, "data csv with window=" + std::to_string(window) +
-                                " feeds f32[batch," + std::to_string(window) +
-                                ",features], but input '" + in.name + "' is " + in.type.str());
-      diag_.note(in.loc, "'" + in.name + "' is declared here");
-      return;
-    }
-    if (const Attr *features = data.attrs.find("features")) {
-      if (static_cast<int64_t>(features->list.size()) != in.type.dims[2].size) {
-        diag_.error(data.loc, "data csv lists " + std::to_string(features->list.size()) +
-                                  " feature columns, but input '" + in.name + "' has " +
-                                  in.type.dims[2].str() + " features");
-      }
-    }
-    if (const Attr *split = data.attrs.find("split")) {
-      double sum = 0;
-      bool ok = split->list.size() == 3;
-      for (const Attr &f : split->list) {
-        ok = ok && f.number() >= 0;
-        sum += f.number();
-      }
-      if (!ok || std::fabs(sum - 1) > 1e-6)
-        diag_.error(data.loc, "data csv split must be three non-negative fractions that add up to 1, got " +
-                                  split->str());
     }
   }
 

@@ -75,6 +75,9 @@ typedef struct rnnc_model_info {
   int64_t packed_elements;
   int64_t arena_fixed; /* floats of working memory independent of the batch (training) */
   rnnc_train_info train;
+  /* The model file's settings as JSON: {"loss": "mse", "data": {"kind": "csv", ...},
+   * "train": {...}, "optimizer": {"kind": "adam", ...}} (absent keys: not given). */
+  const char *config_json;
 } rnnc_model_info;
 
 typedef struct rnnc_instance rnnc_instance;
