@@ -2,6 +2,7 @@
 #include "compiler/driver/Backend.h"
 #include "compiler/driver/Frontend.h"
 #include "runtime/Loader.h"
+#include "tools/rnnrun/Training.h"
 
 #include <boost/program_options.hpp>
 
@@ -22,10 +23,16 @@ constexpr int kExitOk = 0, kExitError = 1, kExitUsage = 2;
 const char *kUsage = R"(usage: rnnrun MODEL [options]
 
 Runs a compiled model: MODEL is a model.so made by `rnnc model.rnn -o model.so`,
-or a .rnn file, compiled in-process by the JIT. Runs forward on the given
-inputs (or seeded random ones) and prints the outputs.
+or a .rnn file, compiled in-process by the JIT.
 
-Exit status: 0 success, 1 errors (model, library or inputs), 2 bad usage.
+By default rnnrun trains the model on the data set its `data` block names
+(found in --data-dir, $RNN_DATA_DIR, ./data or ../shared/data), evaluates on
+the validation split after each epoch and on the test split at the end, and
+prints a report. --eval only evaluates; --predict predicts; --forward runs
+one batch of given (or seeded random) inputs and prints the outputs.
+
+Exit status: 0 success, 1 errors (model, library, data), 2 bad usage,
+3 interrupted (Ctrl-C: the current step finishes and a checkpoint is written).
 
 Options)";
 
@@ -78,7 +85,22 @@ int main(int argc, char **argv) {
   visible.add_options()
       ("help,h", "print this help and exit")
       ("info", "print the model's metadata and exit")
-      ("batch", po::value<int64_t>()->value_name("N")->default_value(1), "samples per batch")
+      ("forward", "run forward on one batch of --input values (or seeded random ones) and print the outputs")
+      ("data", po::value<std::string>()->value_name("SET"), "imdb or csv:PATH (default: the model's data block)")
+      ("data-dir", po::value<std::string>()->value_name("DIR"), "where data sets are (default: $RNN_DATA_DIR, ./data, ../shared/data)")
+      ("epochs", po::value<int64_t>()->value_name("N"), "epochs to train (default: the model's)")
+      ("lr", po::value<float>()->value_name("RATE"), "learning rate (default: the model's)")
+      ("limit", po::value<int64_t>()->value_name("N")->default_value(0), "use at most N samples of each split (quick runs)")
+      ("checkpoint", po::value<std::string>()->value_name("PATH"), "save the last epoch to PATH and the best to PATH.best; with --eval/--predict/--resume, load it")
+      ("resume", "continue training from --checkpoint (parameters, optimizer state, epoch and step)")
+      ("eval", "evaluate the test split (parameters from --checkpoint)")
+      ("predict", po::value<std::string>()->value_name("FILE"), "predict: IMDB one review per line, CSV windows of a CSV file; - is stdin")
+      ("missing", po::value<std::string>()->value_name("HOW"), "CSV missing cells: error, drop or ffill")
+      ("na-values", po::value<std::vector<std::string>>()->value_name("V")->multitoken(), "CSV cell values that mean missing (e.g. -200)")
+      ("json", po::value<std::string>()->value_name("FILE"), "write every epoch's metrics and the report as JSON")
+      ("plot", po::value<std::string>()->value_name("FILE.svg"), "draw loss and metric per epoch")
+      ("quiet,q", "no progress output")
+      ("batch", po::value<int64_t>()->value_name("N"), "samples per batch (default: the model's for training, 1 for --forward)")
       ("input", po::value<std::vector<std::string>>()->value_name("NAME=FILE"),
        "values of an input: whitespace-separated numbers, batch-major (the batch follows from the count)")
       ("seed", po::value<uint64_t>()->value_name("S")->default_value(0), "seed of parameter init and random inputs")
@@ -110,7 +132,8 @@ int main(int argc, char **argv) {
     return kExitUsage;
   }
   const std::string path = vm["model"].as<std::string>();
-  const int64_t batch = vm["batch"].as<int64_t>();
+  const bool forwardOnly = vm.count("forward") || vm.count("input");
+  int64_t batch = vm.count("batch") ? vm["batch"].as<int64_t>() : 1;
   if (batch < 1 || batch > (1 << 24)) {
     std::cerr << "rnnrun: error: --batch must be in [1, 16777216], got " << batch << "\n";
     return kExitUsage;
@@ -155,6 +178,10 @@ int main(int argc, char **argv) {
       std::cout << "  output " << info.outputs[i].name << ": " << shapeOf(info.outputs[i], -1) << "\n";
     std::cout << "  " << info.num_params << " parameter tensors, " << info.param_elements << " floats\n";
     return kExitOk;
+  }
+  if (!forwardOnly) {
+    rnnc::train::installInterruptHandlers();
+    return runTraining(*model, vm, path, loadMs / 1e3);
   }
 
   // 2. Inputs: from files, or seeded random values.

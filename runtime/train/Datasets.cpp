@@ -1,0 +1,242 @@
+//===- Datasets.cpp - IMDB and CSV series as training splits --------------===//
+#include "runtime/train/Datasets.h"
+
+#include "runtime/data/CsvSeries.h"
+#include "runtime/data/DataDir.h"
+#include "runtime/data/Imdb.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <unordered_map>
+
+namespace rnnc::train {
+namespace {
+
+using nlohmann::json;
+
+std::string join(const std::vector<std::string> &items, const std::string &separator) {
+  std::string out;
+  for (const std::string &item : items)
+    out += (out.empty() ? "" : separator) + item;
+  return out;
+}
+
+int64_t perSample(const rnnc_tensor_desc &d) {
+  int64_t n = 1;
+  for (int32_t k = 1; k < d.rank; ++k)
+    n *= d.dims[k];
+  return n;
+}
+
+std::string shapeOf(const rnnc_tensor_desc &d) {
+  std::string s = d.dtype == RNNC_I32 ? "i32[batch" : "f32[batch";
+  for (int32_t k = 1; k < d.rank; ++k)
+    s += "," + std::to_string(d.dims[k]);
+  return s + "]";
+}
+
+Split tokenSplit(const data::TokenSplit &s, int64_t maxlen, bool labelTargets) {
+  Split out;
+  out.count = s.count;
+  out.inputWidth = maxlen;
+  out.idInputs = true;
+  out.ids = s.tokens;
+  out.labelTargets = labelTargets;
+  if (labelTargets)
+    out.labels = s.labels;
+  else
+    out.y.assign(s.labels.begin(), s.labels.end());
+  return out;
+}
+
+Split seriesSplit(const data::SeriesSplit &s, int64_t width) {
+  Split out;
+  out.count = s.count;
+  out.inputWidth = width;
+  out.x = s.x;
+  out.y = s.y;
+  return out;
+}
+
+bool loadImdbData(const rnnc_model_info &info, const json &settings, const DataFlags &flags, LoadedData &out,
+                  std::string &error) {
+  const rnnc_tensor_desc &input = info.inputs[0];
+  const int64_t maxlen = settings.value("maxlen", int64_t(256)), vocab = settings.value("vocab", int64_t(20000));
+  if (input.dtype != RNNC_I32 || input.rank != 2 || input.dims[1] != maxlen) {
+    error = "data imdb gives token ids i32[batch," + std::to_string(maxlen) + "], but the model's input '" +
+            input.name + "' is " + shapeOf(input);
+    return false;
+  }
+  if (input.offset && input.offset < vocab) {
+    error = "the IMDB vocabulary has " + std::to_string(vocab) + " words, but the model's embedding has " +
+            std::to_string(input.offset) + " rows";
+    return false;
+  }
+  std::vector<std::string> searched;
+  const std::string given = settings.value("path", std::string());
+  std::vector<std::string> candidates = {"aclImdb_v1_labeled.tar.gz", "aclImdb_v1.tar.gz", "aclImdb"};
+  if (!given.empty())
+    candidates.insert(candidates.begin(), given);
+  const std::string location = data::findData(data::dataSearchPath(flags.dataDir), candidates, searched);
+  if (location.empty()) {
+    error = "the IMDB data set is not in the data directory; looked for " + join(candidates, ", ") + " in:\n  " +
+            join(data::dataSearchPath(flags.dataDir), "\n  ") + "\n" + data::imdbHowToObtain();
+    return false;
+  }
+  data::ImdbOptions options;
+  options.vocab = vocab;
+  options.maxlen = maxlen;
+  options.limit = flags.limit;
+  options.seed = flags.seed;
+  options.cacheDir = data::cacheDirectory();
+  data::ImdbDataset set;
+  auto progress = [&](const std::string &message) {
+    if (!flags.quiet)
+      std::fprintf(stderr, "%s\n", message.c_str());
+  };
+  if (!data::loadImdb(location, options, set, error, progress))
+    return false;
+  const bool labels = info.train.num_targets == 1 && info.train.targets[0].dtype == RNNC_I32;
+  Split all = tokenSplit(set.train, maxlen, labels);
+  // Hold out a validation part of the training reviews (they come sorted by
+  // label, so shuffle first, with the run's seed).
+  std::vector<int64_t> order(all.count);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(flags.seed + 17));
+  Split shuffled = all;
+  for (int64_t i = 0; i < all.count; ++i) {
+    std::copy_n(&all.ids[order[i] * maxlen], maxlen, &shuffled.ids[i * maxlen]);
+    if (labels)
+      shuffled.labels[i] = all.labels[order[i]];
+    else
+      shuffled.y[i] = all.y[order[i]];
+  }
+  const int64_t held = static_cast<int64_t>(all.count * flags.validation);
+  out.train = shuffled.range(0, all.count - held);
+  out.validation = shuffled.range(all.count - held, all.count);
+  out.test = tokenSplit(set.test, maxlen, labels);
+  out.classes = 2;
+  out.vocab = set.vocab;
+  out.description = "IMDB (" + location + (set.fromCache ? ", cached" : "") + "): " + std::to_string(out.train.count) +
+                    " training, " + std::to_string(out.validation.count) + " validation, " +
+                    std::to_string(out.test.count) + " test reviews, vocabulary " + std::to_string(set.vocab.size()) +
+                    ", length " + std::to_string(maxlen);
+  out.metadata["data"] = "imdb";
+  out.metadata["vocab"] = json(set.vocab).dump();
+  out.metadata["maxlen"] = std::to_string(maxlen);
+  return true;
+}
+
+bool loadCsvData(const rnnc_model_info &info, const json &settings, const std::string &file, const DataFlags &flags,
+                 LoadedData &out, std::string &error) {
+  const rnnc_tensor_desc &input = info.inputs[0];
+  data::CsvOptions options;
+  options.target = settings.value("target", std::string());
+  options.features = settings.value("features", std::vector<std::string>());
+  options.window = settings.value("window", input.rank == 3 ? input.dims[1] : int64_t(1));
+  if (settings.contains("split"))
+    options.split = settings["split"].get<std::vector<double>>();
+  for (const json &na : settings.value("na_values", json::array()))
+    options.naValues.push_back(na.is_string() ? na.get<std::string>() : na.dump());
+  for (const std::string &na : flags.naValues)
+    options.naValues.push_back(na);
+  const std::string missing = flags.missing.empty() ? settings.value("missing", std::string("error")) : flags.missing;
+  options.missing = missing == "drop" ? data::Missing::Drop : missing == "ffill" ? data::Missing::Ffill : data::Missing::Error;
+  std::vector<std::string> searched;
+  const std::string path = file.find('/') != std::string::npos && std::ifstream(file).good()
+                               ? file
+                               : data::findData(data::dataSearchPath(flags.dataDir), {file}, searched);
+  if (path.empty()) {
+    error = "the CSV file '" + file + "' is not in the data directory; looked in:\n  " +
+            join(data::dataSearchPath(flags.dataDir), "\n  ");
+    return false;
+  }
+  data::SeriesDataset set;
+  if (!data::loadCsvSeries(path, options, set, error))
+    return false;
+  if (input.dtype != RNNC_F32 || input.rank != 3 || input.dims[1] != set.window || input.dims[2] != set.features) {
+    error = path + " gives windows of " + std::to_string(set.window) + " rows of " + std::to_string(set.features) +
+            " features (" + join(set.featureNames, ", ") + "), but the model's input '" + input.name + "' is " +
+            shapeOf(input);
+    return false;
+  }
+  const int64_t width = set.window * set.features;
+  out.train = seriesSplit(set.train, width).head(flags.limit);
+  out.validation = seriesSplit(set.validation, width).head(flags.limit);
+  out.test = seriesSplit(set.test, width).head(flags.limit);
+  out.targetMin = set.targetMin;
+  out.targetMax = set.targetMax;
+  out.description = path + ": " + std::to_string(set.rows) + " rows; windows of " + std::to_string(set.window) +
+                    " rows of " + std::to_string(set.features) + " features predict " + set.target + "; " +
+                    std::to_string(out.train.count) + " training, " + std::to_string(out.validation.count) +
+                    " validation, " + std::to_string(out.test.count) + " test windows";
+  out.metadata["data"] = "csv";
+  out.metadata["normalization"] = json{{"features", set.featureNames}, {"min", set.featureMin}, {"max", set.featureMax},
+                                       {"target", set.target}, {"target_min", set.targetMin},
+                                       {"target_max", set.targetMax}}.dump();
+  return true;
+}
+
+} // namespace
+
+double denormalizeTarget(double value, const void *context) {
+  const auto *data = static_cast<const LoadedData *>(context);
+  return data->targetMin + value * (data->targetMax - data->targetMin);
+}
+
+bool loadData(const rnnc_model_info &info, const DataFlags &flags, LoadedData &out, std::string &error) {
+  json config = json::parse(info.config_json ? info.config_json : "{}", nullptr, false);
+  if (config.is_discarded())
+    config = json::object();
+  out.loss = config.value("loss", std::string());
+  if (out.loss.empty() || !info.train.has_train_step) {
+    error = std::string("model '") + info.model_name + "' has no loss to train";
+    return false;
+  }
+  if (info.num_inputs != 1 || info.train.num_targets != 1) {
+    error = std::string("model '") + info.model_name + "' has " + std::to_string(info.num_inputs) + " inputs and " +
+            std::to_string(info.train.num_targets) + " targets; the data loaders feed one of each";
+    return false;
+  }
+  json settings = config.value("data", json::object());
+  std::string kind = settings.value("kind", std::string()), file = settings.value("file", std::string());
+  if (!flags.data.empty()) {
+    if (flags.data == "imdb") {
+      if (kind != "imdb")
+        settings = {{"kind", "imdb"}, {"maxlen", info.inputs[0].dims[1]}, {"vocab", info.inputs[0].offset}};
+      kind = "imdb";
+    } else if (flags.data.rfind("csv:", 0) == 0) {
+      kind = "csv";
+      file = flags.data.substr(4);
+    } else {
+      error = "unknown --data '" + flags.data + "' (expected imdb or csv:PATH)";
+      return false;
+    }
+  }
+  if (kind.empty()) {
+    error = std::string("model '") + info.model_name + "' names no data set; give --data imdb or --data csv:PATH";
+    return false;
+  }
+  out.kind = kind;
+  if (kind == "imdb")
+    return loadImdbData(info, settings, flags, out, error);
+  return loadCsvData(info, settings, file, flags, out, error);
+}
+
+std::vector<int32_t> encodeReviews(const std::vector<std::string> &reviews, const std::vector<std::string> &vocab,
+                                   int64_t maxlen) {
+  std::unordered_map<std::string, int32_t> ids;
+  for (size_t i = 0; i < vocab.size(); ++i)
+    ids.emplace(vocab[i], static_cast<int32_t>(i));
+  std::vector<int32_t> out;
+  for (const std::string &review : reviews) {
+    std::vector<int32_t> encoded = data::encode(data::tokenize(review), ids, maxlen);
+    out.insert(out.end(), encoded.begin(), encoded.end());
+  }
+  return out;
+}
+
+} // namespace rnnc::train

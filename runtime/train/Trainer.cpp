@@ -1,0 +1,216 @@
+//===- Trainer.cpp - The training loop with progress and checkpoints ------===//
+#include "runtime/train/Trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <unistd.h>
+
+namespace rnnc::train {
+
+std::atomic<bool> gInterrupted{false};
+
+namespace {
+
+void onSignal(int) { gInterrupted.store(true); }
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string clock(double seconds) {
+  const long s = static_cast<long>(seconds + 0.5);
+  char text[32];
+  std::snprintf(text, sizeof text, "%ld:%02ld", s / 60, s % 60);
+  return text;
+}
+
+} // namespace
+
+void installInterruptHandlers() {
+  struct sigaction action {};
+  action.sa_handler = onSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+Split Split::range(int64_t from, int64_t to) const {
+  Split s = *this;
+  from = std::max<int64_t>(0, std::min(from, count));
+  to = std::max(from, std::min(to, count));
+  s.count = to - from;
+  auto cut = [&](auto &v, int64_t width) {
+    if (!v.empty())
+      v = std::vector<typename std::decay_t<decltype(v)>::value_type>(v.begin() + from * width, v.begin() + to * width);
+  };
+  cut(s.x, inputWidth);
+  cut(s.ids, inputWidth);
+  cut(s.y, 1);
+  cut(s.labels, 1);
+  return s;
+}
+
+Split Split::head(int64_t n) const { return n <= 0 || n >= count ? *this : range(0, n); }
+
+Trainer::Trainer(runtime::Model &model, rnnc_instance *instance, std::string loss, int64_t classes,
+                 double (*denormalize)(double, const void *), const void *context)
+    : model_(model), instance_(instance), loss_(std::move(loss)), task_(taskOfLoss(loss_)), classes_(classes),
+      denormalize_(denormalize), context_(context) {}
+
+void Trainer::gather(const Split &split, const std::vector<int64_t> &order, int64_t from, int64_t n) {
+  const int64_t w = split.inputWidth;
+  batchX_.resize(n * w), batchIds_.resize(n * w), batchY_.resize(n), batchLabels_.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t s = order[from + i];
+    if (split.idInputs)
+      std::copy_n(&split.ids[s * w], w, &batchIds_[i * w]);
+    else
+      std::copy_n(&split.x[s * w], w, &batchX_[i * w]);
+    if (split.labelTargets)
+      batchLabels_[i] = split.labels[s];
+    else
+      batchY_[i] = split.y[s];
+  }
+}
+
+bool Trainer::save(const std::string &path, const runtime::TrainingProgress &progress, const TrainOptions &options,
+                   std::string &error) {
+  if (!runtime::saveTrainingState(path, model_, instance_, progress, options.metadata, error))
+    return false;
+  checkpointPath = path;
+  return true;
+}
+
+TrainResult Trainer::train(const Split &train, const Split &validation, const TrainOptions &options,
+                           runtime::TrainingProgress &progress, std::vector<EpochRecord> &history, std::string &error) {
+  if (options.lr > 0)
+    model_.setLearningRate(instance_, options.lr);
+  const bool terminal = isatty(STDERR_FILENO);
+  const int64_t batch = options.batch;
+  const int64_t steps = options.dropLast ? train.count / batch : (train.count + batch - 1) / batch;
+  if (steps == 0) {
+    error = "the training split has " + std::to_string(train.count) + " samples, fewer than one batch of " +
+            std::to_string(batch);
+    return TrainResult::Failed;
+  }
+  double bestLoss = INFINITY;
+  const void *inputs[1], *targets[1];
+  for (int64_t epoch = progress.epoch; epoch < options.epochs; ++epoch) {
+    std::vector<int64_t> order(train.count);
+    std::iota(order.begin(), order.end(), 0);
+    if (options.shuffle)
+      std::shuffle(order.begin(), order.end(), std::mt19937_64(progress.dataSeed * 1000003 + epoch));
+    auto start = std::chrono::steady_clock::now();
+    auto lastPrint = start;
+    double lossSum = 0;
+    int64_t samples = 0;
+    for (int64_t step = progress.step; step < steps; ++step) {
+      const int64_t from = step * batch, n = std::min(batch, train.count - from);
+      gather(train, order, from, n);
+      inputs[0] = train.idInputs ? static_cast<const void *>(batchIds_.data()) : batchX_.data();
+      targets[0] = train.labelTargets ? static_cast<const void *>(batchLabels_.data()) : batchY_.data();
+      float loss = 0;
+      const int32_t status = model_.trainStep(instance_, n, inputs, targets, &loss);
+      if (status != RNNC_OK) {
+        error = std::string("training step failed: ") + rnnc_binding_status_message(status);
+        return TrainResult::Failed;
+      }
+      if (!std::isfinite(loss)) {
+        error = "the loss is " + std::to_string(loss) + " at epoch " + std::to_string(epoch + 1) + ", step " +
+                std::to_string(step + 1) + " (try a lower --lr or gradient clipping)";
+        return TrainResult::Failed;
+      }
+      lossSum += double(loss) * n;
+      samples += n;
+      progress.step = step + 1;
+      const double elapsed = secondsSince(start);
+      if (!options.quiet && terminal && (secondsSince(lastPrint) > 0.2 || step + 1 == steps)) {
+        lastPrint = std::chrono::steady_clock::now();
+        const double rate = samples / std::max(elapsed, 1e-9);
+        std::fprintf(stderr, "\r\033[Kepoch %lld/%lld  step %lld/%lld  loss %.5f  %.0f samples/s  ETA %s",
+                     (long long)epoch + 1, (long long)options.epochs, (long long)step + 1, (long long)steps,
+                     lossSum / samples, rate, clock((train.count - from - n) / std::max(rate, 1e-9)).c_str());
+      }
+      if (gInterrupted.load()) {
+        if (!options.quiet && terminal)
+          std::fprintf(stderr, "\n");
+        const std::string path = options.checkpoint.empty() ? "interrupted.safetensors" : options.checkpoint;
+        if (!save(path, progress, options, error))
+          return TrainResult::Failed;
+        return TrainResult::Interrupted;
+      }
+    }
+    EpochRecord record;
+    record.epoch = epoch + 1;
+    record.seconds = secondsSince(start);
+    record.trainLoss = samples ? lossSum / samples : 0;
+    record.samplesPerSecond = samples / std::max(record.seconds, 1e-9);
+    progress.epoch = epoch + 1;
+    progress.step = 0;
+    if (validation.count > 0 && !evaluate(validation, batch, record.validation, error))
+      return TrainResult::Failed;
+    if (!options.quiet) {
+      if (terminal)
+        std::fprintf(stderr, "\r\033[K");
+      std::fprintf(stderr, "epoch %lld/%lld: train loss %.5f, %.1f s (%.0f samples/s)", (long long)record.epoch,
+                   (long long)options.epochs, record.trainLoss, record.seconds, record.samplesPerSecond);
+      if (validation.count > 0) {
+        std::fprintf(stderr, "; validation loss %.5f", record.validation.loss);
+        if (record.validation.accuracy >= 0)
+          std::fprintf(stderr, ", accuracy %.4f", record.validation.accuracy);
+        else
+          std::fprintf(stderr, ", R2 %.4f", record.validation.r2);
+      }
+      std::fprintf(stderr, "\n");
+    }
+    history.push_back(record);
+    if (!options.checkpoint.empty()) {
+      if (!save(options.checkpoint, progress, options, error))
+        return TrainResult::Failed;
+      const double current = validation.count > 0 ? record.validation.loss : record.trainLoss;
+      if (current < bestLoss) {
+        bestLoss = current;
+        if (!runtime::saveTrainingState(options.checkpoint + ".best", model_, instance_, progress, options.metadata,
+                                        error))
+          return TrainResult::Failed;
+      }
+    }
+  }
+  return TrainResult::Completed;
+}
+
+bool Trainer::predict(const Split &split, int64_t batch, std::vector<float> &outputs, std::string &error) {
+  const int64_t width = task_ == Task::Classification ? classes_ : 1;
+  outputs.assign(split.count * width, 0.0f);
+  std::vector<int64_t> order(split.count);
+  std::iota(order.begin(), order.end(), 0);
+  auto start = std::chrono::steady_clock::now();
+  for (int64_t from = 0; from < split.count; from += batch) {
+    const int64_t n = std::min(batch, split.count - from);
+    gather(split, order, from, n);
+    const void *inputs[] = {split.idInputs ? static_cast<const void *>(batchIds_.data()) : batchX_.data()};
+    float *out[] = {&outputs[from * width]};
+    const int32_t status = model_.forward(instance_, n, inputs, out);
+    if (status != RNNC_OK) {
+      error = std::string("forward failed: ") + rnnc_binding_status_message(status);
+      return false;
+    }
+  }
+  predictSeconds += secondsSince(start);
+  predictSamples += split.count;
+  return true;
+}
+
+bool Trainer::evaluate(const Split &split, int64_t batch, Scores &scores, std::string &error) {
+  std::vector<float> outputs;
+  if (!predict(split, batch, outputs, error))
+    return false;
+  scores = score(task_, loss_, outputs, classes_, split.y, split.labels, denormalize_, context_);
+  return true;
+}
+
+} // namespace rnnc::train

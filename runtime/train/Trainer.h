@@ -1,0 +1,94 @@
+//===- Trainer.h - Epochs, batches, evaluation, checkpoints -----*- C++ -*-===//
+#pragma once
+
+#include "runtime/Loader.h"
+#include "runtime/TrainingState.h"
+#include "runtime/train/Metrics.h"
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace rnnc::train {
+
+/// One split of a data set in memory: per sample `inputWidth` inputs (token
+/// ids or floats) and one target (a class id or a float).
+struct Split {
+  int64_t count = 0;
+  int64_t inputWidth = 0;
+  bool idInputs = false;
+  std::vector<float> x;
+  std::vector<int32_t> ids;
+  bool labelTargets = false;
+  std::vector<float> y;
+  std::vector<int32_t> labels;
+  /// The first `n` samples (all if n <= 0 or n >= count).
+  Split head(int64_t n) const;
+  /// Samples [from, to).
+  Split range(int64_t from, int64_t to) const;
+};
+
+struct TrainOptions {
+  int64_t epochs = 1;
+  int64_t batch = 32;
+  float lr = 0;          ///< > 0: overrides the model's learning rate
+  uint64_t seed = 0;     ///< shuffling
+  bool shuffle = true;
+  bool dropLast = false; ///< drop the last partial batch of an epoch
+  std::string checkpoint; ///< save the last epoch here, and the best as PATH.best
+  bool quiet = false;
+  std::map<std::string, std::string> metadata; ///< stored in checkpoints (vocabulary, normalization)
+};
+
+struct EpochRecord {
+  int64_t epoch = 0;
+  double trainLoss = 0, seconds = 0, samplesPerSecond = 0;
+  Scores validation;
+};
+
+enum class TrainResult { Completed, Interrupted, Failed };
+
+/// Set by SIGINT / SIGTERM (installInterruptHandlers): training finishes the
+/// current step, writes a checkpoint and stops.
+extern std::atomic<bool> gInterrupted;
+void installInterruptHandlers();
+
+class Trainer {
+public:
+  Trainer(runtime::Model &model, rnnc_instance *instance, std::string loss, int64_t classes,
+          double (*denormalize)(double, const void *) = nullptr, const void *context = nullptr);
+
+  /// Trains from `progress` (epoch, step) to options.epochs, evaluating on
+  /// `validation` after each epoch. Saves checkpoints as asked. On a failed
+  /// step or checkpoint returns Failed with `error` set.
+  TrainResult train(const Split &train, const Split &validation, const TrainOptions &options,
+                    runtime::TrainingProgress &progress, std::vector<EpochRecord> &history, std::string &error);
+
+  /// The model's outputs for a split (forward, inference), in batches.
+  bool predict(const Split &split, int64_t batch, std::vector<float> &outputs, std::string &error);
+  /// Scores the model on a split.
+  bool evaluate(const Split &split, int64_t batch, Scores &scores, std::string &error);
+
+  std::string checkpointPath;     ///< where the last checkpoint was written
+  double predictSeconds = 0;      ///< time spent in forward, for the report
+  int64_t predictSamples = 0;
+
+private:
+  void gather(const Split &split, const std::vector<int64_t> &order, int64_t from, int64_t n);
+  bool save(const std::string &path, const runtime::TrainingProgress &progress, const TrainOptions &options,
+            std::string &error);
+
+  runtime::Model &model_;
+  rnnc_instance *instance_;
+  std::string loss_;
+  Task task_;
+  int64_t classes_;
+  double (*denormalize_)(double, const void *);
+  const void *context_;
+  std::vector<float> batchX_, batchY_;
+  std::vector<int32_t> batchIds_, batchLabels_;
+};
+
+} // namespace rnnc::train

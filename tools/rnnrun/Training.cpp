@@ -1,0 +1,210 @@
+//===- Training.cpp - Flags to data, trainer, checkpoint and report -------===//
+#include "tools/rnnrun/Training.h"
+
+#include "runtime/TrainingState.h"
+#include "runtime/train/Datasets.h"
+#include "runtime/train/Report.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sys/stat.h>
+
+namespace po = boost::program_options;
+using namespace rnnc;
+
+namespace {
+
+constexpr int kExitOk = 0, kExitError = 1, kExitUsage = 2, kExitInterrupted = 3;
+
+double fileSize(const std::string &path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 ? static_cast<double>(st.st_size) : -1;
+}
+
+bool writeFile(const std::string &path, const std::string &text) {
+  std::ofstream out(path, std::ios::binary);
+  return static_cast<bool>(out << text) && static_cast<bool>(out.flush());
+}
+
+int fail(const std::string &message) {
+  std::cerr << "rnnrun: error: " << message << "\n";
+  return kExitError;
+}
+
+/// Prediction on raw input: IMDB reviews (one per line) or a CSV file.
+int predict(runtime::Model &model, rnnc_instance *instance, train::Trainer &trainer, const train::LoadedData &data,
+            const std::string &source, int64_t batch) {
+  std::ifstream file;
+  if (source != "-") {
+    file.open(source);
+    if (!file)
+      return fail("cannot open '" + source + "' for --predict");
+  }
+  std::istream &in = source == "-" ? std::cin : file;
+  if (data.kind != "imdb")
+    return fail("--predict reads reviews for IMDB models; for CSV models use --eval (predictions per window) for now");
+  std::vector<std::string> reviews;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty())
+      reviews.push_back(line);
+  const int64_t maxlen = model.info().inputs[0].dims[1];
+  train::Split split;
+  split.count = static_cast<int64_t>(reviews.size());
+  split.inputWidth = maxlen;
+  split.idInputs = true;
+  split.ids = train::encodeReviews(reviews, data.vocab, maxlen);
+  std::vector<float> outputs;
+  std::string error;
+  if (!trainer.predict(split, batch, outputs, error))
+    return fail(error);
+  std::cout << "label,probability_positive,review\n";
+  for (size_t i = 0; i < reviews.size(); ++i) {
+    const float a = outputs[2 * i], b = outputs[2 * i + 1];
+    const double positive = 1.0 / (1.0 + std::exp(a - b));
+    std::cout << (positive >= 0.5 ? "pos" : "neg") << "," << positive << ",\"" << reviews[i].substr(0, 60) << "\"\n";
+  }
+  return kExitOk;
+}
+
+} // namespace
+
+int runTraining(runtime::Model &model, const po::variables_map &vm, const std::string &modelPath, double loadSeconds) {
+  const auto wallStart = std::chrono::steady_clock::now();
+  const rnnc_model_info &info = model.info();
+  const nlohmann::json config = nlohmann::json::parse(info.config_json ? info.config_json : "{}", nullptr, false);
+  const nlohmann::json trainConfig = config.is_object() ? config.value("train", nlohmann::json::object()) : nlohmann::json::object();
+
+  train::DataFlags flags;
+  if (vm.count("data"))
+    flags.data = vm["data"].as<std::string>();
+  if (vm.count("data-dir"))
+    flags.dataDir = vm["data-dir"].as<std::string>();
+  flags.limit = vm["limit"].as<int64_t>();
+  flags.seed = vm["seed"].as<uint64_t>();
+  flags.quiet = vm.count("quiet") > 0;
+  if (vm.count("missing")) {
+    flags.missing = vm["missing"].as<std::string>();
+    if (flags.missing != "error" && flags.missing != "drop" && flags.missing != "ffill") {
+      std::cerr << "rnnrun: error: --missing takes error, drop or ffill, got '" << flags.missing << "'\n";
+      return kExitUsage;
+    }
+  }
+  if (vm.count("na-values"))
+    flags.naValues = vm["na-values"].as<std::vector<std::string>>();
+  if (flags.limit < 0) {
+    std::cerr << "rnnrun: error: --limit must be at least 0\n";
+    return kExitUsage;
+  }
+
+  train::TrainOptions options;
+  options.batch = vm.count("batch") ? vm["batch"].as<int64_t>() : trainConfig.value("batch", int64_t(32));
+  options.epochs = vm.count("epochs") ? vm["epochs"].as<int64_t>() : trainConfig.value("epochs", int64_t(1));
+  options.lr = vm.count("lr") ? vm["lr"].as<float>() : 0;
+  options.seed = flags.seed;
+  options.shuffle = trainConfig.value("shuffle", true);
+  options.quiet = flags.quiet;
+  if (vm.count("checkpoint"))
+    options.checkpoint = vm["checkpoint"].as<std::string>();
+  if (options.epochs < 0 || options.batch < 1 || (vm.count("lr") && !(options.lr > 0))) {
+    std::cerr << "rnnrun: error: --epochs must be >= 0, --batch >= 1 and --lr > 0\n";
+    return kExitUsage;
+  }
+  const bool evalOnly = vm.count("eval") > 0, resume = vm.count("resume") > 0;
+  const bool predicting = vm.count("predict") > 0;
+  if ((evalOnly || resume || predicting) && options.checkpoint.empty() && !(predicting && false)) {
+    if (evalOnly || resume) {
+      std::cerr << "rnnrun: error: --eval and --resume need --checkpoint PATH\n";
+      return kExitUsage;
+    }
+  }
+
+  // 1. Data.
+  train::LoadedData data;
+  std::string error;
+  if (!train::loadData(info, flags, data, error))
+    return fail(error);
+  options.metadata = data.metadata;
+  if (!flags.quiet)
+    std::cerr << data.description << "\n";
+
+  // 2. An instance, its parameters from the seed or a checkpoint.
+  rnnc_instance *instance = model.create(options.batch);
+  if (!instance)
+    return fail("cannot allocate an instance for batch " + std::to_string(options.batch));
+  std::unique_ptr<rnnc_instance, std::function<void(rnnc_instance *)>> owner(instance, [&](rnnc_instance *i) { model.destroy(i); });
+  model.initParams(instance, info.train.seed ^ flags.seed);
+  runtime::TrainingProgress progress;
+  progress.dataSeed = flags.seed;
+  if (!options.checkpoint.empty() && (evalOnly || resume || predicting)) {
+    std::map<std::string, std::string> metadata;
+    if (!runtime::loadTrainingState(options.checkpoint, model, instance, progress, metadata, error))
+      return fail(error);
+    if (predicting && metadata.count("vocab")) // the vocabulary the model was trained with
+      data.vocab = nlohmann::json::parse(metadata["vocab"]).get<std::vector<std::string>>();
+    if (!resume)
+      progress = {};
+  }
+  train::Trainer trainer(model, instance, data.loss, data.classes, train::denormalizeTarget, &data);
+  if (predicting)
+    return predict(model, instance, trainer, data, vm["predict"].as<std::string>(), options.batch);
+
+  // 3. Train.
+  train::RunReport report;
+  report.model = info.model_name;
+  report.plan = info.plan;
+  report.source = modelPath;
+  report.librarySizeBytes = modelPath.size() > 3 && modelPath.substr(modelPath.size() - 3) == ".so" ? fileSize(modelPath) : -1;
+  report.loadSeconds = loadSeconds;
+  report.data = data.description;
+  report.batch = options.batch;
+  const int64_t batches = (data.train.count + options.batch - 1) / options.batch;
+  report.epochDefinition = std::to_string(data.train.count) + " samples in " + std::to_string(batches) +
+                           " optimizer steps of batch " + std::to_string(options.batch);
+  int status = kExitOk;
+  if (!evalOnly) {
+    train::TrainResult result = trainer.train(data.train, data.validation, options, progress, report.history, error);
+    if (result == train::TrainResult::Failed)
+      return fail(error);
+    if (result == train::TrainResult::Interrupted) {
+      std::cerr << "rnnrun: interrupted at epoch " << progress.epoch + 1 << ", step " << progress.step
+                << "; checkpoint written to " << trainer.checkpointPath << " (continue with --resume --checkpoint "
+                << trainer.checkpointPath << ")\n";
+      status = kExitInterrupted;
+    }
+  }
+
+  // 4. Test, baseline, report.
+  if (status == kExitOk && data.test.count > 0) {
+    if (!trainer.evaluate(data.test, options.batch, report.test, error))
+      return fail(error);
+    report.hasTest = true;
+    if (data.kind == "imdb") {
+      report.baselineName = "majority class";
+      report.baseline.accuracy = train::majorityBaseline(data.train.labels.empty() ? std::vector<int32_t>(data.train.y.begin(), data.train.y.end()) : data.train.labels,
+                                                         data.test.labels.empty() ? std::vector<int32_t>(data.test.y.begin(), data.test.y.end()) : data.test.labels);
+      report.baseline.count = data.test.count;
+    } else {
+      report.baselineName = "linear regression";
+      std::vector<float> predictions = train::linearBaseline(data.train.x, data.train.y, data.train.inputWidth, data.test.x);
+      report.baseline = train::score(train::Task::Regression, "mse", predictions, 1, data.test.y, {}, train::denormalizeTarget, &data);
+    }
+  }
+  if (!trainer.checkpointPath.empty()) {
+    report.checkpoint = trainer.checkpointPath;
+    report.checkpointBytes = fileSize(trainer.checkpointPath);
+  }
+  if (trainer.predictSamples > 0) {
+    report.predictSecondsPerSample = trainer.predictSeconds / trainer.predictSamples;
+    report.predictSecondsPerBatch = report.predictSecondsPerSample * options.batch;
+  }
+  train::measureProcess(report, std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count() + loadSeconds);
+  train::printReport(report, std::cout);
+  if (vm.count("json") && !writeFile(vm["json"].as<std::string>(), train::reportJson(report)))
+    return fail("cannot write '" + vm["json"].as<std::string>() + "'");
+  if (vm.count("plot") && !writeFile(vm["plot"].as<std::string>(), train::reportSvg(report)))
+    return fail("cannot write '" + vm["plot"].as<std::string>() + "'");
+  return status;
+}

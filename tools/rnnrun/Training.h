@@ -1,0 +1,13 @@
+//===- Training.h - rnnrun's train / eval / predict command -----*- C++ -*-===//
+#pragma once
+
+#include "runtime/Loader.h"
+#include "runtime/train/Trainer.h"
+
+#include <boost/program_options.hpp>
+
+#include <string>
+
+/// Trains, evaluates or predicts as the flags say; returns the exit status.
+int runTraining(rnnc::runtime::Model &model, const boost::program_options::variables_map &vm,
+                const std::string &modelPath, double loadSeconds);
