@@ -70,9 +70,9 @@ void Trainer::gather(const Split &split, const std::vector<int64_t> &order, int6
       std::copy_n(&split.ids[s * w], w, &batchIds_[i * w]);
     else
       std::copy_n(&split.x[s * w], w, &batchX_[i * w]);
-    if (split.labelTargets)
+    if (!split.labels.empty()) // prediction splits have no targets
       batchLabels_[i] = split.labels[s];
-    else
+    else if (!split.y.empty())
       batchY_[i] = split.y[s];
   }
 }
