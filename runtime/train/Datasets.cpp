@@ -130,8 +130,7 @@ bool loadImdbData(const rnnc_model_info &info, const json &settings, const DataF
   return true;
 }
 
-bool loadCsvData(const rnnc_model_info &info, const json &settings, const std::string &file, const DataFlags &flags,
-                 LoadedData &out, std::string &error) {
+data::CsvOptions csvOptions(const rnnc_model_info &info, const json &settings, const DataFlags &flags) {
   const rnnc_tensor_desc &input = info.inputs[0];
   data::CsvOptions options;
   options.target = settings.value("target", std::string());
@@ -145,6 +144,22 @@ bool loadCsvData(const rnnc_model_info &info, const json &settings, const std::s
     options.naValues.push_back(na);
   const std::string missing = flags.missing.empty() ? settings.value("missing", std::string("error")) : flags.missing;
   options.missing = missing == "drop" ? data::Missing::Drop : missing == "ffill" ? data::Missing::Ffill : data::Missing::Error;
+  return options;
+}
+
+bool loadCsvData(const rnnc_model_info &info, const json &settings, const std::string &file, const DataFlags &flags,
+                 LoadedData &out, std::string &error) {
+  const rnnc_tensor_desc &input = info.inputs[0];
+  if (input.dtype != RNNC_F32 || input.rank != 3) {
+    error = "a CSV series feeds windows f32[batch, window, features], but the model's input '" +
+            std::string(input.name) + "' is " + shapeOf(input);
+    return false;
+  }
+  data::CsvOptions options = csvOptions(info, settings, flags);
+  if (options.target.empty()) {
+    error = std::string("model '") + info.model_name + "' has no csv data block naming the target column";
+    return false;
+  }
   std::vector<std::string> searched;
   const std::string path = file.find('/') != std::string::npos && std::ifstream(file).good()
                                ? file
@@ -224,6 +239,38 @@ bool loadData(const rnnc_model_info &info, const DataFlags &flags, LoadedData &o
   if (kind == "imdb")
     return loadImdbData(info, settings, flags, out, error);
   return loadCsvData(info, settings, file, flags, out, error);
+}
+
+bool loadCsvForPrediction(const rnnc_model_info &info, const DataFlags &flags, const std::string &path,
+                          const std::string &normalization, Split &out, std::vector<double> &targets,
+                          std::string &error) {
+  json config = json::parse(info.config_json ? info.config_json : "{}", nullptr, false);
+  json saved = json::parse(normalization.empty() ? "null" : normalization, nullptr, false);
+  if (saved.is_discarded() || !saved.is_object() || !saved.contains("min") || !saved.contains("max")) {
+    error = "the checkpoint holds no CSV normalization; train the model with --checkpoint first";
+    return false;
+  }
+  data::CsvOptions options = csvOptions(info, config.is_object() ? config.value("data", json::object()) : json::object(), flags);
+  options.features = saved["features"].get<std::vector<std::string>>();
+  options.split = {1.0, 0.0, 0.0};
+  data::SeriesDataset set;
+  if (!data::loadCsvSeries(path, options, set, error))
+    return false;
+  const std::vector<double> savedMin = saved["min"].get<std::vector<double>>(), savedMax = saved["max"].get<std::vector<double>>();
+  // The loader scaled by this file's ranges: undo that, apply the training ranges.
+  auto rescale = [](double v, double fromMin, double fromMax, double toMin, double toMax) {
+    const double raw = fromMax > fromMin ? fromMin + v * (fromMax - fromMin) : fromMin;
+    return toMax > toMin ? (raw - toMin) / (toMax - toMin) : 0.0;
+  };
+  out = seriesSplit(set.train, set.window * set.features);
+  for (int64_t i = 0; i < static_cast<int64_t>(out.x.size()); ++i) {
+    const int64_t k = i % set.features;
+    out.x[i] = static_cast<float>(rescale(out.x[i], set.featureMin[k], set.featureMax[k], savedMin[k], savedMax[k]));
+  }
+  targets.clear();
+  for (float y : out.y)
+    targets.push_back(set.targetMax > set.targetMin ? set.targetMin + y * (set.targetMax - set.targetMin) : set.targetMin);
+  return true;
 }
 
 std::vector<int32_t> encodeReviews(const std::vector<std::string> &reviews, const std::vector<std::string> &vocab,

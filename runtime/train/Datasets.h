@@ -44,6 +44,13 @@ double denormalizeTarget(double value, const void *context);
 /// vocabulary and the class count.
 bool loadData(const rnnc_model_info &info, const DataFlags &flags, LoadedData &out, std::string &error);
 
+/// CSV prediction input: every window of `path` (with the model's columns),
+/// scaled with the normalization saved at training time (`normalization`,
+/// the checkpoint's JSON). `targets` receives each window's actual target.
+bool loadCsvForPrediction(const rnnc_model_info &info, const DataFlags &flags, const std::string &path,
+                          const std::string &normalization, Split &out, std::vector<double> &targets,
+                          std::string &error);
+
 /// IMDB prediction input: each review encoded with the training vocabulary.
 std::vector<int32_t> encodeReviews(const std::vector<std::string> &reviews, const std::vector<std::string> &vocab,
                                    int64_t maxlen);

@@ -35,6 +35,29 @@ int fail(const std::string &message) {
 }
 
 /// Prediction on raw input: IMDB reviews (one per line) or a CSV file.
+/// CSV prediction: one line per window of the file, in the target's units.
+int predictSeries(runtime::Model &model, train::Trainer &trainer, const train::DataFlags &flags,
+                  const std::map<std::string, std::string> &metadata, const std::string &source, int64_t batch) {
+  if (source == "-")
+    return fail("--predict for a time-series model takes a CSV file, not standard input");
+  train::Split split;
+  std::vector<double> actual;
+  std::string error;
+  const auto normalization = metadata.find("normalization");
+  if (!train::loadCsvForPrediction(model.info(), flags, source, normalization == metadata.end() ? "" : normalization->second,
+                                   split, actual, error))
+    return fail(error);
+  std::vector<float> outputs;
+  if (!trainer.predict(split, batch, outputs, error))
+    return fail(error);
+  const nlohmann::json saved = nlohmann::json::parse(normalization->second);
+  const double low = saved["target_min"].get<double>(), high = saved["target_max"].get<double>();
+  std::cout << "window,prediction,actual\n";
+  for (size_t i = 0; i < outputs.size(); ++i)
+    std::cout << i << "," << low + outputs[i] * (high - low) << "," << actual[i] << "\n";
+  return kExitOk;
+}
+
 int predict(runtime::Model &model, rnnc_instance *instance, train::Trainer &trainer, const train::LoadedData &data,
             const std::string &source, int64_t batch) {
   std::ifstream file;
@@ -44,8 +67,6 @@ int predict(runtime::Model &model, rnnc_instance *instance, train::Trainer &trai
       return fail("cannot open '" + source + "' for --predict");
   }
   std::istream &in = source == "-" ? std::cin : file;
-  if (data.kind != "imdb")
-    return fail("--predict reads reviews for IMDB models; for CSV models use --eval (predictions per window) for now");
   std::vector<std::string> reviews;
   for (std::string line; std::getline(in, line);)
     if (!line.empty())
@@ -106,6 +127,7 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
   options.seed = flags.seed;
   options.shuffle = trainConfig.value("shuffle", true);
   options.quiet = flags.quiet;
+  options.dropLast = vm.count("drop-last") > 0;
   if (vm.count("checkpoint"))
     options.checkpoint = vm["checkpoint"].as<std::string>();
   if (options.epochs < 0 || options.batch < 1 || (vm.count("lr") && !(options.lr > 0))) {
@@ -138,8 +160,8 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
   model.initParams(instance, info.train.seed ^ flags.seed);
   runtime::TrainingProgress progress;
   progress.dataSeed = flags.seed;
+  std::map<std::string, std::string> metadata;
   if (!options.checkpoint.empty() && (evalOnly || resume || predicting)) {
-    std::map<std::string, std::string> metadata;
     if (!runtime::loadTrainingState(options.checkpoint, model, instance, progress, metadata, error))
       return fail(error);
     if (predicting && metadata.count("vocab")) // the vocabulary the model was trained with
@@ -148,6 +170,10 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
       progress = {};
   }
   train::Trainer trainer(model, instance, data.loss, data.classes, train::denormalizeTarget, &data);
+  if (predicting && options.checkpoint.empty())
+    return fail("--predict needs the trained parameters: --checkpoint PATH");
+  if (predicting && data.kind == "csv")
+    return predictSeries(model, trainer, flags, metadata, vm["predict"].as<std::string>(), options.batch);
   if (predicting)
     return predict(model, instance, trainer, data, vm["predict"].as<std::string>(), options.batch);
 

@@ -99,6 +99,7 @@ int main(int argc, char **argv) {
       ("na-values", po::value<std::vector<std::string>>()->value_name("V")->multitoken(), "CSV cell values that mean missing (e.g. -200)")
       ("json", po::value<std::string>()->value_name("FILE"), "write every epoch's metrics and the report as JSON")
       ("plot", po::value<std::string>()->value_name("FILE.svg"), "draw loss and metric per epoch")
+      ("drop-last", "drop the last partial batch of each epoch (by default it is trained on)")
       ("quiet,q", "no progress output")
       ("batch", po::value<int64_t>()->value_name("N"), "samples per batch (default: the model's for training, 1 for --forward)")
       ("input", po::value<std::vector<std::string>>()->value_name("NAME=FILE"),
