@@ -378,20 +378,117 @@ private:
   /// y[r, 0:n] = x[r, 0:k] wT[k, n] (+ bias[n]) for r < rows: wT is a packed,
   /// transposed weight, so the inner loop reads rows of it as vectors.
   void matmulPacked(Value *x, Value *wT, Value *bias, Value *y, Value *rows, int64_t k, int64_t n) {
+    matmulStrided(x, k, wT, bias, y, n, rows, k, n, false);
+  }
+
+  /// y[r*yStride + j] (+)= sum_kk x[r*xStride + kk] wT[kk*n + j] (+ bias[j]);
+  /// with `accumulate` the tile starts from y instead of the bias.
+  void matmulStrided(Value *x, int64_t xStride, Value *wT, Value *bias, Value *y, int64_t yStride, Value *rows,
+                     int64_t k, int64_t n, bool accumulate) {
     IRBuilder<> &b = builder_;
-    e_.loop(rows, [&](Value *r) {
-      Value *xRow = b.CreateMul(r, e_.c64(k)), *yRow = b.CreateMul(r, e_.c64(n));
-      e_.vectorLoop(n, [&](unsigned lanes, Value *j) {
-        AllocaInst *acc = e_.slot(e_.vec(lanes), "acc");
-        b.CreateStore(bias ? e_.load(lanes, bias, j) : e_.cf(lanes, 0.0), acc);
-        e_.loop(e_.c64(k), [&](Value *kk) {
-          Value *xk = e_.splat(lanes, e_.load(1, x, b.CreateAdd(xRow, kk)));
-          Value *wk = e_.load(lanes, wT, b.CreateAdd(b.CreateMul(kk, e_.c64(n)), j));
-          b.CreateStore(e_.fma(xk, wk, b.CreateLoad(e_.vec(lanes), acc)), acc);
-        }, "k");
-        e_.store(b.CreateLoad(e_.vec(lanes), acc), y, b.CreateAdd(yRow, j));
-      });
-    }, "r");
+    // Register blocking: kRows rows times kColumns vectors of accumulators,
+    // so that each loaded weight vector feeds kRows FMAs and each broadcast
+    // input kColumns.
+    const int64_t kRows = 4, kColumns = 2, w = e_.width;
+    Value *mainRows = b.CreateMul(b.CreateSDiv(rows, e_.c64(kRows)), e_.c64(kRows));
+    auto tile = [&](Value *r0, int64_t rowsInTile, Value *j0, int64_t vectors, unsigned lanes) {
+      std::vector<AllocaInst *> acc;
+      for (int64_t i = 0; i < rowsInTile; ++i)
+        for (int64_t c = 0; c < vectors; ++c) {
+          acc.push_back(e_.slot(e_.vec(lanes), "acc"));
+          Value *col = b.CreateAdd(j0, e_.c64(c * lanes));
+          Value *start = accumulate ? e_.load(lanes, y, b.CreateAdd(b.CreateMul(b.CreateAdd(r0, e_.c64(i)), e_.c64(yStride)), col))
+                         : bias     ? e_.load(lanes, bias, col)
+                                    : e_.cf(lanes, 0.0);
+          b.CreateStore(start, acc.back());
+        }
+      e_.loop(e_.c64(k), [&](Value *kk) {
+        std::vector<Value *> weights;
+        for (int64_t c = 0; c < vectors; ++c)
+          weights.push_back(e_.load(lanes, wT, b.CreateAdd(b.CreateMul(kk, e_.c64(n)), b.CreateAdd(j0, e_.c64(c * lanes)))));
+        for (int64_t i = 0; i < rowsInTile; ++i) {
+          Value *xk = e_.splat(lanes, e_.load(1, x, b.CreateAdd(b.CreateMul(b.CreateAdd(r0, e_.c64(i)), e_.c64(xStride)), kk)));
+          for (int64_t c = 0; c < vectors; ++c) {
+            AllocaInst *a = acc[i * vectors + c];
+            b.CreateStore(e_.fma(xk, weights[c], b.CreateLoad(e_.vec(lanes), a)), a);
+          }
+        }
+      }, "k");
+      for (int64_t i = 0; i < rowsInTile; ++i)
+        for (int64_t c = 0; c < vectors; ++c) {
+          Value *at = b.CreateAdd(b.CreateMul(b.CreateAdd(r0, e_.c64(i)), e_.c64(yStride)), b.CreateAdd(j0, e_.c64(c * lanes)));
+          e_.store(b.CreateLoad(e_.vec(lanes), acc[i * vectors + c]), y, at);
+        }
+    };
+    // Columns: blocks of kColumns vectors, then single vectors, then scalars.
+    const int64_t wideEnd = n / (kColumns * w) * (kColumns * w), vectorEnd = n / w * w;
+    auto rowTiles = [&](Value *r0, int64_t rowsInTile) {
+      if (wideEnd > 0)
+        e_.loop(e_.c64(0), e_.c64(wideEnd), kColumns * w, [&](Value *j) { tile(r0, rowsInTile, j, kColumns, w); }, "j");
+      if (vectorEnd > wideEnd)
+        e_.loop(e_.c64(wideEnd), e_.c64(vectorEnd), w, [&](Value *j) { tile(r0, rowsInTile, j, 1, w); }, "jv");
+      if (n > vectorEnd)
+        e_.loop(e_.c64(vectorEnd), e_.c64(n), 1, [&](Value *j) { tile(r0, rowsInTile, j, 1, 1); }, "jt");
+    };
+    e_.loop(e_.c64(0), mainRows, kRows, [&](Value *r) { rowTiles(r, kRows); }, "r");
+    e_.loop(mainRows, rows, 1, [&](Value *r) { rowTiles(r, 1); }, "rt");
+  }
+
+  /// The fused cell for `rows` batch rows at once (hoisted projection): per
+  /// chunk of hidden units, the G * rows accumulators stay in registers and
+  /// each loaded W_hh^T vector feeds `rows` FMAs.
+  void fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *first, Value *kEnd, int64_t T, int64_t H,
+                 int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell) {
+    IRBuilder<> &b = builder_;
+    const int64_t GH = G * H;
+    std::vector<Value *> row, prevRow;
+    for (int64_t i = 0; i < rows; ++i) {
+      Value *bi = b.CreateAdd(b0, e_.c64(i));
+      row.push_back(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t));
+      prevRow.push_back(b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev), e_.c64(H)));
+    }
+    e_.vectorLoop(H, [&](unsigned w, Value *j) {
+      std::vector<std::vector<AllocaInst *>> acc(rows);
+      std::vector<AllocaInst *> hn(rows, nullptr);
+      for (int64_t i = 0; i < rows; ++i) {
+        for (int64_t g = 0; g < G; ++g) {
+          acc[i].push_back(e_.slot(e_.vec(w), "gate"));
+          b.CreateStore(e_.load(w, proj, b.CreateAdd(b.CreateMul(row[i], e_.c64(GH)), b.CreateAdd(j, e_.c64(g * H)))), acc[i][g]);
+        }
+        if (!lstm) {
+          hn[i] = e_.slot(e_.vec(w), "hn");
+          b.CreateStore(e_.load(w, bhh, b.CreateAdd(j, e_.c64(2 * H))), hn[i]);
+        }
+      }
+      e_.loop(e_.c64(0), kEnd, 1, [&](Value *k) {
+        std::vector<Value *> wk;
+        for (int64_t g = 0; g < G; ++g)
+          wk.push_back(e_.load(w, whhT, b.CreateAdd(b.CreateMul(k, e_.c64(GH)), b.CreateAdd(j, e_.c64(g * H)))));
+        for (int64_t i = 0; i < rows; ++i) {
+          Value *hk = e_.splat(w, e_.load(1, y, b.CreateAdd(prevRow[i], k)));
+          for (int64_t g = 0; g < G; ++g) {
+            AllocaInst *target = (!lstm && g == 2) ? hn[i] : acc[i][g];
+            b.CreateStore(e_.fma(hk, wk[g], b.CreateLoad(e_.vec(w), target)), target);
+          }
+        }
+      }, "k");
+      for (int64_t i = 0; i < rows; ++i) {
+        auto a = [&](int64_t g) { return b.CreateLoad(e_.vec(w), acc[i][g]); };
+        Value *out = b.CreateAdd(b.CreateMul(row[i], e_.c64(H)), j);
+        if (lstm) {
+          Value *cIndex = b.CreateAdd(b.CreateMul(b.CreateAdd(b0, e_.c64(i)), e_.c64(H)), j);
+          Value *ig = e_.sigmoid(a(0)), *fg = e_.sigmoid(a(1)), *gg = e_.tanh(a(2)), *og = e_.sigmoid(a(3));
+          Value *c = e_.fma(fg, e_.load(w, cell, cIndex), b.CreateFMul(ig, gg));
+          e_.store(c, cell, cIndex);
+          e_.store(b.CreateFMul(og, e_.tanh(c)), y, out);
+        } else {
+          Value *r = e_.sigmoid(a(0)), *z = e_.sigmoid(a(1));
+          Value *n = e_.tanh(e_.fma(r, b.CreateLoad(e_.vec(w), hn[i]), a(2)));
+          Value *hPrev = b.CreateSelect(first, e_.cf(w, 0.0), e_.load(w, y, b.CreateAdd(prevRow[i], j)));
+          e_.store(e_.fma(z, b.CreateFSub(hPrev, n), n), y, out);
+        }
+      }
+    });
   }
 
   /// One LSTM or GRU layer and direction. Arguments: x, W_ih^T [I, G*H],
@@ -424,7 +521,16 @@ private:
       Value *first = b.CreateICmpEQ(s, e_.c64(0));
       Value *tPrev = b.CreateSelect(first, t, reverse ? b.CreateAdd(t, e_.c64(1)) : b.CreateSub(t, e_.c64(1)));
       Value *kEnd = b.CreateSelect(first, e_.c64(0), e_.c64(H)); // h_{-1} = 0: no recurrent product
-      e_.loop(batch, [&](Value *bi) {
+      // Fused and hoisted: blocks of rows share each loaded recurrent weight.
+      Value *firstSingle = e_.c64(0);
+      if (fuse && hoist) {
+        const int64_t rowsPerBlock = e_.width >= 16 ? 4 : 2;
+        firstSingle = b.CreateMul(b.CreateSDiv(batch, e_.c64(rowsPerBlock)), e_.c64(rowsPerBlock));
+        e_.loop(e_.c64(0), firstSingle, rowsPerBlock, [&](Value *b0) {
+          fusedRows(b0, rowsPerBlock, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell);
+        }, "bb");
+      }
+      e_.loop(firstSingle, batch, 1, [&](Value *bi) {
         Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t);
         Value *prevRow = b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev), e_.c64(H));
         Value *projRow = hoist ? b.CreateMul(row, e_.c64(GH)) : nullptr;
@@ -644,24 +750,11 @@ bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const pl
     finish();
     return true;
   }
-  case OpKind::DenseGradInput: { // dx[r, :] = sum_u dy[r, u] w[u, :]
+  case OpKind::DenseGradInput: { // dx[r, :] = sum_u dy[r, u] w[u, :]: w is already [U, I] row-major
     const ir::TensorType &w = graph_.op(op.operands[1]).type;
     const int64_t units = w.dims[0].size, width = w.dims[1].size;
-    Value *dy = arg(f, 0), *weights = arg(f, 1), *dx = arg(f, 2);
     Value *rows = b.CreateUDiv(elementsOf(e_, b, op.type, batch), e_.c64(width));
-    e_.loop(rows, [&](Value *r) {
-      Value *dyRow = b.CreateMul(r, e_.c64(units)), *dxRow = b.CreateMul(r, e_.c64(width));
-      e_.vectorLoop(width, [&](unsigned lanes, Value *j) {
-        AllocaInst *acc = e_.slot(e_.vec(lanes), "acc");
-        b.CreateStore(e_.cf(lanes, 0.0), acc);
-        e_.loop(e_.c64(units), [&](Value *u) {
-          Value *d = e_.splat(lanes, e_.load(1, dy, b.CreateAdd(dyRow, u)));
-          Value *wu = e_.load(lanes, weights, b.CreateAdd(b.CreateMul(u, e_.c64(width)), j));
-          b.CreateStore(e_.fma(d, wu, b.CreateLoad(e_.vec(lanes), acc)), acc);
-        }, "u");
-        e_.store(b.CreateLoad(e_.vec(lanes), acc), dx, b.CreateAdd(dxRow, j));
-      });
-    }, "r");
+    matmulStrided(arg(f, 0), units, arg(f, 1), nullptr, arg(f, 2), width, rows, units, width, false);
     finish();
     return true;
   }
@@ -670,17 +763,52 @@ bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const pl
     Value *dy = arg(f, 0), *x = arg(f, 1), *dw = arg(f, 2);
     zero(dw, e_.c64(units * width));
     Value *rows = b.CreateUDiv(elementsOf(e_, b, graph_.op(op.operands[0]).type, batch), e_.c64(units));
-    e_.loop(rows, [&](Value *r) {
-      Value *dyRow = b.CreateMul(r, e_.c64(units)), *xRow = b.CreateMul(r, e_.c64(width));
-      e_.loop(e_.c64(units), [&](Value *u) {
-        Value *d = e_.load(1, dy, b.CreateAdd(dyRow, u));
-        Value *dwRow = b.CreateMul(u, e_.c64(width));
-        e_.vectorLoop(width, [&](unsigned lanes, Value *j) {
-          Value *at = b.CreateAdd(dwRow, j);
-          e_.store(e_.fma(e_.splat(lanes, d), e_.load(lanes, x, b.CreateAdd(xRow, j)), e_.load(lanes, dw, at)), dw, at);
-        });
-      }, "u");
-    }, "r");
+    // Chunks of rows small enough to stay in cache; within a chunk, tiles of
+    // 4 units times 2 vectors of dW accumulate in registers over the rows.
+    const int64_t chunk = 256, tileUnits = 4, w = e_.width;
+    e_.loop(e_.c64(0), rows, chunk, [&](Value *r0) {
+      Value *r1 = b.CreateSelect(b.CreateICmpSLT(b.CreateAdd(r0, e_.c64(chunk)), rows), b.CreateAdd(r0, e_.c64(chunk)), rows);
+      auto tile = [&](Value *u0, int64_t tu, Value *j0, int64_t vectors, unsigned lanes) {
+        std::vector<AllocaInst *> acc;
+        for (int64_t a = 0; a < tu; ++a)
+          for (int64_t c = 0; c < vectors; ++c) {
+            acc.push_back(e_.slot(e_.vec(lanes), "dw"));
+            Value *at = b.CreateAdd(b.CreateMul(b.CreateAdd(u0, e_.c64(a)), e_.c64(width)), b.CreateAdd(j0, e_.c64(c * lanes)));
+            b.CreateStore(e_.load(lanes, dw, at), acc.back());
+          }
+        e_.loop(r0, r1, 1, [&](Value *r) {
+          std::vector<Value *> xs;
+          for (int64_t c = 0; c < vectors; ++c)
+            xs.push_back(e_.load(lanes, x, b.CreateAdd(b.CreateMul(r, e_.c64(width)), b.CreateAdd(j0, e_.c64(c * lanes)))));
+          for (int64_t a = 0; a < tu; ++a) {
+            Value *d = e_.splat(lanes, e_.load(1, dy, b.CreateAdd(b.CreateMul(r, e_.c64(units)), b.CreateAdd(u0, e_.c64(a)))));
+            for (int64_t c = 0; c < vectors; ++c) {
+              AllocaInst *slot = acc[a * vectors + c];
+              b.CreateStore(e_.fma(d, xs[c], b.CreateLoad(e_.vec(lanes), slot)), slot);
+            }
+          }
+        }, "r");
+        for (int64_t a = 0; a < tu; ++a)
+          for (int64_t c = 0; c < vectors; ++c) {
+            Value *at = b.CreateAdd(b.CreateMul(b.CreateAdd(u0, e_.c64(a)), e_.c64(width)), b.CreateAdd(j0, e_.c64(c * lanes)));
+            e_.store(b.CreateLoad(e_.vec(lanes), acc[a * vectors + c]), dw, at);
+          }
+      };
+      const int64_t wideEnd = width / (2 * w) * (2 * w), vectorEnd = width / w * w;
+      auto columns = [&](Value *u0, int64_t tu) {
+        if (wideEnd > 0)
+          e_.loop(e_.c64(0), e_.c64(wideEnd), 2 * w, [&](Value *j) { tile(u0, tu, j, 2, e_.width); }, "j");
+        if (vectorEnd > wideEnd)
+          e_.loop(e_.c64(wideEnd), e_.c64(vectorEnd), w, [&](Value *j) { tile(u0, tu, j, 1, e_.width); }, "jv");
+        if (width > vectorEnd)
+          e_.loop(e_.c64(vectorEnd), e_.c64(width), 1, [&](Value *j) { tile(u0, tu, j, 1, 1); }, "jt");
+      };
+      const int64_t unitsMain = units / tileUnits * tileUnits;
+      if (unitsMain > 0)
+        e_.loop(e_.c64(0), e_.c64(unitsMain), tileUnits, [&](Value *u) { columns(u, tileUnits); }, "u");
+      if (units > unitsMain)
+        e_.loop(e_.c64(unitsMain), e_.c64(units), 1, [&](Value *u) { columns(u, 1); }, "ut");
+    }, "chunk");
     finish();
     return true;
   }
@@ -922,18 +1050,12 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
           e_.store(b.CreateFMul(dh, z), dhNext, b.CreateAdd(stateRow, j)); // the direct part of d h_{t-1}
         }
       });
-      // d h_{t-1} += dz_hidden W_hh
-      e_.vectorLoop(H, [&](unsigned w, Value *k) {
-        AllocaInst *acc = e_.slot(e_.vec(w), "dh");
-        b.CreateStore(lstm ? e_.cf(w, 0.0) : e_.load(w, dhNext, b.CreateAdd(stateRow, k)), acc);
-        e_.loop(e_.c64(GH), [&](Value *rowIndex) {
-          Value *d = e_.splat(w, e_.load(1, out, b.CreateAdd(outRow, b.CreateAdd(e_.c64(GH), rowIndex))));
-          Value *wk = e_.load(w, whh, b.CreateAdd(b.CreateMul(rowIndex, e_.c64(H)), k));
-          b.CreateStore(e_.fma(d, wk, b.CreateLoad(e_.vec(w), acc)), acc);
-        }, "g");
-        e_.store(b.CreateLoad(e_.vec(w), acc), dhNext, b.CreateAdd(stateRow, k));
-      });
     }, "b");
+    // d h_{t-1} (+)= dz_hidden W_hh for every row at once (GRU: on top of its direct part).
+    Value *dzHidden = e_.at(out, b.CreateAdd(b.CreateMul(t, e_.c64(2 * GH)), e_.c64(GH)));
+    if (lstm)
+      b.CreateMemSet(dhNext, b.getInt8(0), b.CreateMul(batch, e_.c64(H * 4)), MaybeAlign(4));
+    matmulStrided(dzHidden, T * 2 * GH, whh, nullptr, dhNext, H, batch, GH, H, true);
   }, "back");
   finish();
 }
