@@ -178,6 +178,9 @@ int main(int argc, char **argv) {
     for (int32_t i = 0; i < info.num_outputs; ++i)
       std::cout << "  output " << info.outputs[i].name << ": " << shapeOf(info.outputs[i], -1) << "\n";
     std::cout << "  " << info.num_params << " parameter tensors, " << info.param_elements << " floats\n";
+    std::cout << "  working memory: " << info.arena_per_sample * 4 << " bytes per sample + "
+              << (info.arena_fixed + info.packed_elements) * 4 << " bytes"
+              << (info.train.has_train_step ? "; has a train step" : "") << "\n";
     return kExitOk;
   }
   if (!forwardOnly) {
