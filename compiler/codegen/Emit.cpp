@@ -116,6 +116,18 @@ AllocaInst *Emitter::slot(Type *type, const char *name) {
   return entry.CreateAlloca(type, nullptr, name);
 }
 
+Value *Emitter::dropoutUniform(Value *seed, Value *step, Value *stream, Value *index) {
+  auto c = [&](uint64_t v) { return b.getInt64(v); };
+  Value *z = b.CreateMul(seed, c(0x9E3779B97F4A7C15ull));
+  z = b.CreateXor(z, b.CreateMul(b.CreateAdd(step, c(1)), c(0xC2B2AE3D27D4EB4Full)));
+  z = b.CreateXor(z, b.CreateMul(b.CreateAdd(stream, c(1)), c(0x165667B19E3779F9ull)));
+  z = b.CreateXor(z, b.CreateMul(index, c(0xD6E8FEB86659FD93ull)));
+  z = b.CreateMul(b.CreateXor(z, b.CreateLShr(z, 30)), c(0xBF58476D1CE4E5B9ull));
+  z = b.CreateMul(b.CreateXor(z, b.CreateLShr(z, 27)), c(0x94D049BB133111EBull));
+  z = b.CreateXor(z, b.CreateLShr(z, 31));
+  return b.CreateFMul(b.CreateUIToFP(b.CreateLShr(z, 40), f32()), ConstantFP::get(f32(), 1.0 / 16777216.0));
+}
+
 Value *Emitter::reduceAdd(Value *v) {
   if (lanes(v) == 1 && !isa<FixedVectorType>(v->getType()))
     return v;

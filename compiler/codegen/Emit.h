@@ -54,6 +54,9 @@ public:
   /// A stack slot in the function's entry block (promoted to a register by
   /// the optimizer).
   llvm::AllocaInst *slot(llvm::Type *type, const char *name);
+  /// rnnc_dropout_uniform (runtime/include/rnnc/plan.h) in IR: the uniform
+  /// number in [0, 1) that decides whether dropout keeps an element.
+  llvm::Value *dropoutUniform(llvm::Value *seed, llvm::Value *step, llvm::Value *stream, llvm::Value *index);
   /// Sum of the lanes of a vector.
   llvm::Value *reduceAdd(llvm::Value *v);
   llvm::Value *reduceMax(llvm::Value *v);

@@ -27,19 +27,6 @@ StructType *argsType(LLVMContext &ctx) {
 
 std::string kernelSymbol(Kernel k) { return std::string("rnnc_k_") + plan::kernelName(k); }
 
-/// rnnc_dropout_uniform (runtime/include/rnnc/plan.h) in IR; the stream is a value.
-Value *dropoutUniform(IRBuilder<> &b, Value *seed, Value *step, Value *stream, Value *index) {
-  auto c = [&](uint64_t v) { return b.getInt64(v); };
-  Value *z = b.CreateMul(seed, c(0x9E3779B97F4A7C15ull));
-  z = b.CreateXor(z, b.CreateMul(b.CreateAdd(step, c(1)), c(0xC2B2AE3D27D4EB4Full)));
-  z = b.CreateXor(z, b.CreateMul(b.CreateAdd(stream, c(1)), c(0x165667B19E3779F9ull)));
-  z = b.CreateXor(z, b.CreateMul(index, c(0xD6E8FEB86659FD93ull)));
-  z = b.CreateMul(b.CreateXor(z, b.CreateLShr(z, 30)), c(0xBF58476D1CE4E5B9ull));
-  z = b.CreateMul(b.CreateXor(z, b.CreateLShr(z, 27)), c(0x94D049BB133111EBull));
-  z = b.CreateXor(z, b.CreateLShr(z, 31));
-  return b.CreateFMul(b.CreateUIToFP(b.CreateLShr(z, 40), b.getFloatTy()), ConstantFP::get(b.getFloatTy(), 1.0 / 16777216.0));
-}
-
 class KernelEmitter {
 public:
   KernelEmitter(Module &module, unsigned width) : module_(module), b_(module.getContext()), e_(b_, width) {}
@@ -228,7 +215,7 @@ private:
       Value *scale = b_.CreateFDiv(e_.cf(1, 1.0), b_.CreateFSub(e_.cf(1, 1.0), probability));
       Value *s = seed(), *st = stepCount(), *stream = p(2);
       e_.loop(count, [&](Value *i) {
-        Value *u = dropoutUniform(b_, s, st, stream, i);
+        Value *u = e_.dropoutUniform(s, st, stream, i);
         Value *keep = b_.CreateFCmpOGE(u, probability);
         e_.store(b_.CreateSelect(keep, b_.CreateFMul(e_.load(1, a, i), scale), e_.cf(1, 0.0)), o, i);
       });

@@ -1,0 +1,423 @@
+//===- SymbolicTraining.cpp - Kernels of the gradient ops (symbolic plan) -===//
+#include "compiler/codegen/SymbolicEmitter.h"
+
+namespace rnnc::codegen::detail {
+
+
+// --- Training kernels ---------------------------------------------------------
+
+/// The number of elements of a value in a kernel (fixed, or scaled by batch).
+static Value *elementsOf(Emitter &e, IRBuilder<> &b, const ir::TensorType &type, Value *batch) {
+  if (plan::isFixedSize(type))
+    return e.c64(*type.elementCount());
+  return b.CreateMul(batch, e.c64(plan::perSampleElements(type)));
+}
+
+bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const plan::Step &step) {
+  IRBuilder<> &b = builder_;
+  Value *batch = batchArg(f);
+  auto zero = [&](Value *buffer, Value *n) { b.CreateMemSet(buffer, b.getInt8(0), b.CreateMul(n, e_.c64(4)), MaybeAlign(4)); };
+  switch (op.kind) {
+  case OpKind::Dropout:
+  case OpKind::DropoutGrad: {
+    const double p = op.attrs.getNumber("p");
+    const int64_t stream = op.kind == OpKind::Dropout ? dropoutStream(graph_, step.op) : op.attrs.getInt("stream");
+    Value *x = arg(f, 0), *y = arg(f, 1);
+    e_.loop(elementsOf(e_, b, op.type, batch), [&](Value *i) {
+      Value *keep = b.CreateFCmpOGE(e_.dropoutUniform(seedArg(f), stepArg(f), e_.c64(stream), i), e_.cf(1, p));
+      Value *scaled = b.CreateFMul(e_.load(1, x, i), e_.cf(1, 1.0 / (1.0 - p)));
+      e_.store(b.CreateSelect(keep, scaled, e_.cf(1, 0.0)), y, i);
+    });
+    finish();
+    return true;
+  }
+  case OpKind::Mse:
+  case OpKind::Mae:
+  case OpKind::BceWithLogits:
+  case OpKind::SoftmaxCrossEntropy:
+  case OpKind::LossGrad: {
+    const OpKind loss = op.kind == OpKind::LossGrad ? *ir::opKindFromMnemonic(op.attrs.getString("loss")) : op.kind;
+    const bool grad = op.kind == OpKind::LossGrad;
+    const ir::TensorType &predType = graph_.op(op.operands[0]).type;
+    Value *pred = arg(f, 0), *target = arg(f, 1), *out = arg(f, 2);
+    Type *f64 = b.getDoubleTy();
+    AllocaInst *sum = e_.slot(f64, "sum");
+    b.CreateStore(ConstantFP::get(f64, 0.0), sum);
+    auto add = [&](Value *v) { b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, sum), b.CreateFPExt(v, f64)), sum); };
+    auto logOf = [&](Value *v) { return b.CreateIntrinsic(Intrinsic::log, {v->getType()}, {v}); };
+    if (loss == OpKind::SoftmaxCrossEntropy) {
+      const int64_t classes = predType.dims[1].size;
+      BasicBlock *bad = BasicBlock::Create(module_.getContext(), "bad_class", f);
+      AllocaInst *m = e_.slot(e_.f32(), "max"), *denominator = e_.slot(e_.f32(), "sum_exp");
+      e_.loop(batch, [&](Value *r) {
+        Value *row = b.CreateMul(r, e_.c64(classes));
+        Value *label = b.CreateSExt(b.CreateAlignedLoad(e_.i32(), e_.at(target, r, e_.i32()), Align(4)), e_.i64());
+        BasicBlock *ok = BasicBlock::Create(module_.getContext(), "class_ok", f);
+        b.CreateCondBr(b.CreateICmpUGE(label, e_.c64(classes)), bad, ok);
+        b.SetInsertPoint(ok);
+        b.CreateStore(ConstantFP::getInfinity(e_.f32(), true), m);
+        e_.loop(e_.c64(classes), [&](Value *k) { b.CreateStore(e_.max(b.CreateLoad(e_.f32(), m), e_.load(1, pred, b.CreateAdd(row, k))), m); }, "k");
+        b.CreateStore(e_.cf(1, 0.0), denominator);
+        Value *mx = b.CreateLoad(e_.f32(), m);
+        e_.loop(e_.c64(classes), [&](Value *k) {
+          Value *v = e_.exp(b.CreateFSub(e_.load(1, pred, b.CreateAdd(row, k)), mx));
+          b.CreateStore(b.CreateFAdd(b.CreateLoad(e_.f32(), denominator), v), denominator);
+        }, "k");
+        Value *total = b.CreateLoad(e_.f32(), denominator);
+        if (grad) {
+          Value *scale = b.CreateFDiv(e_.cf(1, 1.0), b.CreateFMul(total, b.CreateSIToFP(batch, e_.f32())));
+          e_.loop(e_.c64(classes), [&](Value *k) {
+            Value *softmax = b.CreateFMul(e_.exp(b.CreateFSub(e_.load(1, pred, b.CreateAdd(row, k)), mx)), scale);
+            Value *hot = b.CreateSelect(b.CreateICmpEQ(k, label), b.CreateFDiv(e_.cf(1, 1.0), b.CreateSIToFP(batch, e_.f32())), e_.cf(1, 0.0));
+            e_.store(b.CreateFSub(softmax, hot), out, b.CreateAdd(row, k));
+          }, "k");
+        } else {
+          Value *lse = b.CreateFAdd(mx, logOf(total));
+          add(b.CreateFSub(lse, e_.load(1, pred, b.CreateAdd(row, label))));
+        }
+      }, "r");
+      if (!grad)
+        e_.store(b.CreateFPTrunc(b.CreateFDiv(b.CreateLoad(f64, sum), b.CreateSIToFP(batch, f64)), e_.f32()), out, e_.c64(0));
+      finish();
+      b.SetInsertPoint(bad);
+      b.CreateRet(b.getInt32(2)); // RNNC_ERR_TOKEN: a class id outside the classes
+      return true;
+    }
+    Value *n = elementsOf(e_, b, predType, batch);
+    Value *inverseN = b.CreateFDiv(e_.cf(1, 1.0), b.CreateSIToFP(n, e_.f32()));
+    e_.loop(n, [&](Value *i) {
+      Value *p = e_.load(1, pred, i), *t = e_.load(1, target, i), *d = b.CreateFSub(p, t);
+      Value *v;
+      if (loss == OpKind::Mse)
+        v = grad ? b.CreateFMul(b.CreateFMul(d, e_.cf(1, 2.0)), inverseN) : b.CreateFMul(d, d);
+      else if (loss == OpKind::Mae)
+        v = grad ? b.CreateFMul(b.CreateSelect(b.CreateFCmpOGT(d, e_.cf(1, 0.0)), e_.cf(1, 1.0),
+                                               b.CreateSelect(b.CreateFCmpOLT(d, e_.cf(1, 0.0)), e_.cf(1, -1.0), e_.cf(1, 0.0))),
+                                inverseN)
+                 : b.CreateIntrinsic(Intrinsic::fabs, {e_.f32()}, {d});
+      else // binary cross-entropy on logits: max(p,0) - p t + log(1 + exp(-|p|))
+        v = grad ? b.CreateFMul(b.CreateFSub(e_.sigmoid(p), t), inverseN)
+                 : b.CreateFAdd(b.CreateFSub(e_.max(p, e_.cf(1, 0.0)), b.CreateFMul(p, t)),
+                                logOf(b.CreateFAdd(e_.cf(1, 1.0), e_.exp(b.CreateFNeg(b.CreateIntrinsic(Intrinsic::fabs, {e_.f32()}, {p}))))));
+      if (grad)
+        e_.store(v, out, i);
+      else
+        add(v);
+    });
+    if (!grad)
+      e_.store(b.CreateFPTrunc(b.CreateFDiv(b.CreateLoad(f64, sum), b.CreateSIToFP(n, f64)), e_.f32()), out, e_.c64(0));
+    finish();
+    return true;
+  }
+  case OpKind::DenseGradInput: { // dx[r, :] = sum_u dy[r, u] w[u, :]: w is already [U, I] row-major
+    const ir::TensorType &w = graph_.op(op.operands[1]).type;
+    const int64_t units = w.dims[0].size, width = w.dims[1].size;
+    Value *rows = b.CreateUDiv(elementsOf(e_, b, op.type, batch), e_.c64(width));
+    matmulStrided(arg(f, 0), units, arg(f, 1), nullptr, arg(f, 2), width, rows, units, width, false);
+    finish();
+    return true;
+  }
+  case OpKind::DenseGradWeight: { // dW[u, :] = sum_r dy[r, u] x[r, :], over every row of the batch (and time)
+    const int64_t units = op.type.dims[0].size, width = op.type.dims[1].size;
+    Value *dy = arg(f, 0), *x = arg(f, 1), *dw = arg(f, 2);
+    zero(dw, e_.c64(units * width));
+    Value *rows = b.CreateUDiv(elementsOf(e_, b, graph_.op(op.operands[0]).type, batch), e_.c64(units));
+    // Chunks of rows small enough to stay in cache; within a chunk, tiles of
+    // 4 units times 2 vectors of dW accumulate in registers over the rows.
+    const int64_t chunk = 256, tileUnits = 4, w = e_.width;
+    e_.loop(e_.c64(0), rows, chunk, [&](Value *r0) {
+      Value *r1 = b.CreateSelect(b.CreateICmpSLT(b.CreateAdd(r0, e_.c64(chunk)), rows), b.CreateAdd(r0, e_.c64(chunk)), rows);
+      auto tile = [&](Value *u0, int64_t tu, Value *j0, int64_t vectors, unsigned lanes) {
+        std::vector<AllocaInst *> acc;
+        for (int64_t a = 0; a < tu; ++a)
+          for (int64_t c = 0; c < vectors; ++c) {
+            acc.push_back(e_.slot(e_.vec(lanes), "dw"));
+            Value *at = b.CreateAdd(b.CreateMul(b.CreateAdd(u0, e_.c64(a)), e_.c64(width)), b.CreateAdd(j0, e_.c64(c * lanes)));
+            b.CreateStore(e_.load(lanes, dw, at), acc.back());
+          }
+        e_.loop(r0, r1, 1, [&](Value *r) {
+          std::vector<Value *> xs;
+          for (int64_t c = 0; c < vectors; ++c)
+            xs.push_back(e_.load(lanes, x, b.CreateAdd(b.CreateMul(r, e_.c64(width)), b.CreateAdd(j0, e_.c64(c * lanes)))));
+          for (int64_t a = 0; a < tu; ++a) {
+            Value *d = e_.splat(lanes, e_.load(1, dy, b.CreateAdd(b.CreateMul(r, e_.c64(units)), b.CreateAdd(u0, e_.c64(a)))));
+            for (int64_t c = 0; c < vectors; ++c) {
+              AllocaInst *slot = acc[a * vectors + c];
+              b.CreateStore(e_.fma(d, xs[c], b.CreateLoad(e_.vec(lanes), slot)), slot);
+            }
+          }
+        }, "r");
+        for (int64_t a = 0; a < tu; ++a)
+          for (int64_t c = 0; c < vectors; ++c) {
+            Value *at = b.CreateAdd(b.CreateMul(b.CreateAdd(u0, e_.c64(a)), e_.c64(width)), b.CreateAdd(j0, e_.c64(c * lanes)));
+            e_.store(b.CreateLoad(e_.vec(lanes), acc[a * vectors + c]), dw, at);
+          }
+      };
+      const int64_t wideEnd = width / (2 * w) * (2 * w), vectorEnd = width / w * w;
+      auto columns = [&](Value *u0, int64_t tu) {
+        if (wideEnd > 0)
+          e_.loop(e_.c64(0), e_.c64(wideEnd), 2 * w, [&](Value *j) { tile(u0, tu, j, 2, e_.width); }, "j");
+        if (vectorEnd > wideEnd)
+          e_.loop(e_.c64(wideEnd), e_.c64(vectorEnd), w, [&](Value *j) { tile(u0, tu, j, 1, e_.width); }, "jv");
+        if (width > vectorEnd)
+          e_.loop(e_.c64(vectorEnd), e_.c64(width), 1, [&](Value *j) { tile(u0, tu, j, 1, 1); }, "jt");
+      };
+      const int64_t unitsMain = units / tileUnits * tileUnits;
+      if (unitsMain > 0)
+        e_.loop(e_.c64(0), e_.c64(unitsMain), tileUnits, [&](Value *u) { columns(u, tileUnits); }, "u");
+      if (units > unitsMain)
+        e_.loop(e_.c64(unitsMain), e_.c64(units), 1, [&](Value *u) { columns(u, 1); }, "ut");
+    }, "chunk");
+    finish();
+    return true;
+  }
+  case OpKind::SumRows: {
+    const int64_t units = op.type.dims[0].size;
+    Value *x = arg(f, 0), *out = arg(f, 1);
+    zero(out, e_.c64(units));
+    Value *rows = b.CreateUDiv(elementsOf(e_, b, graph_.op(op.operands[0]).type, batch), e_.c64(units));
+    e_.loop(rows, [&](Value *r) {
+      Value *row = b.CreateMul(r, e_.c64(units));
+      e_.vectorLoop(units, [&](unsigned lanes, Value *j) {
+        e_.store(b.CreateFAdd(e_.load(lanes, out, j), e_.load(lanes, x, b.CreateAdd(row, j))), out, j);
+      });
+    }, "r");
+    finish();
+    return true;
+  }
+  case OpKind::ShiftSteps: {
+    const int64_t T = op.type.dims[1].size, H = op.type.dims[2].size;
+    const bool reverse = op.attrs.getBool("reverse");
+    Value *y = arg(f, 0), *out = arg(f, 1);
+    e_.loop(batch, [&](Value *bi) {
+      e_.loop(e_.c64(T), [&](Value *t) {
+        Value *to = b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t), e_.c64(H));
+        Value *edge = b.CreateICmpEQ(t, e_.c64(reverse ? T - 1 : 0));
+        Value *from = b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), b.CreateSelect(edge, t, reverse ? b.CreateAdd(t, e_.c64(1)) : b.CreateSub(t, e_.c64(1)))), e_.c64(H));
+        e_.vectorLoop(H, [&](unsigned lanes, Value *j) {
+          Value *v = b.CreateSelect(edge, e_.cf(lanes, 0.0), e_.load(lanes, y, b.CreateAdd(from, j)));
+          e_.store(v, out, b.CreateAdd(to, j));
+        });
+      }, "t");
+    }, "b");
+    finish();
+    return true;
+  }
+  case OpKind::Slice: {
+    const ir::TensorType &x = graph_.op(op.operands[0]).type;
+    const int64_t axis = op.attrs.getInt("axis"), offset = op.attrs.getInt("offset"), width = op.attrs.getInt("width");
+    int64_t outerPerSample = 1, inner = 1;
+    for (int64_t d = 1; d < axis; ++d)
+      outerPerSample *= x.dims[d].size;
+    for (size_t d = axis + 1; d < x.rank(); ++d)
+      inner *= x.dims[d].size;
+    const int64_t along = x.dims[axis].size;
+    Value *src = arg(f, 0), *out = arg(f, 1);
+    e_.loop(b.CreateMul(batch, e_.c64(outerPerSample)), [&](Value *o) {
+      Value *from = b.CreateMul(b.CreateAdd(b.CreateMul(o, e_.c64(along)), e_.c64(offset)), e_.c64(inner));
+      Value *to = b.CreateMul(o, e_.c64(width * inner));
+      e_.vectorLoop(width * inner, [&](unsigned lanes, Value *j) {
+        e_.store(e_.load(lanes, src, b.CreateAdd(from, j)), out, b.CreateAdd(to, j));
+      });
+    }, "o");
+    finish();
+    return true;
+  }
+  case OpKind::StepGrad: {
+    const int64_t T = op.attrs.getInt("steps"), index = op.attrs.getInt("index"), F = op.type.dims[2].size;
+    Value *dy = arg(f, 0), *out = arg(f, 1);
+    zero(out, elementsOf(e_, b, op.type, batch));
+    e_.loop(batch, [&](Value *bi) {
+      Value *to = b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), e_.c64(index)), e_.c64(F));
+      e_.vectorLoop(F, [&](unsigned lanes, Value *j) {
+        e_.store(e_.load(lanes, dy, b.CreateAdd(b.CreateMul(bi, e_.c64(F)), j)), out, b.CreateAdd(to, j));
+      });
+    }, "b");
+    finish();
+    return true;
+  }
+  case OpKind::EmbeddingGrad: {
+    const int64_t vocab = op.attrs.getInt("vocab"), dim = op.type.dims[1].size;
+    Value *ids = arg(f, 0), *dy = arg(f, 1), *out = arg(f, 2);
+    zero(out, e_.c64(vocab * dim));
+    BasicBlock *bad = BasicBlock::Create(module_.getContext(), "bad_token", f);
+    e_.loop(b.CreateUDiv(elementsOf(e_, b, graph_.op(op.operands[1]).type, batch), e_.c64(dim)), [&](Value *i) {
+      Value *id = b.CreateSExt(b.CreateAlignedLoad(e_.i32(), e_.at(ids, i, e_.i32()), Align(4)), e_.i64());
+      BasicBlock *ok = BasicBlock::Create(module_.getContext(), "token_ok", f);
+      b.CreateCondBr(b.CreateICmpUGE(id, e_.c64(vocab)), bad, ok);
+      b.SetInsertPoint(ok);
+      Value *row = b.CreateMul(id, e_.c64(dim)), *from = b.CreateMul(i, e_.c64(dim));
+      e_.vectorLoop(dim, [&](unsigned lanes, Value *j) {
+        Value *at = b.CreateAdd(row, j);
+        e_.store(b.CreateFAdd(e_.load(lanes, out, at), e_.load(lanes, dy, b.CreateAdd(from, j))), out, at);
+      });
+    }, "i");
+    finish();
+    b.SetInsertPoint(bad);
+    b.CreateRet(b.getInt32(2));
+    return true;
+  }
+  case OpKind::ActivationGrad: {
+    const std::string fn = op.attrs.getString("fn");
+    Value *dy = arg(f, 0), *y = arg(f, 1), *dx = arg(f, 2);
+    if (fn == "softmax") {
+      const int64_t width = op.type.dims.back().size;
+      AllocaInst *dot = e_.slot(e_.f32(), "dot");
+      e_.loop(b.CreateUDiv(elementsOf(e_, b, op.type, batch), e_.c64(width)), [&](Value *r) {
+        Value *row = b.CreateMul(r, e_.c64(width));
+        b.CreateStore(e_.cf(1, 0.0), dot);
+        e_.loop(e_.c64(width), [&](Value *k) {
+          Value *at = b.CreateAdd(row, k);
+          b.CreateStore(e_.fma(e_.load(1, dy, at), e_.load(1, y, at), b.CreateLoad(e_.f32(), dot)), dot);
+        }, "k");
+        Value *d = b.CreateLoad(e_.f32(), dot);
+        e_.loop(e_.c64(width), [&](Value *k) {
+          Value *at = b.CreateAdd(row, k);
+          e_.store(b.CreateFMul(e_.load(1, y, at), b.CreateFSub(e_.load(1, dy, at), d)), dx, at);
+        }, "k");
+      }, "r");
+    } else {
+      e_.vectorLoop(elementsOf(e_, b, op.type, batch), [&](unsigned w, Value *j) {
+        Value *g = e_.load(w, dy, j), *v = e_.load(w, y, j);
+        Value *local = fn == "relu"   ? b.CreateSelect(b.CreateFCmpOGT(v, e_.cf(w, 0.0)), e_.cf(w, 1.0), e_.cf(w, 0.0))
+                       : fn == "tanh" ? b.CreateFSub(e_.cf(w, 1.0), b.CreateFMul(v, v))
+                                      : b.CreateFMul(v, b.CreateFSub(e_.cf(w, 1.0), v));
+        e_.store(b.CreateFMul(g, local), dx, j);
+      });
+    }
+    finish();
+    return true;
+  }
+  case OpKind::Add: {
+    Value *x = arg(f, 0), *y = arg(f, 1), *out = arg(f, 2);
+    e_.vectorLoop(elementsOf(e_, b, op.type, batch), [&](unsigned w, Value *j) {
+      e_.store(b.CreateFAdd(e_.load(w, x, j), e_.load(w, y, j)), out, j);
+    });
+    finish();
+    return true;
+  }
+  case OpKind::RecurrentGrad: recurrentGrad(f, op, step); return true;
+  default: return false;
+  }
+}
+
+/// Back-propagation through time for one layer and direction. Arguments: x,
+/// W_ih^T, W_hh^T, bias sum, b_hh, y, dy, W_hh, out [B,T,2*G*H]; scratch:
+/// projection [B,T,G*H], activations [B,T,(G+1)*H], d h to the previous step
+/// [B,H], and for LSTM the cell states [B,T,H] and d c [B,H]. 1) the input
+/// projection as one matrix product, 2) the gates recomputed step by step
+/// from y (no recurrence to wait for: h_{t-1} is known), 3) the backward
+/// recurrence, fused per chunk of hidden units, then d h_{t-1} = dz W_hh.
+void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::Step &step) {
+  IRBuilder<> &b = builder_;
+  const bool lstm = op.attrs.getString("cell") == "lstm", reverse = op.attrs.getBool("reverse");
+  const ir::TensorType &xt = graph_.op(op.operands[0]).type;
+  const int64_t T = xt.dims[1].size, I = xt.dims[2].size, H = op.attrs.getInt("hidden");
+  const int64_t G = lstm ? 4 : 3, GH = G * H, A = (G + 1) * H;
+  Value *x = arg(f, 0), *wihT = arg(f, 1), *whhT = arg(f, 2), *bias = arg(f, 3), *bhh = arg(f, 4), *y = arg(f, 5),
+        *dy = arg(f, 6), *whh = arg(f, 7), *out = arg(f, 8), *proj = arg(f, 9), *acts = arg(f, 10), *dhNext = arg(f, 11);
+  Value *cell = lstm ? arg(f, 12) : nullptr, *dcNext = lstm ? arg(f, 13) : nullptr;
+  Value *batch = batchArg(f);
+  auto timeOf = [&](Value *s) { return reverse ? b.CreateSub(e_.c64(T - 1), s) : s; };
+  auto previousTime = [&](Value *s, Value *t) {
+    return b.CreateSelect(b.CreateICmpEQ(s, e_.c64(0)), t, reverse ? b.CreateAdd(t, e_.c64(1)) : b.CreateSub(t, e_.c64(1)));
+  };
+
+  // 1. x W_ih^T + b for every step.
+  matmulPacked(x, wihT, bias, proj, b.CreateMul(batch, e_.c64(T)), I, GH);
+
+  // 2. The gate activations (and cell states), step by step.
+  e_.loop(e_.c64(T), [&](Value *s) {
+    Value *t = timeOf(s), *tPrev = previousTime(s, t), *first = b.CreateICmpEQ(s, e_.c64(0));
+    Value *kEnd = b.CreateSelect(first, e_.c64(0), e_.c64(H));
+    e_.loop(batch, [&](Value *bi) {
+      Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t), *prev = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev);
+      e_.vectorLoop(H, [&](unsigned w, Value *j) {
+        std::vector<AllocaInst *> acc;
+        for (int64_t g = 0; g < G; ++g) {
+          acc.push_back(e_.slot(e_.vec(w), "gate"));
+          b.CreateStore(e_.load(w, proj, b.CreateAdd(b.CreateMul(row, e_.c64(GH)), b.CreateAdd(j, e_.c64(g * H)))), acc[g]);
+        }
+        AllocaInst *hn = e_.slot(e_.vec(w), "hn");
+        b.CreateStore(lstm ? e_.cf(w, 0.0) : e_.load(w, bhh, b.CreateAdd(j, e_.c64(2 * H))), hn);
+        e_.loop(e_.c64(0), kEnd, 1, [&](Value *k) {
+          Value *hk = e_.splat(w, e_.load(1, y, b.CreateAdd(b.CreateMul(prev, e_.c64(H)), k)));
+          for (int64_t g = 0; g < G; ++g) {
+            AllocaInst *target = (!lstm && g == 2) ? hn : acc[g];
+            Value *wk = e_.load(w, whhT, b.CreateAdd(b.CreateMul(k, e_.c64(GH)), b.CreateAdd(j, e_.c64(g * H))));
+            b.CreateStore(e_.fma(hk, wk, b.CreateLoad(e_.vec(w), target)), target);
+          }
+        }, "k");
+        Value *actRow = b.CreateMul(row, e_.c64(A));
+        auto put = [&](int64_t k, Value *v) { e_.store(v, acts, b.CreateAdd(actRow, b.CreateAdd(j, e_.c64(k * H)))); };
+        auto a = [&](int64_t g) { return b.CreateLoad(e_.vec(w), acc[g]); };
+        if (lstm) {
+          Value *i = e_.sigmoid(a(0)), *fg = e_.sigmoid(a(1)), *g = e_.tanh(a(2)), *o = e_.sigmoid(a(3));
+          Value *cPrev = b.CreateSelect(first, e_.cf(w, 0.0), e_.load(w, cell, b.CreateAdd(b.CreateMul(prev, e_.c64(H)), j)));
+          e_.store(e_.fma(fg, cPrev, b.CreateFMul(i, g)), cell, b.CreateAdd(b.CreateMul(row, e_.c64(H)), j));
+          put(0, i), put(1, fg), put(2, g), put(3, o);
+        } else {
+          Value *hnValue = b.CreateLoad(e_.vec(w), hn);
+          Value *r = e_.sigmoid(a(0)), *z = e_.sigmoid(a(1)), *n = e_.tanh(e_.fma(r, hnValue, a(2)));
+          put(0, r), put(1, z), put(2, n), put(3, hnValue);
+        }
+      });
+    }, "b");
+  }, "s");
+
+  // 3. Backwards through time.
+  b.CreateMemSet(dhNext, b.getInt8(0), b.CreateMul(batch, e_.c64(H * 4)), MaybeAlign(4));
+  if (lstm)
+    b.CreateMemSet(dcNext, b.getInt8(0), b.CreateMul(batch, e_.c64(H * 4)), MaybeAlign(4));
+  e_.loop(e_.c64(T), [&](Value *back) {
+    Value *s = b.CreateSub(e_.c64(T - 1), back);
+    Value *t = timeOf(s), *tPrev = previousTime(s, t), *first = b.CreateICmpEQ(s, e_.c64(0));
+    e_.loop(batch, [&](Value *bi) {
+      Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t), *prev = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev);
+      Value *outRow = b.CreateMul(row, e_.c64(2 * GH)), *actRow = b.CreateMul(row, e_.c64(A));
+      Value *stateRow = b.CreateMul(bi, e_.c64(H));
+      e_.vectorLoop(H, [&](unsigned w, Value *j) {
+        auto act = [&](int64_t k) { return e_.load(w, acts, b.CreateAdd(actRow, b.CreateAdd(j, e_.c64(k * H)))); };
+        auto put = [&](int64_t half, int64_t g, Value *v) {
+          e_.store(v, out, b.CreateAdd(outRow, b.CreateAdd(j, e_.c64(half * GH + g * H))));
+        };
+        Value *one = e_.cf(w, 1.0);
+        Value *dh = b.CreateFAdd(e_.load(w, dy, b.CreateAdd(b.CreateMul(row, e_.c64(H)), j)),
+                                 e_.load(w, dhNext, b.CreateAdd(stateRow, j)));
+        if (lstm) {
+          Value *i = act(0), *fg = act(1), *g = act(2), *o = act(3);
+          Value *c = e_.load(w, cell, b.CreateAdd(b.CreateMul(row, e_.c64(H)), j));
+          Value *cPrev = b.CreateSelect(first, e_.cf(w, 0.0), e_.load(w, cell, b.CreateAdd(b.CreateMul(prev, e_.c64(H)), j)));
+          Value *tc = e_.tanh(c);
+          Value *dc = e_.fma(b.CreateFMul(dh, o), b.CreateFSub(one, b.CreateFMul(tc, tc)),
+                             e_.load(w, dcNext, b.CreateAdd(stateRow, j)));
+          Value *dz[4] = {b.CreateFMul(b.CreateFMul(dc, g), b.CreateFMul(i, b.CreateFSub(one, i))),
+                          b.CreateFMul(b.CreateFMul(dc, cPrev), b.CreateFMul(fg, b.CreateFSub(one, fg))),
+                          b.CreateFMul(b.CreateFMul(dc, i), b.CreateFSub(one, b.CreateFMul(g, g))),
+                          b.CreateFMul(b.CreateFMul(dh, tc), b.CreateFMul(o, b.CreateFSub(one, o)))};
+          for (int64_t k = 0; k < 4; ++k)
+            put(0, k, dz[k]), put(1, k, dz[k]);
+          e_.store(b.CreateFMul(dc, fg), dcNext, b.CreateAdd(stateRow, j));
+        } else {
+          Value *r = act(0), *z = act(1), *n = act(2), *hn = act(3);
+          Value *hPrev = b.CreateSelect(first, e_.cf(w, 0.0), e_.load(w, y, b.CreateAdd(b.CreateMul(prev, e_.c64(H)), j)));
+          Value *dn = b.CreateFMul(b.CreateFMul(dh, b.CreateFSub(one, z)), b.CreateFSub(one, b.CreateFMul(n, n)));
+          Value *dr = b.CreateFMul(b.CreateFMul(dn, hn), b.CreateFMul(r, b.CreateFSub(one, r)));
+          Value *dzz = b.CreateFMul(b.CreateFMul(dh, b.CreateFSub(hPrev, n)), b.CreateFMul(z, b.CreateFSub(one, z)));
+          put(0, 0, dr), put(0, 1, dzz), put(0, 2, dn);
+          put(1, 0, dr), put(1, 1, dzz), put(1, 2, b.CreateFMul(dn, r));
+          e_.store(b.CreateFMul(dh, z), dhNext, b.CreateAdd(stateRow, j)); // the direct part of d h_{t-1}
+        }
+      });
+    }, "b");
+    // d h_{t-1} (+)= dz_hidden W_hh for every row at once (GRU: on top of its direct part).
+    Value *dzHidden = e_.at(out, b.CreateAdd(b.CreateMul(t, e_.c64(2 * GH)), e_.c64(GH)));
+    if (lstm)
+      b.CreateMemSet(dhNext, b.getInt8(0), b.CreateMul(batch, e_.c64(H * 4)), MaybeAlign(4));
+    matmulStrided(dzHidden, T * 2 * GH, whh, nullptr, dhNext, H, batch, GH, H, true);
+  }, "back");
+  finish();
+}
+
+
+} // namespace rnnc::codegen::detail
