@@ -2,6 +2,7 @@
 #include "compiler/driver/Backend.h"
 #include "compiler/driver/Frontend.h"
 #include "runtime/Loader.h"
+#include "runtime/TrainingState.h"
 #include "tools/rnnrun/Training.h"
 
 #include <boost/program_options.hpp>
@@ -249,6 +250,15 @@ int main(int argc, char **argv) {
     return kExitError;
   }
   model->initParams(instance, vm["seed"].as<uint64_t>());
+  if (vm.count("checkpoint")) { // parameters from a checkpoint (ours, or a PyTorch state dict)
+    rnnc::runtime::TrainingProgress progress;
+    std::map<std::string, std::string> metadata;
+    if (!rnnc::runtime::loadTrainingState(vm["checkpoint"].as<std::string>(), *model, instance, progress, metadata, error)) {
+      model->destroy(instance);
+      std::cerr << "rnnrun: error: " << error << "\n";
+      return kExitError;
+    }
+  }
   std::vector<std::vector<float>> outputs(info.num_outputs);
   std::vector<float *> outputPointers;
   for (int32_t i = 0; i < info.num_outputs; ++i) {
