@@ -11,9 +11,10 @@ packages=(
   libgtest-dev libgmock-dev
   nlohmann-json3-dev libarchive-dev
   python3
+  python3-torch   # the PyTorch interoperability test (test/lit/interop) and bench/peers
 )
 # Benchmark-only dependencies, installed with --bench.
-bench_packages=(libbenchmark-dev libdnnl-dev)
+bench_packages=(libbenchmark-dev libdnnl-dev libopenblas0-openmp)
 
 want=("${packages[@]}")
 if [[ "${1:-}" == "--bench" ]]; then want+=("${bench_packages[@]}"); fi

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""The benchmark workloads of ../shared/docs/BENCHMARKS.md in PyTorch, for a
+side-by-side table with rnnc (bench/peers/README.md).
+
+W1  time-series epoch, one sequence T=1077, batch 1, I=43 -> LSTM 64 -> dense 1
+    -> dropout 0.01 -> dense 1; MSE; forward + backward + Adam
+W2  1077 optimizer steps of batch 1 and sequence length 1, same network
+W3  prediction: 359 samples as one sequence (time per sample); one step (T=1, B=1)
+W4  IMDB training step: embedding 20000x64 -> 2-layer bidirectional LSTM 128 ->
+    concat(first, last) -> dense 2; softmax cross-entropy; B=256, T=256
+W5  IMDB inference: B=256 (per batch) and B=1 (latency of one review)
+W6  W1, W4 and W5 with GRU
+
+Debian's python3-torch links the reference BLAS unless OpenBLAS is selected,
+which makes it 16-22x slower on these shapes and would flatter rnnc: run it as
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp python3 bench/peers/peers.py
+The script says which BLAS torch reports. Prints a markdown table and writes
+JSON with --json FILE. Each figure is the median of --repeat runs after a
+warm-up run.
+"""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+
+def median_seconds(fn, repeat):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+class Series(torch.nn.Module):
+    def __init__(self, cell):
+        super().__init__()
+        self.h = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(43, 64, batch_first=True)
+        self.d1 = torch.nn.Linear(64, 1)
+        self.drop = torch.nn.Dropout(0.01)
+        self.pred = torch.nn.Linear(1, 1)
+
+    def forward(self, x):  # every step's prediction: [B, T, 1]
+        y, _ = self.h(x)
+        return self.pred(self.drop(self.d1(y)))
+
+
+class Imdb(torch.nn.Module):
+    def __init__(self, cell):
+        super().__init__()
+        self.x = torch.nn.Embedding(20000, 64)
+        self.h = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(64, 128, num_layers=2, bidirectional=True,
+                                                                      batch_first=True)
+        self.out = torch.nn.Linear(512, 2)
+
+    def forward(self, tokens):
+        y, _ = self.h(self.x(tokens))
+        return self.out(torch.cat([y[:, 0], y[:, -1]], dim=1))
+
+
+def train_step(model, optimizer, loss_fn, x, y):
+    optimizer.zero_grad()
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    optimizer.step()
+
+
+def workloads(cell, repeat, imdb):
+    torch.manual_seed(0)
+    rows = []
+    series = Series(cell)
+    adam = torch.optim.Adam(series.parameters(), lr=1e-3)
+    mse = torch.nn.MSELoss()
+    x, y = torch.rand(1, 1077, 43), torch.rand(1, 1077, 1)
+    rows.append((f"W1 {cell} epoch (one sequence of 1077)", median_seconds(lambda: train_step(series, adam, mse, x, y), repeat), "s"))
+    if cell == "lstm":
+        def keras_epoch():
+            for t in range(1077):
+                train_step(series, adam, mse, x[:, t:t + 1], y[:, t:t + 1])
+        rows.append(("W2 lstm epoch (1077 steps of batch 1)", median_seconds(keras_epoch, max(1, repeat // 3)), "s"))
+        series.eval()
+        with torch.no_grad():
+            seq = torch.rand(1, 359, 43)
+            rows.append(("W3 prediction per sample (359 as one sequence)", median_seconds(lambda: series(seq), repeat) / 359, "s"))
+            one = torch.rand(1, 1, 43)
+            rows.append(("W3 latency of one step (T=1, B=1)", median_seconds(lambda: series(one), repeat * 10), "s"))
+    if imdb:
+        model = Imdb(cell)
+        adam = torch.optim.Adam(model.parameters(), lr=1e-3)
+        ce = torch.nn.CrossEntropyLoss()
+        tokens, labels = torch.randint(0, 20000, (256, 256)), torch.randint(0, 2, (256,))
+        rows.append((f"W4 imdb {cell} train step (B=256)", median_seconds(lambda: train_step(model, adam, ce, tokens, labels), max(1, repeat // 3)), "s"))
+        model.eval()
+        with torch.no_grad():
+            rows.append((f"W5 imdb {cell} inference (B=256)", median_seconds(lambda: model(tokens), max(1, repeat // 3)), "s"))
+            rows.append((f"W5 imdb {cell} latency (B=1)", median_seconds(lambda: model(tokens[:1]), repeat), "s"))
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-imdb", action="store_true", help="skip W4/W5 (minutes per run on a slow BLAS)")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    torch.rand(64, 64) @ torch.rand(64, 64)  # loads the BLAS
+    maps = open("/proc/self/maps").read().lower()
+    blas = ("OpenBLAS" if "openblas" in maps else "MKL" if "libmkl" in maps
+            else "the reference BLAS (slow: see --help)" if "libblas" in maps else "unknown")
+    print(f"PyTorch {torch.__version__}, BLAS: {blas}")
+    results = {}
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        for cell in ("lstm", "gru"):
+            for name, seconds, unit in workloads(cell, args.repeat, not args.no_imdb):
+                results.setdefault(name, {})[threads] = seconds
+    header = " | ".join(f"{t} thread{'s' if t > 1 else ''}" for t in args.threads)
+    print(f"\n| workload (PyTorch {torch.__version__}) | {header} |\n|---|" + "---|" * len(args.threads))
+    for name, by_threads in results.items():
+        cells = " | ".join(f"{by_threads[t] * 1e3:.3f} ms" if by_threads[t] < 1 else f"{by_threads[t]:.3f} s" for t in args.threads)
+        print(f"| {name} | {cells} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"torch": torch.__version__, "blas": blas, "results": results}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
