@@ -40,6 +40,7 @@ public:
   int32_t (*forward_)(rnnc_instance *, int64_t, const void *const *, float *const *) = nullptr;
   int32_t (*train_)(rnnc_instance *, int64_t, const void *const *, const void *const *, float *) = nullptr;
   void (*setLr_)(rnnc_instance *, float) = nullptr;
+  int32_t (*setThreads_)(rnnc_instance *, int32_t) = nullptr;
   const float *(*gradients_)(rnnc_instance *) = nullptr;
   int64_t (*steps_)(rnnc_instance *) = nullptr;
   float *(*state_)(rnnc_instance *) = nullptr;
@@ -63,6 +64,7 @@ public:
     return train_(instance, batch, inputs, targets, loss);
   }
   void setLearningRate(rnnc_instance *instance, float lr) override { setLr_(instance, lr); }
+  int32_t setThreads(rnnc_instance *instance, int32_t threads) override { return setThreads_(instance, threads); }
   const float *gradients(rnnc_instance *instance) override { return gradients_(instance); }
   int64_t stepsDone(rnnc_instance *instance) override { return steps_(instance); }
   float *optimizerState(rnnc_instance *instance) override { return state_(instance); }
@@ -87,6 +89,9 @@ public:
     return rnnc_binding_train_step(instance, batch, inputs, targets, loss);
   }
   void setLearningRate(rnnc_instance *instance, float lr) override { rnnc_binding_set_learning_rate(instance, lr); }
+  int32_t setThreads(rnnc_instance *instance, int32_t threads) override {
+    return rnnc_binding_set_threads(instance, threads);
+  }
   const float *gradients(rnnc_instance *instance) override { return rnnc_binding_gradients(instance); }
   int64_t stepsDone(rnnc_instance *instance) override { return rnnc_binding_steps_done(instance); }
   float *optimizerState(rnnc_instance *instance) override { return rnnc_binding_optimizer_state(instance); }
@@ -186,6 +191,7 @@ std::unique_ptr<Model> openSharedLibrary(const std::string &path, std::string &e
       !bind(model->init_, "rnnc_init_params") || !bind(model->params_, "rnnc_params") ||
       !bind(model->changed_, "rnnc_params_changed") || !bind(model->forward_, "rnnc_forward") ||
       !bind(model->train_, "rnnc_train_step") || !bind(model->setLr_, "rnnc_set_learning_rate") ||
+      !bind(model->setThreads_, "rnnc_set_threads") ||
       !bind(model->gradients_, "rnnc_gradients") || !bind(model->steps_, "rnnc_train_steps_done") ||
       !bind(model->state_, "rnnc_optimizer_state") || !bind(model->setSteps_, "rnnc_set_train_steps_done"))
     return nullptr;

@@ -24,6 +24,7 @@ public:
   virtual int32_t trainStep(rnnc_instance *instance, int64_t batch, const void *const *inputs,
                             const void *const *targets, float *loss) = 0;
   virtual void setLearningRate(rnnc_instance *instance, float lr) = 0;
+  virtual int32_t setThreads(rnnc_instance *instance, int32_t threads) = 0;
   virtual const float *gradients(rnnc_instance *instance) = 0;
   virtual int64_t stepsDone(rnnc_instance *instance) = 0;
   virtual float *optimizerState(rnnc_instance *instance) = 0;

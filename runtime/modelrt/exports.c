@@ -50,6 +50,9 @@ EXPORT int32_t rnnc_train_step(rnnc_instance *instance, int64_t batch, const voi
                                const void *const *targets, float *loss) {
   return rnnc_binding_train_step(instance, batch, inputs, targets, loss);
 }
+EXPORT int32_t rnnc_set_threads(rnnc_instance *instance, int32_t threads) {
+  return rnnc_binding_set_threads(instance, threads);
+}
 EXPORT void rnnc_set_learning_rate(rnnc_instance *instance, float lr) { rnnc_binding_set_learning_rate(instance, lr); }
 EXPORT const float *rnnc_gradients(rnnc_instance *instance) { return rnnc_binding_gradients(instance); }
 EXPORT int64_t rnnc_train_steps_done(rnnc_instance *instance) { return rnnc_binding_steps_done(instance); }

@@ -6,6 +6,7 @@
 #include "rnnc/plan.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xmmintrin.h>
@@ -21,6 +22,8 @@ static unsigned flush_denormals(void) {
 }
 static void restore_denormals(unsigned saved) { _mm_setcsr(saved); }
 
+#define RNNC_MAX_THREADS 64
+
 struct rnnc_instance {
   const rnnc_model_binding *model;
   int64_t capacity;
@@ -31,6 +34,11 @@ struct rnnc_instance {
   float *state;  /* optimizer state: 2 * param_elements */
   int64_t steps; /* optimizer steps done */
   float lr;
+  /* Data parallelism: the batch is split into `threads` chunks of rows, each
+   * run on its own thread with its own working memory and gradients. */
+  int32_t threads;
+  float *arenas[RNNC_MAX_THREADS];      /* [0] is `arena` */
+  float *chunk_grads[RNNC_MAX_THREADS]; /* [0] is `grads` */
 };
 
 static void *aligned_zeroed(int64_t floats) {
@@ -55,10 +63,13 @@ rnnc_instance *rnnc_binding_create(const rnnc_model_binding *model, int64_t max_
   inst->packed = (float *)aligned_zeroed(info->packed_elements);
   inst->arena = (float *)aligned_zeroed(info->arena_per_sample * max_batch + info->arena_fixed);
   inst->lr = info->train.lr;
+  inst->threads = 1;
   if (info->train.has_train_step) {
     inst->grads = (float *)aligned_zeroed(info->param_elements);
     inst->state = (float *)aligned_zeroed(2 * info->param_elements);
   }
+  inst->arenas[0] = inst->arena;
+  inst->chunk_grads[0] = inst->grads;
   if (!inst->params || !inst->packed || !inst->arena || (info->train.has_train_step && (!inst->grads || !inst->state))) {
     rnnc_binding_destroy(inst);
     return NULL;
@@ -72,6 +83,10 @@ void rnnc_binding_destroy(rnnc_instance *inst) {
     return;
   free(inst->params);
   free(inst->packed);
+  for (int32_t t = 1; t < RNNC_MAX_THREADS; ++t) {
+    free(inst->arenas[t]);
+    free(inst->chunk_grads[t]);
+  }
   free(inst->arena);
   free(inst->grads);
   free(inst->state);
@@ -217,18 +232,124 @@ static int32_t forward_imperative(rnnc_instance *inst, int64_t batch, const void
   return status;
 }
 
+/* The pointer to row `row` of a batch-major tensor of 4-byte elements. */
+static const void *row_of(const void *base, const rnnc_tensor_desc *d, int64_t row) {
+  int64_t n = 1;
+  for (int32_t k = 1; k < d->rank; ++k)
+    n *= d->dims[k];
+  return (const char *)base + row * n * 4;
+}
+
+/* One chunk of rows, for one thread. */
+typedef struct chunk {
+  rnnc_instance *inst;
+  int32_t index;
+  int64_t row0, rows;
+  const void *const *inputs, *const *targets;
+  float *const *outputs;
+  int training;
+  float loss;
+  int32_t status;
+} chunk;
+
+#define RNNC_MAX_TENSORS 16
+
+static int32_t forward_chunk(chunk *c) {
+  rnnc_instance *inst = c->inst;
+  const rnnc_model_info *info = inst->model->info;
+  const void *in[RNNC_MAX_TENSORS];
+  float *out[RNNC_MAX_TENSORS];
+  for (int32_t i = 0; i < info->num_inputs && i < RNNC_MAX_TENSORS; ++i)
+    in[i] = row_of(c->inputs[i], &info->inputs[i], c->row0);
+  for (int32_t i = 0; i < info->num_outputs && i < RNNC_MAX_TENSORS; ++i)
+    out[i] = (float *)row_of(c->outputs[i], &info->outputs[i], c->row0);
+  if (inst->model->imperative)
+    return forward_imperative(inst, c->rows, in, out);
+  return inst->model->forward(inst->params, inst->packed, inst->arenas[c->index], c->rows, in, out);
+}
+
+/* The loss and gradients of one chunk; chunk k > 0 draws its dropout masks
+ * from its own seed, so a run is deterministic for a seed and a thread count. */
+static int32_t train_chunk(chunk *c) {
+  rnnc_instance *inst = c->inst;
+  const rnnc_model_info *info = inst->model->info;
+  const void *in[RNNC_MAX_TENSORS], *tg[RNNC_MAX_TENSORS];
+  for (int32_t i = 0; i < info->num_inputs && i < RNNC_MAX_TENSORS; ++i)
+    in[i] = row_of(c->inputs[i], &info->inputs[i], c->row0);
+  for (int32_t i = 0; i < info->train.num_targets && i < RNNC_MAX_TENSORS; ++i)
+    tg[i] = row_of(c->targets[i], &info->train.targets[i], c->row0);
+  const uint64_t seed = info->train.seed + (uint64_t)c->index * 0x9E3779B97F4A7C15ull;
+  float *grads = inst->chunk_grads[c->index];
+  if (inst->model->train)
+    return inst->model->train(inst->params, inst->packed, inst->arenas[c->index], c->rows, in, tg, grads, &c->loss,
+                              seed, (uint64_t)inst->steps);
+  const rnnc_imperative_plan *plan = inst->model->imperative;
+  run_state run = {0};
+  int32_t status = dispatch(inst, plan->train_ops, plan->num_train_ops, plan->train_num_slots, c->rows, in, tg, seed,
+                            (uint64_t)inst->steps, &run);
+  if (status == RNNC_OK) {
+    c->loss = ((const float *)run.slots[plan->loss_slot])[0];
+    memset(grads, 0, (size_t)info->param_elements * sizeof(float));
+    for (int32_t g = 0; g < plan->num_grads; ++g) {
+      const rnnc_tensor_desc *d = &info->params[plan->grad_params[g]];
+      int64_t n = 1;
+      for (int32_t k = 0; k < d->rank; ++k)
+        n *= d->dims[k];
+      memcpy(grads + d->offset, run.slots[plan->grad_slots[g]], (size_t)n * sizeof(float));
+    }
+  }
+  release(&run);
+  return status;
+}
+
+static void *run_chunk(void *arg) {
+  chunk *c = (chunk *)arg;
+  const unsigned mode = flush_denormals(); /* MXCSR is per thread */
+  c->status = c->training ? train_chunk(c) : forward_chunk(c);
+  restore_denormals(mode);
+  return NULL;
+}
+
+/* Splits the batch into the instance's chunks and runs them, the first on
+ * the calling thread. Returns the first error. */
+static int32_t run_chunks(rnnc_instance *inst, int64_t batch, const void *const *inputs, const void *const *targets,
+                          float *const *outputs, int training, chunk *chunks, int32_t *count) {
+  const int32_t n = batch < inst->threads ? (int32_t)batch : inst->threads;
+  pthread_t threads[RNNC_MAX_THREADS];
+  int started[RNNC_MAX_THREADS] = {0};
+  int64_t row = 0;
+  for (int32_t k = 0; k < n; ++k) {
+    chunk *c = &chunks[k];
+    c->inst = inst, c->index = k, c->row0 = row, c->rows = batch / n + (k < batch % n);
+    c->inputs = inputs, c->targets = targets, c->outputs = outputs, c->training = training;
+    c->loss = 0, c->status = RNNC_OK;
+    row += c->rows;
+  }
+  for (int32_t k = 1; k < n; ++k)
+    started[k] = pthread_create(&threads[k], NULL, run_chunk, &chunks[k]) == 0;
+  run_chunk(&chunks[0]);
+  int32_t status = chunks[0].status;
+  for (int32_t k = 1; k < n; ++k) {
+    if (started[k])
+      pthread_join(threads[k], NULL);
+    else
+      run_chunk(&chunks[k]); /* no thread to be had: run it here */
+    if (status == RNNC_OK)
+      status = chunks[k].status;
+  }
+  *count = n;
+  return status;
+}
+
 int32_t rnnc_binding_forward(rnnc_instance *inst, int64_t batch, const void *const *inputs,
                              float *const *outputs) {
   if (batch < 1 || batch > inst->capacity)
     return RNNC_ERR_BATCH;
   if (!inst->model->imperative && !inst->model->forward)
     return RNNC_ERR_UNSUPPORTED;
-  const unsigned mode = flush_denormals();
-  int32_t status = inst->model->imperative
-                       ? forward_imperative(inst, batch, inputs, outputs)
-                       : inst->model->forward(inst->params, inst->packed, inst->arena, batch, inputs, outputs);
-  restore_denormals(mode);
-  return status;
+  chunk chunks[RNNC_MAX_THREADS];
+  int32_t count;
+  return run_chunks(inst, batch, inputs, NULL, outputs, 0, chunks, &count);
 }
 
 /* Clipping and the optimizer update, as torch.nn.utils.clip_grad_norm_ and
@@ -282,37 +403,61 @@ int32_t rnnc_binding_train_step(rnnc_instance *inst, int64_t batch, const void *
   if (batch < 1 || batch > inst->capacity)
     return RNNC_ERR_BATCH;
   const rnnc_model_info *info = inst->model->info;
-  int32_t status;
-  const unsigned mode = flush_denormals();
-  if (inst->model->train) {
-    status = inst->model->train(inst->params, inst->packed, inst->arena, batch, inputs, targets, inst->grads, loss,
-                                info->train.seed, (uint64_t)inst->steps);
-  } else {
-    run_state run = {0};
-    status = dispatch(inst, plan->train_ops, plan->num_train_ops, plan->train_num_slots, batch, inputs, targets,
-                      info->train.seed, (uint64_t)inst->steps, &run);
-    if (status == RNNC_OK) {
-      *loss = ((const float *)run.slots[plan->loss_slot])[0];
-      memset(inst->grads, 0, (size_t)info->param_elements * sizeof(float));
-      for (int32_t g = 0; g < plan->num_grads; ++g) {
-        const rnnc_tensor_desc *d = &info->params[plan->grad_params[g]];
-        int64_t n = 1;
-        for (int32_t k = 0; k < d->rank; ++k)
-          n *= d->dims[k];
-        memcpy(inst->grads + d->offset, run.slots[plan->grad_slots[g]], (size_t)n * sizeof(float));
-      }
+  chunk chunks[RNNC_MAX_THREADS];
+  int32_t count;
+  int32_t status = run_chunks(inst, batch, inputs, targets, NULL, 1, chunks, &count);
+  if (status != RNNC_OK)
+    return status;
+  /* Every loss is a mean over the rows' elements: weight each chunk by its rows. */
+  double total = 0;
+  for (int32_t k = 0; k < count; ++k)
+    total += (double)chunks[k].loss * chunks[k].rows;
+  *loss = (float)(total / batch);
+  if (count > 1) {
+    float *g = inst->grads;
+    for (int64_t i = 0; i < info->param_elements; ++i) {
+      double sum = 0;
+      for (int32_t k = 0; k < count; ++k)
+        sum += (double)inst->chunk_grads[k][i] * chunks[k].rows;
+      g[i] = (float)(sum / batch);
     }
-    release(&run);
   }
-  if (status == RNNC_OK) {
-    update(inst);
-    rnnc_binding_params_changed(inst);
-  }
+  const unsigned mode = flush_denormals();
+  update(inst);
+  rnnc_binding_params_changed(inst);
   restore_denormals(mode);
-  return status;
+  return RNNC_OK;
 }
 
 void rnnc_binding_set_learning_rate(rnnc_instance *inst, float lr) { inst->lr = lr; }
+
+int32_t rnnc_binding_set_threads(rnnc_instance *inst, int32_t threads) {
+  const rnnc_model_info *info = inst->model->info;
+  if (threads < 1)
+    threads = 1;
+  if (threads > RNNC_MAX_THREADS)
+    threads = RNNC_MAX_THREADS;
+  if (threads > inst->capacity)
+    threads = (int32_t)inst->capacity;
+  const int64_t rows = (inst->capacity + threads - 1) / threads;
+  for (int32_t t = 1; t < RNNC_MAX_THREADS; ++t) {
+    free(inst->arenas[t]);
+    free(inst->chunk_grads[t]);
+    inst->arenas[t] = NULL;
+    inst->chunk_grads[t] = NULL;
+    if (t >= threads)
+      continue;
+    inst->arenas[t] = (float *)aligned_zeroed(info->arena_per_sample * rows + info->arena_fixed);
+    if (info->train.has_train_step)
+      inst->chunk_grads[t] = (float *)aligned_zeroed(info->param_elements);
+    if (!inst->arenas[t] || (info->train.has_train_step && !inst->chunk_grads[t])) {
+      inst->threads = 1;
+      return RNNC_ERR_MEMORY;
+    }
+  }
+  inst->threads = threads;
+  return RNNC_OK;
+}
 const float *rnnc_binding_gradients(rnnc_instance *inst) { return inst->grads; }
 int64_t rnnc_binding_steps_done(rnnc_instance *inst) { return inst->steps; }
 float *rnnc_binding_optimizer_state(rnnc_instance *inst) { return inst->state; }

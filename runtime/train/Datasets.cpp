@@ -24,13 +24,6 @@ std::string join(const std::vector<std::string> &items, const std::string &separ
   return out;
 }
 
-int64_t perSample(const rnnc_tensor_desc &d) {
-  int64_t n = 1;
-  for (int32_t k = 1; k < d.rank; ++k)
-    n *= d.dims[k];
-  return n;
-}
-
 std::string shapeOf(const rnnc_tensor_desc &d) {
   std::string s = d.dtype == RNNC_I32 ? "i32[batch" : "f32[batch";
   for (int32_t k = 1; k < d.rank; ++k)

@@ -158,6 +158,13 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
     return fail("cannot allocate an instance for batch " + std::to_string(options.batch));
   std::unique_ptr<rnnc_instance, std::function<void(rnnc_instance *)>> owner(instance, [&](rnnc_instance *i) { model.destroy(i); });
   model.initParams(instance, info.train.seed ^ flags.seed);
+  const int32_t threads = vm["threads"].as<int32_t>();
+  if (threads < 1 || threads > 64) {
+    std::cerr << "rnnrun: error: --threads must be in [1, 64], got " << threads << "\n";
+    return kExitUsage;
+  }
+  if (model.setThreads(instance, threads) != RNNC_OK)
+    return fail("cannot allocate working memory for " + std::to_string(threads) + " threads");
   runtime::TrainingProgress progress;
   progress.dataSeed = flags.seed;
   std::map<std::string, std::string> metadata;

@@ -101,6 +101,8 @@ int main(int argc, char **argv) {
       ("json", po::value<std::string>()->value_name("FILE"), "write every epoch's metrics and the report as JSON")
       ("plot", po::value<std::string>()->value_name("FILE.svg"), "draw loss and metric per epoch")
       ("drop-last", "drop the last partial batch of each epoch (by default it is trained on)")
+      ("threads", po::value<int32_t>()->value_name("N")->default_value(1),
+       "threads: each batch is split into N chunks of rows run in parallel")
       ("quiet,q", "no progress output")
       ("batch", po::value<int64_t>()->value_name("N"), "samples per batch (default: the model's for training, 1 for --forward)")
       ("input", po::value<std::vector<std::string>>()->value_name("NAME=FILE"),
@@ -250,6 +252,11 @@ int main(int argc, char **argv) {
     return kExitError;
   }
   model->initParams(instance, vm["seed"].as<uint64_t>());
+  if (model->setThreads(instance, vm["threads"].as<int32_t>()) != RNNC_OK) {
+    model->destroy(instance);
+    std::cerr << "rnnrun: error: cannot allocate working memory for " << vm["threads"].as<int32_t>() << " threads\n";
+    return kExitError;
+  }
   if (vm.count("checkpoint")) { // parameters from a checkpoint (ours, or a PyTorch state dict)
     rnnc::runtime::TrainingProgress progress;
     std::map<std::string, std::string> metadata;

@@ -105,6 +105,11 @@ int32_t rnnc_forward(rnnc_instance *instance, int64_t batch, const void *const *
  * before the update. RNNC_ERR_UNSUPPORTED if the library has no train step. */
 int32_t rnnc_train_step(rnnc_instance *instance, int64_t batch, const void *const *inputs,
                         const void *const *targets, float *loss);
+/* Run forward passes and train steps on `threads` threads (default 1): the
+ * batch is split into that many chunks of rows. Results are deterministic for
+ * a given thread count (dropout masks and the order of gradient sums depend
+ * on it). Returns RNNC_ERR_MEMORY if the chunks' working memory cannot be had. */
+int32_t rnnc_set_threads(rnnc_instance *instance, int32_t threads);
 /* The learning rate of the following steps (default: the model's). */
 void rnnc_set_learning_rate(rnnc_instance *instance, float lr);
 /* The gradient buffer of the last step (param_elements floats, PyTorch layout). */

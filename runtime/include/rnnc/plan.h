@@ -111,6 +111,7 @@ const char *rnnc_binding_status_message(int32_t status);
 int32_t rnnc_binding_train_step(rnnc_instance *instance, int64_t batch, const void *const *inputs,
                                 const void *const *targets, float *loss);
 void rnnc_binding_set_learning_rate(rnnc_instance *instance, float lr);
+int32_t rnnc_binding_set_threads(rnnc_instance *instance, int32_t threads);
 const float *rnnc_binding_gradients(rnnc_instance *instance);
 int64_t rnnc_binding_steps_done(rnnc_instance *instance);
 float *rnnc_binding_optimizer_state(rnnc_instance *instance);
