@@ -267,21 +267,13 @@ private:
     case Kernel::EmbeddingGrad: { // out[ids[i], :] += dy[i, :]
       Value *dim = p(1), *vocab = p(2);
       b_.CreateMemSet(o, b_.getInt8(0), b_.CreateMul(b_.CreateMul(vocab, dim), e_.c64(4)), MaybeAlign(4));
-      BasicBlock *bad = BasicBlock::Create(ctx, "bad_token", f);
-      e_.loop(n, [&](Value *i) {
-        Value *id = b_.CreateSExt(b_.CreateAlignedLoad(e_.i32(), e_.at(a, i, e_.i32()), Align(4)), e_.i64());
-        BasicBlock *ok = BasicBlock::Create(ctx, "token_ok", f);
-        b_.CreateCondBr(b_.CreateICmpUGE(id, vocab), bad, ok);
-        b_.SetInsertPoint(ok);
+      forEachToken(f, a, n, vocab, [&](Value *i, Value *id) {
         Value *row = b_.CreateMul(id, dim), *from = b_.CreateMul(i, dim);
         e_.vectorLoop(dim, [&](unsigned w, Value *j) {
           Value *at = b_.CreateAdd(row, j);
           e_.store(b_.CreateFAdd(e_.load(w, o, at), e_.load(w, bb, b_.CreateAdd(from, j))), o, at);
         });
-      }, "i");
-      b_.CreateRet(b_.getInt32(0));
-      b_.SetInsertPoint(bad);
-      b_.CreateRet(b_.getInt32(2));
+      });
       RNNC_ASSERT(!verifyFunction(*f, &errs()), "kernel " + kernelSymbol(k) + " is valid IR");
       return;
     }
@@ -289,20 +281,12 @@ private:
     case Kernel::LossGrad:
       emitLoss(f, k == Kernel::LossGrad);
       return;
-    case Kernel::Embedding: {
+    case Kernel::Embedding: { // out[i, :] = table[ids[i], :]
       Value *dim = p(1), *vocab = p(2);
-      BasicBlock *bad = BasicBlock::Create(ctx, "bad_token", f);
-      e_.loop(n, [&](Value *i) {
-        Value *id = b_.CreateSExt(b_.CreateAlignedLoad(e_.i32(), e_.at(a, i, e_.i32()), Align(4)), e_.i64());
-        BasicBlock *ok = BasicBlock::Create(ctx, "token_ok", f);
-        b_.CreateCondBr(b_.CreateICmpUGE(id, vocab), bad, ok);
-        b_.SetInsertPoint(ok);
+      forEachToken(f, a, n, vocab, [&](Value *i, Value *id) {
         Value *from = b_.CreateMul(id, dim), *to = b_.CreateMul(i, dim);
         e_.vectorLoop(dim, [&](unsigned w, Value *j) { e_.store(e_.load(w, bb, b_.CreateAdd(from, j)), o, b_.CreateAdd(to, j)); });
-      }, "i");
-      b_.CreateRet(b_.getInt32(0));
-      b_.SetInsertPoint(bad);
-      b_.CreateRet(b_.getInt32(2)); // RNNC_ERR_TOKEN
+      });
       RNNC_ASSERT(!verifyFunction(*f, &errs()), "kernel " + kernelSymbol(k) + " is valid IR");
       return;
     }
@@ -310,6 +294,23 @@ private:
     }
     b_.CreateRet(b_.getInt32(0));
     RNNC_ASSERT(!verifyFunction(*f, &errs()), "kernel " + kernelSymbol(k) + " is valid IR");
+  }
+
+  /// For each of the n token ids: body(i, id) with id checked to be in
+  /// [0, vocab); an id outside returns RNNC_ERR_TOKEN. Ends the function.
+  void forEachToken(Function *f, Value *ids, Value *n, Value *vocab, const std::function<void(Value *, Value *)> &body) {
+    LLVMContext &ctx = module_.getContext();
+    BasicBlock *bad = BasicBlock::Create(ctx, "bad_token", f);
+    e_.loop(n, [&](Value *i) {
+      Value *id = b_.CreateSExt(b_.CreateAlignedLoad(e_.i32(), e_.at(ids, i, e_.i32()), Align(4)), e_.i64());
+      BasicBlock *ok = BasicBlock::Create(ctx, "token_ok", f);
+      b_.CreateCondBr(b_.CreateICmpUGE(id, vocab), bad, ok); // negative ids wrap to huge
+      b_.SetInsertPoint(ok);
+      body(i, id);
+    }, "i");
+    b_.CreateRet(b_.getInt32(0));
+    b_.SetInsertPoint(bad);
+    b_.CreateRet(b_.getInt32(2)); // RNNC_ERR_TOKEN
   }
 
   /// Loss (p3: 0 mse, 1 mae, 2 bce with logits, 3 softmax cross-entropy) or

@@ -36,7 +36,7 @@ bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const pl
   case OpKind::BceWithLogits:
   case OpKind::SoftmaxCrossEntropy:
   case OpKind::LossGrad: {
-    const OpKind loss = op.kind == OpKind::LossGrad ? *ir::opKindFromMnemonic(op.attrs.getString("loss")) : op.kind;
+    const OpKind loss = ir::lossKindOf(op);
     const bool grad = op.kind == OpKind::LossGrad;
     const ir::TensorType &predType = graph_.op(op.operands[0]).type;
     Value *pred = arg(f, 0), *target = arg(f, 1), *out = arg(f, 2);

@@ -5,6 +5,14 @@
 
 namespace rnnc::ir {
 
+OpKind lossKindOf(const Op &op) {
+  if (op.kind != OpKind::LossGrad)
+    return op.kind;
+  std::optional<OpKind> loss = opKindFromMnemonic(op.attrs.getString("loss"));
+  RNNC_ASSERT(loss && isLoss(*loss), "loss_grad names a loss (the verifier checks it)");
+  return *loss;
+}
+
 ValueId Graph::add(Op op) {
   for (ValueId operand : op.operands)
     RNNC_ASSERT(operand < ops_.size(), "operands are defined before their use");

@@ -30,6 +30,9 @@ struct Op {
   SourceLoc loc;   ///< where the user wrote what this op came from
 };
 
+/// The loss a loss op computes, or a loss_grad op differentiates.
+OpKind lossKindOf(const Op &op);
+
 /// A named group of settings: `optimizer adam {lr = 0.01}`, `train {...}`,
 /// `data imdb {...}`.
 struct Section {

@@ -300,7 +300,7 @@ private:
     case OpKind::BceWithLogits:
     case OpKind::SoftmaxCrossEntropy:
     case OpKind::LossGrad: {
-      const OpKind loss = op.kind == OpKind::LossGrad ? *ir::opKindFromMnemonic(op.attrs.getString("loss")) : op.kind;
+      const OpKind loss = ir::lossKindOf(op);
       const ir::TensorType &pred = graph_.op(op.operands[0]).type;
       const std::array<int64_t, 6> p = {perSampleElements(pred), pred.dims.back().size, 0, lossKindCode(loss)};
       slotOf_[id] = op.kind == OpKind::LossGrad ? emit(Kernel::LossGrad, {in(0), in(1)}, p[0], p, name)

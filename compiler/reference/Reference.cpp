@@ -382,7 +382,7 @@ std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string,
     case OpKind::Mae:
     case OpKind::BceWithLogits:
     case OpKind::SoftmaxCrossEntropy: values[id] = loss(op.kind, in(0), in(1)); break;
-    case OpKind::LossGrad: values[id] = lossGrad(*ir::opKindFromMnemonic(op.attrs.getString("loss")), in(0), in(1)); break;
+    case OpKind::LossGrad: values[id] = lossGrad(ir::lossKindOf(op), in(0), in(1)); break;
     case OpKind::DenseGradInput: {
       const Tensor &dy = in(0), &w = in(1);
       const int64_t units = w.shape[0], width = w.shape[1], rows = dy.size() / units;

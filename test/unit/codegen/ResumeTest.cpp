@@ -2,7 +2,7 @@
 #include "compiler/driver/Backend.h"
 #include "runtime/TrainingState.h"
 #include "runtime/checkpoint/Checkpoint.h"
-#include "LowerTestUtil.h"
+#include "CompileTestUtil.h"
 
 #include <gtest/gtest.h>
 
@@ -17,16 +17,7 @@ const char *kModel = "model resume { input x: f32[b, 6, 3]\n target y: f32[b]\n"
                      " p = dense(dropout(h, p=0.1), units=1)\n loss mse(p, y)\n"
                      " optimizer adam(lr=0.01)\n train { seed=5 clip=1.0 } }";
 
-std::unique_ptr<runtime::Model> compile(const std::string &text, plan::PlanKind kind) {
-  auto lowered = testing::lowerText(text);
-  EXPECT_TRUE(lowered.graph) << lowered.diagnostics;
-  BackendOptions options;
-  options.plan.kind = kind;
-  std::string error;
-  auto model = compileForJit(*lowered.graph, options, error);
-  EXPECT_TRUE(model) << error;
-  return model;
-}
+using testing::compileText;
 
 /// The batch of (epoch, step): deterministic synthetic data.
 void batchOf(int epoch, int step, std::vector<float> &x, std::vector<float> &y) {
@@ -53,7 +44,7 @@ TEST(Resume, TwoPlusTwoEpochsEqualFourBitForBit) {
   const std::string dir = ::testing::TempDir();
   for (plan::PlanKind kind : {plan::PlanKind::Symbolic, plan::PlanKind::Imperative}) {
     SCOPED_TRACE(plan::planKindName(kind));
-    auto model = compile(kModel, kind);
+    auto model = compileText(kModel, kind);
     ASSERT_TRUE(model);
     const rnnc_model_info &info = model->info();
     rnnc_instance *straight = model->create(4), *first = model->create(4), *second = model->create(4);
@@ -83,7 +74,7 @@ TEST(Resume, TwoPlusTwoEpochsEqualFourBitForBit) {
 
 TEST(Resume, RejectsCheckpointsThatDoNotFitAndChangesNothing) {
   const std::string dir = ::testing::TempDir();
-  auto model = compile(kModel, plan::PlanKind::Symbolic);
+  auto model = compileText(kModel, plan::PlanKind::Symbolic);
   ASSERT_TRUE(model);
   rnnc_instance *instance = model->create(2);
   model->initParams(instance, 1);
@@ -94,7 +85,7 @@ TEST(Resume, RejectsCheckpointsThatDoNotFitAndChangesNothing) {
   std::map<std::string, std::string> metadata;
 
   // Another model's checkpoint.
-  auto other = compile("model other { input x: f32[b, 6, 3]\n target y: f32[b]\n p = dense(last(x), units=1)\n loss mse(p, y) }",
+  auto other = compileText("model other { input x: f32[b, 6, 3]\n target y: f32[b]\n p = dense(last(x), units=1)\n loss mse(p, y) }",
                        plan::PlanKind::Symbolic);
   rnnc_instance *otherInstance = other->create(1);
   ASSERT_TRUE(runtime::saveTrainingState(dir + "/other.safetensors", *other, otherInstance, {}, {}, error)) << error;
@@ -137,7 +128,7 @@ TEST(Resume, RejectsCheckpointsThatDoNotFitAndChangesNothing) {
 
 TEST(Resume, LoadsParametersAloneAsFromPyTorch) {
   const std::string dir = ::testing::TempDir();
-  auto model = compile(kModel, plan::PlanKind::Imperative);
+  auto model = compileText(kModel, plan::PlanKind::Imperative);
   ASSERT_TRUE(model);
   const rnnc_model_info &info = model->info();
   checkpoint::Checkpoint ckpt; // a state_dict: names and shapes only

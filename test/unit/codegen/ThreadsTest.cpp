@@ -1,6 +1,6 @@
 //===- ThreadsTest.cpp - Batches split across threads ---------------------===//
 #include "compiler/driver/Backend.h"
-#include "LowerTestUtil.h"
+#include "CompileTestUtil.h"
 
 #include <gtest/gtest.h>
 
@@ -11,16 +11,7 @@
 namespace rnnc {
 namespace {
 
-std::unique_ptr<runtime::Model> compile(const std::string &text, plan::PlanKind kind) {
-  auto lowered = testing::lowerText(text);
-  EXPECT_TRUE(lowered.graph) << lowered.diagnostics;
-  BackendOptions options;
-  options.plan.kind = kind;
-  std::string error;
-  auto model = compileForJit(*lowered.graph, options, error);
-  EXPECT_TRUE(model) << error;
-  return model;
-}
+using testing::compileText;
 
 const char *kModel = "model t { input x: f32[b, 5, 3]\n target y: f32[b, 2]\n"
                      " h = lstm(x, hidden=9, bidirectional=true, returns=\"last\")\n p = dense(h, units=2)\n"
@@ -28,7 +19,7 @@ const char *kModel = "model t { input x: f32[b, 5, 3]\n target y: f32[b, 2]\n"
 
 TEST(Threads, ForwardIsTheSameForAnyThreadCount) {
   for (plan::PlanKind kind : {plan::PlanKind::Symbolic, plan::PlanKind::Imperative}) {
-    auto model = compile(kModel, kind);
+    auto model = compileText(kModel, kind);
     ASSERT_TRUE(model);
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> uniform(-1, 1);
@@ -55,7 +46,7 @@ TEST(Threads, ForwardIsTheSameForAnyThreadCount) {
 
 TEST(Threads, ChunkedGradientsAreTheBatchMean) {
   for (plan::PlanKind kind : {plan::PlanKind::Symbolic, plan::PlanKind::Imperative}) {
-    auto model = compile(kModel, kind);
+    auto model = compileText(kModel, kind);
     ASSERT_TRUE(model);
     const int64_t elements = model->info().param_elements;
     std::mt19937 rng(2);

@@ -1,0 +1,26 @@
+//===- CompileTestUtil.h - Compile a model given as text with the JIT -*- C++ -*-===//
+#pragma once
+
+#include "compiler/driver/Backend.h"
+#include "LowerTestUtil.h"
+
+#include <gtest/gtest.h>
+
+namespace rnnc::testing {
+
+/// Lowers `text` and compiles it in-process for one plan; a failure is a
+/// test failure and a null result.
+inline std::unique_ptr<runtime::Model> compileText(const std::string &text, plan::PlanKind kind) {
+  auto lowered = lowerText(text);
+  EXPECT_TRUE(lowered.graph) << lowered.diagnostics;
+  if (!lowered.graph)
+    return nullptr;
+  BackendOptions options;
+  options.plan.kind = kind;
+  std::string error;
+  auto model = compileForJit(*lowered.graph, options, error);
+  EXPECT_TRUE(model) << error;
+  return model;
+}
+
+} // namespace rnnc::testing
