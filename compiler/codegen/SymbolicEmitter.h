@@ -65,13 +65,23 @@ private:
       Value *src = e_.at(params, e_.c64(paramOffset(p.source)));
       Value *dst = e_.at(packed, e_.c64(p.offset));
       if (p.layout == plan::PackedParam::Layout::Transposed) {
-        // dst[c * rows + r] = src[r * cols + c]
-        e_.loop(e_.c64(p.rows), [&](Value *r) {
-          e_.loop(e_.c64(p.cols), [&](Value *c) {
-            Value *v = e_.load(1, src, builder_.CreateAdd(builder_.CreateMul(r, e_.c64(p.cols)), c));
-            e_.store(v, dst, builder_.CreateAdd(builder_.CreateMul(c, e_.c64(p.rows)), r));
-          }, "c");
-        }, "r");
+        // dst[c * rows + r] = src[r * cols + c], in blocks of 16 columns: each
+        // row's 16 reads are contiguous and the 16 write streams stay in L1.
+        // (Column by column, every store touched a new cache line: packing
+        // took 60 us of a 125 us batch-1 training step.)
+        const int64_t block = 16, blocks = (p.cols + block - 1) / block;
+        e_.loop(e_.c64(blocks), [&](Value *b) {
+          Value *c0 = builder_.CreateMul(b, e_.c64(block));
+          Value *width = builder_.CreateBinaryIntrinsic(Intrinsic::smin, e_.c64(block),
+                                                        builder_.CreateSub(e_.c64(p.cols), c0));
+          e_.loop(e_.c64(p.rows), [&](Value *r) {
+            e_.loop(width, [&](Value *k) {
+              Value *c = builder_.CreateAdd(c0, k);
+              Value *v = e_.load(1, src, builder_.CreateAdd(builder_.CreateMul(r, e_.c64(p.cols)), c));
+              e_.store(v, dst, builder_.CreateAdd(builder_.CreateMul(c, e_.c64(p.rows)), r));
+            }, "c");
+          }, "r");
+        }, "block");
       } else {
         // dst[k] = b_ih[k] + (k < sumUpTo ? b_hh[k] : 0)
         Value *second = e_.at(params, e_.c64(paramOffset(p.second)));
