@@ -1,0 +1,60 @@
+//===- Workloads.h - The benchmark cases: W1-W6 and the scaling sweep -*- C++ -*-===//
+#pragma once
+
+#include "bench/Dnnl.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace rnnc::bench {
+
+/// One timed thing: a workload run by one engine on a number of threads.
+struct Case {
+  std::string workload; // "W4 lstm train step (B=256)"
+  std::string id;       // "W4", ..., or "scaling"
+  std::string engine;   // "symbolic", "imperative", "oneDNN"
+  int threads = 1;
+  double flops = 0;     // recurrent-layer FLOPs of one run (BENCHMARKS.md's count)
+  double perRun = 1;    // the reported time is one run's time / perRun (per sample)
+  bool slow = false;    // seconds per run: fewer repetitions
+  std::string sweep;    // scaling: "steps", "hidden", "batch" or "threads"
+  double sweepValue = 0;
+  /// Builds what the case needs (untimed) and returns the timed function.
+  std::function<std::function<void()>()> prepare;
+  double seconds = -1;  // the median, per run / perRun; < 0: not measured
+};
+
+struct Settings {
+  std::string rnnc;       // the compiler
+  std::string sourceDir;  // for models/
+  std::string workDir;    // generated models and libraries
+  std::vector<int> threads{1, 2};
+  std::vector<std::string> only; // workload ids to run; empty: all
+  std::string targetCpu = "host"; // rnnc --target-cpu
+  bool imperative = true;
+  bool onednn = true;
+  bool scaling = true;
+};
+
+/// FLOPs of one forward pass of the recurrent layers (2*G*H*(I+H) per step,
+/// sample and direction); training counts three times that.
+double recurrentFlops(const RecurrentShape &shape);
+
+/// Compiles `source` (a .rnn text) with rnnc into WORKDIR/NAME.PLAN.so and
+/// returns its path; throws with rnnc's output on failure.
+std::string compileModel(const Settings &settings, const std::string &name,
+                         const std::string &source, const std::string &plan);
+
+/// The cases of W1-W6 for the symbolic plan, the imperative plan and oneDNN
+/// on every thread count; compiles the models it needs.
+std::vector<Case> workloadCases(const Settings &settings);
+
+/// The scaling sweep: forward pass of one LSTM layer, time versus sequence
+/// length, hidden size, batch size and threads; symbolic plan and oneDNN.
+std::vector<Case> scalingCases(const Settings &settings);
+
+/// The time-series network of W1-W3 (BENCHMARKS.md) with `steps` time steps.
+std::string seriesModel(bool gru, int64_t steps);
+
+} // namespace rnnc::bench
