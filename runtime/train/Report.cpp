@@ -69,7 +69,12 @@ void printReport(const RunReport &r, std::ostream &out) {
       row("final validation", metricLine(r.history.back().validation));
   }
   if (r.hasTest) {
-    row("test", metricLine(r.test));
+    if (r.testEpoch > 0) {
+      row("test (epoch " + std::to_string(r.testEpoch) + ": lowest validation loss)", metricLine(r.test));
+      row("test (last epoch)", metricLine(r.testLast));
+    } else {
+      row("test", metricLine(r.test));
+    }
     row(r.baselineName + " (baseline)", r.baseline.accuracy >= 0 ? "accuracy " + number(r.baseline.accuracy)
                                                                   : metricLine(r.baseline));
   }
@@ -96,6 +101,8 @@ std::string reportJson(const RunReport &r) {
                       {"wall_seconds", r.wallSeconds}};
   if (r.hasTest)
     j["test"] = scoresJson(r.test), j["baseline"] = {{"name", r.baselineName}, {"scores", scoresJson(r.baseline)}};
+  if (r.hasTest && r.testEpoch > 0)
+    j["test_epoch"] = r.testEpoch, j["test_last_epoch"] = scoresJson(r.testLast);
   return j.dump(2) + "\n";
 }
 

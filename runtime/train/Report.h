@@ -20,6 +20,10 @@ struct RunReport {
   std::string checkpoint;
   bool hasTest = false;
   Scores test;
+  /// The test split was scored with the parameters of this epoch (the lowest
+  /// validation loss); testLast with the last epoch's. 0: the last epoch's.
+  int64_t testEpoch = 0;
+  Scores testLast;
   std::string baselineName;        ///< "majority class" or "linear regression on the windows"
   Scores baseline;
   double predictSecondsPerSample = 0, predictSecondsPerBatch = 0;

@@ -97,7 +97,10 @@ TrainResult Trainer::train(const Split &train, const Split &validation, const Tr
             std::to_string(batch);
     return TrainResult::Failed;
   }
-  double bestLoss = INFINITY;
+  double bestLoss = INFINITY, bestValidation = INFINITY;
+  bestEpoch = 0;
+  bestParams_.clear();
+  lastWasBest_ = false;
   const void *inputs[1], *targets[1];
   for (int64_t epoch = progress.epoch; epoch < options.epochs; ++epoch) {
     std::vector<int64_t> order(train.count);
@@ -168,6 +171,15 @@ TrainResult Trainer::train(const Split &train, const Split &validation, const Tr
       std::fprintf(stderr, "\n");
     }
     history.push_back(record);
+    if (validation.count > 0) {
+      lastWasBest_ = record.validation.loss < bestValidation;
+      if (lastWasBest_) {
+        bestValidation = record.validation.loss;
+        bestEpoch = record.epoch;
+        const float *params = model_.params(instance_);
+        bestParams_.assign(params, params + model_.info().param_elements);
+      }
+    }
     if (!options.checkpoint.empty()) {
       if (!save(options.checkpoint, progress, options, error))
         return TrainResult::Failed;
@@ -181,6 +193,14 @@ TrainResult Trainer::train(const Split &train, const Split &validation, const Tr
     }
   }
   return TrainResult::Completed;
+}
+
+int64_t Trainer::restoreBestParameters() {
+  if (bestParams_.empty() || lastWasBest_)
+    return 0;
+  std::copy(bestParams_.begin(), bestParams_.end(), model_.params(instance_));
+  model_.paramsChanged(instance_);
+  return bestEpoch;
 }
 
 bool Trainer::predict(const Split &split, int64_t batch, std::vector<float> &outputs, std::string &error) {

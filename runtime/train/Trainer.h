@@ -71,6 +71,13 @@ public:
   /// Scores the model on a split.
   bool evaluate(const Split &split, int64_t batch, Scores &scores, std::string &error);
 
+  /// Puts back the parameters of the epoch with the lowest validation loss
+  /// of the last train() call (model selection on the validation split);
+  /// returns that epoch, or 0 if there was no validation split or the last
+  /// epoch was the best (nothing to put back).
+  int64_t restoreBestParameters();
+  int64_t bestEpoch = 0;          ///< the epoch of the lowest validation loss (0: none)
+
   std::string checkpointPath;     ///< where the last checkpoint was written
   double predictSeconds = 0;      ///< time spent in forward, for the report
   int64_t predictSamples = 0;
@@ -87,6 +94,8 @@ private:
   int64_t classes_;
   double (*denormalize_)(double, const void *);
   const void *context_;
+  std::vector<float> bestParams_;
+  bool lastWasBest_ = false;
   std::vector<float> batchX_, batchY_;
   std::vector<int32_t> batchIds_, batchLabels_;
 };

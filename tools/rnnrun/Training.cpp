@@ -134,7 +134,7 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
     std::cerr << "rnnrun: error: --epochs must be >= 0, --batch >= 1 and --lr > 0\n";
     return kExitUsage;
   }
-  const bool evalOnly = vm.count("eval") > 0, resume = vm.count("resume") > 0;
+  const bool evalOnly = vm.count("eval") > 0, resume = vm.count("resume") > 0, testLast = vm.count("test-last") > 0;
   const bool predicting = vm.count("predict") > 0;
   if ((evalOnly || resume || predicting) && options.checkpoint.empty() && !(predicting && false)) {
     if (evalOnly || resume) {
@@ -214,6 +214,15 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
     if (!trainer.evaluate(data.test, options.batch, report.test, error))
       return fail(error);
     report.hasTest = true;
+    // Model selection on the validation split: score the test split with the
+    // parameters of the epoch of lowest validation loss too (the default
+    // report), unless --test-last. Both figures are reported.
+    if (!evalOnly && !testLast && trainer.restoreBestParameters() > 0) {
+      report.testEpoch = trainer.bestEpoch;
+      report.testLast = report.test;
+      if (!trainer.evaluate(data.test, options.batch, report.test, error))
+        return fail(error);
+    }
     if (data.kind == "imdb") {
       report.baselineName = "majority class";
       report.baseline.accuracy = train::majorityBaseline(data.train.labels.empty() ? std::vector<int32_t>(data.train.y.begin(), data.train.y.end()) : data.train.labels,

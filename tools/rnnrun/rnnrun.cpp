@@ -94,6 +94,8 @@ int main(int argc, char **argv) {
       ("limit", po::value<int64_t>()->value_name("N")->default_value(0), "use at most N samples of each split (quick runs)")
       ("checkpoint", po::value<std::string>()->value_name("PATH"), "save the last epoch to PATH and the best to PATH.best; with --eval/--predict/--resume, load it")
       ("resume", "continue training from --checkpoint (parameters, optimizer state, epoch and step)")
+      ("test-last", "score the test split with the last epoch's parameters only (default: also with those of the "
+                    "epoch of lowest validation loss, which the report leads with)")
       ("eval", "evaluate the test split (parameters from --checkpoint)")
       ("predict", po::value<std::string>()->value_name("FILE"), "predict: IMDB one review per line, CSV windows of a CSV file; - is stdin")
       ("missing", po::value<std::string>()->value_name("HOW"), "CSV missing cells: error, drop or ffill")
