@@ -35,7 +35,9 @@ __attribute__((target("avx512f"))) void chains512(long iterations) {
 #define ADD(k) sum = _mm512_add_ps(sum, acc##k);
   RNNC_CHAINS(ADD)
 #undef ADD
-  sink = _mm512_reduce_add_ps(sum);
+  float lanes[16];
+  _mm512_storeu_ps(lanes, sum);
+  sink = lanes[0] + lanes[15];
 }
 
 __attribute__((target("avx2,fma"))) void chains256(long iterations) {

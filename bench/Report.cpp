@@ -98,8 +98,9 @@ std::string cpuName() {
   return name + " (" + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " cores)";
 }
 
-std::string markdownReport(const RunInfo &run, const std::vector<Case> &cases, const std::vector<Case> &scaling,
-                           const MemoryResult &memory) {
+std::string markdownReport(const RunInfo &run, const Results &results) {
+  const std::vector<Case> &cases = results.cases, &scaling = results.scaling;
+  const MemoryResult &memory = results.memory;
   std::ostringstream md;
   std::time_t now = std::time(nullptr);
   char date[32];
@@ -205,6 +206,34 @@ std::string markdownReport(const RunInfo &run, const std::vector<Case> &cases, c
        << megabytes(memoryBudgetBytes(memory)) << " |\n";
   }
 
+  if (!results.ablation.empty()) {
+    // One column per workload: the time, and how many times slower than the
+    // full symbolic plan.
+    std::vector<std::string> workloads = workloadsInOrder(results.ablation), labels;
+    for (const Case &c : results.ablation)
+      if (std::find(labels.begin(), labels.end(), c.engine) == labels.end())
+        labels.push_back(c.engine);
+    md << "\n## Where the symbolic plan's advantage comes from (1 thread; time, and x slower than the full "
+          "symbolic plan)\n\n| plan |";
+    for (const std::string &w : workloads)
+      md << " " << w.substr(std::string("ablation ").size()) << " |";
+    md << "\n|---|";
+    for (size_t k = 0; k < workloads.size(); ++k)
+      md << "---|";
+    md << "\n";
+    for (const std::string &label : labels) {
+      md << "| " << label << " |";
+      for (const std::string &w : workloads) {
+        const Case *c = find(results.ablation, w, label, 1), *base = find(results.ablation, w, "symbolic", 1);
+        md << " " << (c ? duration(c->seconds) : "-");
+        if (c && base && label != "symbolic")
+          md << " (" << fixed(c->seconds / base->seconds, 2) << "x)";
+        md << " |";
+      }
+      md << "\n";
+    }
+  }
+
   if (!scaling.empty()) {
     md << "\n## Scaling: one LSTM layer, I=64, forward; base point T=64, H=128, B=64, 1 thread (scaling.svg)\n\n"
        << "| sweep | value | rnnc symbolic | GFLOP/s | oneDNN | GFLOP/s | symbolic vs oneDNN |\n"
@@ -224,8 +253,9 @@ std::string markdownReport(const RunInfo &run, const std::vector<Case> &cases, c
   return md.str();
 }
 
-nlohmann::json jsonReport(const RunInfo &run, const std::vector<Case> &cases, const std::vector<Case> &scaling,
-                          const MemoryResult &memory) {
+nlohmann::json jsonReport(const RunInfo &run, const Results &results) {
+  const std::vector<Case> &cases = results.cases, &scaling = results.scaling;
+  const MemoryResult &memory = results.memory;
   nlohmann::json j;
   j["command"] = run.command;
   j["cpu"] = run.cpu;
@@ -250,6 +280,7 @@ nlohmann::json jsonReport(const RunInfo &run, const std::vector<Case> &cases, co
   };
   j["results"] = rows(cases);
   j["scaling"] = rows(scaling);
+  j["ablation"] = rows(results.ablation);
   if (memory.peakBytes > 0)
     j["memory_w4"] = {{"baseline_bytes", memory.baselineBytes},
                       {"peak_bytes", memory.peakBytes},

@@ -27,10 +27,13 @@ struct MemoryResult {
 
 /// "Intel(R) Xeon(R) ... (2 cores)".
 std::string cpuName();
-std::string markdownReport(const RunInfo &run, const std::vector<Case> &cases,
-                           const std::vector<Case> &scaling, const MemoryResult &memory);
-nlohmann::json jsonReport(const RunInfo &run, const std::vector<Case> &cases,
-                          const std::vector<Case> &scaling, const MemoryResult &memory);
+/// The benchmark's results; `ablation` may be empty.
+struct Results {
+  std::vector<Case> cases, scaling, ablation;
+  MemoryResult memory;
+};
+std::string markdownReport(const RunInfo &run, const Results &results);
+nlohmann::json jsonReport(const RunInfo &run, const Results &results);
 /// Time versus sequence length, hidden size, batch size and threads (log
 /// scales), one panel each, symbolic plan and oneDNN.
 std::string scalingSvg(const std::vector<Case> &scaling);

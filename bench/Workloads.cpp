@@ -131,6 +131,14 @@ Case rnncCase(const Settings &s, const Workload &w, const std::string &library, 
   return c;
 }
 
+/// A one-thread case of rnnc's code under a label of its own (the ablation).
+Case rncCaseLabel(const Settings &s, const Workload &w, const std::string &library, const std::string &label) {
+  Case c = rnncCase(s, w, library, "symbolic", 1);
+  c.engine = label;
+  return c;
+}
+
+#ifdef RNNC_HAVE_DNNL
 Case dnnlCase(const Workload &w, int threads) {
   Case c;
   c.workload = w.name, c.id = w.id, c.engine = "oneDNN", c.threads = threads, c.slow = w.slow;
@@ -150,6 +158,7 @@ Case dnnlCase(const Workload &w, int threads) {
   };
   return c;
 }
+#endif
 
 bool wanted(const Settings &s, const std::string &id) {
   if (s.only.empty())
@@ -190,16 +199,16 @@ std::string seriesModel(bool gru, int64_t steps) {
 }
 
 std::string compileModel(const Settings &s, const std::string &name, const std::string &source,
-                         const std::string &plan) {
+                         const std::string &plan, const std::string &flags, const std::string &tag) {
   std::string rnnPath = s.workDir + "/" + name + ".rnn";
-  std::string soPath = s.workDir + "/" + name + "." + plan + ".so";
+  std::string soPath = s.workDir + "/" + name + "." + plan + tag + ".so";
   {
     std::ofstream out(rnnPath);
     out << source;
     if (!out)
       throw std::runtime_error("cannot write " + rnnPath);
   }
-  std::string command = "'" + s.rnnc + "' '" + rnnPath + "' --plan=" + plan + " --target-cpu=" + s.targetCpu + " -o '" + soPath + "' 2>&1";
+  std::string command = "'" + s.rnnc + "' '" + rnnPath + "' --plan=" + plan + " --target-cpu=" + s.targetCpu + " " + flags + " -o '" + soPath + "' 2>&1";
   FILE *pipe = popen(command.c_str(), "r");
   if (!pipe)
     throw std::runtime_error("cannot run " + s.rnnc);
@@ -265,9 +274,50 @@ std::vector<Case> workloadCases(const Settings &s) {
       cases.push_back(rnncCase(s, w, library(w, "symbolic"), "symbolic", threads));
       if (s.imperative)
         cases.push_back(rnncCase(s, w, library(w, "imperative"), "imperative", threads));
+#ifdef RNNC_HAVE_DNNL
       if (s.onednn)
         cases.push_back(dnnlCase(w, threads));
+#endif
     }
+  return cases;
+}
+
+std::vector<Case> ablationCases(const Settings &s) {
+  std::vector<Case> cases;
+  if (!wanted(s, "ablation"))
+    return cases;
+  struct Variant {
+    std::string label, plan, flags, tag;
+  };
+  const Variant variants[] = {
+      {"symbolic", "symbolic", "", ""},
+      {"symbolic --no-fuse", "symbolic", "--no-fuse", ".nofuse"},
+      {"symbolic --no-hoist", "symbolic", "--no-hoist", ".nohoist"},
+      {"symbolic --no-memplan", "symbolic", "--no-memplan", ".nomemplan"},
+      {"symbolic, all three off", "symbolic", "--no-fuse --no-hoist --no-memplan", ".none"},
+      {"imperative", "imperative", "", ""},
+  };
+  struct Model {
+    std::string name;
+    RecurrentShape shape;
+  };
+  const Model models[] = {{"etth1_lstm", {false, 24, 32, 7, 64, 1, false}},
+                          {"imdb_bilstm", {false, 256, 32, 64, 128, 2, true}}};
+  for (const Model &m : models) {
+    std::string source = readFile(s.sourceDir + "/models/" + m.name + ".rnn");
+    std::vector<std::string> libraries;
+    for (const Variant &v : variants) {
+      std::fprintf(stderr, "compiling %s (%s)\n", m.name.c_str(), v.label.c_str());
+      libraries.push_back(compileModel(s, "ablation_" + m.name, source, v.plan, v.flags, v.tag));
+    }
+    for (Mode mode : {Mode::Train, Mode::Forward}) {
+      Workload w{"ablation",
+                 "ablation " + m.name + (mode == Mode::Train ? " train step" : " forward") + " (B=32)",
+                 m.name, source, 32, mode, 1, 1, m.shape};
+      for (size_t k = 0; k < std::size(variants); ++k)
+        cases.push_back(rncCaseLabel(s, w, libraries[k], variants[k].label));
+    }
+  }
   return cases;
 }
 
@@ -306,8 +356,10 @@ std::vector<Case> scalingCases(const Settings &s) {
     label << "scaling " << p.sweep << " T=" << p.steps << " H=" << p.hidden << " B=" << p.batch;
     Workload w{"scaling", label.str(), name.str(), source.str(), p.batch, Mode::Forward, 1, 1, shape};
     std::vector<Case> pair{rnncCase(s, w, lib, "symbolic", p.threads)};
+#ifdef RNNC_HAVE_DNNL
     if (s.onednn)
       pair.push_back(dnnlCase(w, p.threads));
+#endif
     for (Case &c : pair) {
       c.sweep = p.sweep, c.sweepValue = p.value;
       cases.push_back(std::move(c));

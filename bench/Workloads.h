@@ -44,11 +44,18 @@ double recurrentFlops(const RecurrentShape &shape);
 /// Compiles `source` (a .rnn text) with rnnc into WORKDIR/NAME.PLAN.so and
 /// returns its path; throws with rnnc's output on failure.
 std::string compileModel(const Settings &settings, const std::string &name,
-                         const std::string &source, const std::string &plan);
+                         const std::string &source, const std::string &plan,
+                         const std::string &flags = "", const std::string &tag = "");
 
 /// The cases of W1-W6 for the symbolic plan, the imperative plan and oneDNN
 /// on every thread count; compiles the models it needs.
 std::vector<Case> workloadCases(const Settings &settings);
+
+/// The ablation (id "ablation"): the ETTh1 and IMDB LSTM models' training
+/// step and forward pass at batch 32 with the symbolic plan, with each of its
+/// optimizations switched off in turn (rnnc --no-fuse, --no-hoist,
+/// --no-memplan), all three off, and the imperative plan.
+std::vector<Case> ablationCases(const Settings &settings);
 
 /// The scaling sweep: forward pass of one LSTM layer, time versus sequence
 /// length, hidden size, batch size and threads; symbolic plan and oneDNN.

@@ -7,7 +7,6 @@
 // Benchmark: each figure is the median of repetitions after a warm-up run.
 // See bench/README.md.
 //===----------------------------------------------------------------------===//
-#include "bench/Dnnl.h"
 #include "bench/Peak.h"
 #include "bench/Report.h"
 #include "bench/Workloads.h"
@@ -216,14 +215,21 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; ++i)
     run.command += std::string(" ") + argv[i];
   run.cpu = cpuName();
+#ifdef RNNC_HAVE_DNNL
   run.dnnl = dnnlVersion();
+#else
+  run.dnnl = "no oneDNN (built without libdnnl-dev: scripts/setup.sh --bench)";
+  settings.onednn = false;
+#endif
   std::cerr << "measuring the FMA peak\n";
   for (int threads : settings.threads)
     run.peaks[threads] = measureFmaPeak(threads);
 
-  std::vector<Case> cases, scaling;
+  Results results;
+  std::vector<Case> &cases = results.cases, &scaling = results.scaling;
   try {
     cases = workloadCases(settings);
+    results.ablation = ablationCases(settings);
     if (settings.scaling)
       scaling = scalingCases(settings);
   } catch (const std::exception &e) {
@@ -233,6 +239,7 @@ int main(int argc, char **argv) {
   std::map<std::string, Case *> byName;
   repetitions = std::max(2, repetitions); // Google Benchmark gives no median of one
   registerCases(cases, repetitions, minTime, byName);
+  registerCases(results.ablation, repetitions, minTime, byName);
   registerCases(scaling, std::max(3, repetitions / 2), minTime, byName);
   char colorOff[] = "--benchmark_color=false";
   char *benchArgv[] = {argv[0], colorOff, nullptr};
@@ -247,7 +254,7 @@ int main(int argc, char **argv) {
   }
   benchmark::Shutdown();
 
-  MemoryResult memory;
+  MemoryResult &memory = results.memory;
   if (settings.only.empty() || std::find(settings.only.begin(), settings.only.end(), "W4") != settings.only.end()) {
     std::cerr << "measuring the memory of a W4 training step\n";
     std::string lib = settings.workDir + "/imdb_bilstm.symbolic.so";
@@ -258,10 +265,10 @@ int main(int argc, char **argv) {
           measureMemory(self, settings.workDir + "/imdb_bilstm.imperative.so", 256).peakBytes;
   }
 
-  std::string markdown = markdownReport(run, cases, scaling, memory);
+  std::string markdown = markdownReport(run, results);
   std::cout << "\n" << markdown;
   std::ofstream(outDir + "/bench.md") << markdown;
-  std::ofstream(outDir + "/bench.json") << jsonReport(run, cases, scaling, memory).dump(2) << "\n";
+  std::ofstream(outDir + "/bench.json") << jsonReport(run, results).dump(2) << "\n";
   if (!scaling.empty())
     std::ofstream(outDir + "/scaling.svg") << scalingSvg(scaling);
   std::cerr << "wrote " << outDir << "/bench.md, bench.json" << (scaling.empty() ? "" : ", scaling.svg") << "\n";

@@ -12,9 +12,10 @@ packages=(
   nlohmann-json3-dev libarchive-dev
   python3
   python3-torch   # the PyTorch interoperability test (test/lit/interop) and bench/peers
+  libbenchmark-dev libopenblas0-openmp  # rnnbench (the main job times W1, W2 and the ablation); OpenBLAS for torch
 )
-# Benchmark-only dependencies, installed with --bench.
-bench_packages=(libbenchmark-dev libdnnl-dev libopenblas0-openmp)
+# Benchmark-only dependencies, installed with --bench: oneDNN, the baseline.
+bench_packages=(libdnnl-dev)
 
 want=("${packages[@]}")
 if [[ "${1:-}" == "--bench" ]]; then want+=("${bench_packages[@]}"); fi

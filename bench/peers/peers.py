@@ -101,17 +101,101 @@ def workloads(cell, repeat, imdb):
     return rows
 
 
+def load_etth1(path, window=24, split=(0.6, 0.2, 0.2),
+               features=("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"), target="OT"):
+    """The windows rnnrun makes (runtime/data/CsvSeries.cpp): rows split in time
+    order, min-max scaling fitted on the training rows, each window of `window`
+    rows predicting the target of the next row."""
+    import csv
+    with open(path) as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        columns = [header.index(c) for c in features] + [header.index(target)]
+        values = [[float(row[c]) for c in columns] for row in reader]
+    rows = len(values)
+    train_end = int(rows * split[0] + 1e-9)
+    valid_end = int(rows * (split[0] + split[1]) + 1e-9)
+    lows = [min(v[k] for v in values[:train_end]) for k in range(len(columns))]
+    highs = [max(v[k] for v in values[:train_end]) for k in range(len(columns))]
+    scaled = torch.tensor([[(v[k] - lows[k]) / (highs[k] - lows[k]) if highs[k] > lows[k] else 0.0
+                            for k in range(len(columns))] for v in values])
+
+    def windows(begin, end):
+        xs = torch.stack([scaled[t - window:t, :-1] for t in range(begin + window, end)])
+        return xs, scaled[begin + window:end, -1]
+    return windows(0, train_end), windows(valid_end, rows)
+
+
+class SeriesLast(torch.nn.Module):
+    """models/etth1_{lstm,gru}.rnn in PyTorch: the last step's state -> dense 1 -> dropout -> dense 1."""
+    def __init__(self, cell, features):
+        super().__init__()
+        self.h = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(features, 64, batch_first=True)
+        self.d1 = torch.nn.Linear(64, 1)
+        self.drop = torch.nn.Dropout(0.01)
+        self.pred = torch.nn.Linear(1, 1)
+
+    def forward(self, x):
+        y, _ = self.h(x)
+        return self.pred(self.drop(self.d1(y[:, -1]))).squeeze(1)
+
+
+def main_job(args):
+    """The PyTorch column of the main job's table (scripts/main.sh): the ETTh1 models
+    trained on the same windows as rnnrun, and the epoch definitions W1 and W2."""
+    torch.set_num_threads(1)
+    out = {"torch": torch.__version__, "blas": blas_name(), "models": {}}
+    (train_x, train_y), (test_x, test_y) = load_etth1(args.main_job_csv)
+    for cell in ("lstm", "gru"):
+        torch.manual_seed(7)
+        model = SeriesLast(cell, train_x.shape[2])
+        adam = torch.optim.Adam(model.parameters(), lr=1e-3)
+        mse = torch.nn.MSELoss()
+        epoch_seconds = []
+        for epoch in range(args.epochs):
+            order = torch.randperm(len(train_y))
+            start = time.perf_counter()
+            model.train()
+            for b in range(0, len(order), 32):
+                idx = order[b:b + 32]
+                train_step(model, adam, mse, train_x[idx], train_y[idx])
+            epoch_seconds.append(time.perf_counter() - start)
+        model.eval()
+        with torch.no_grad():
+            start = time.perf_counter()
+            pred = torch.cat([model(test_x[b:b + 32]) for b in range(0, len(test_y), 32)])
+            predict = (time.perf_counter() - start) / len(test_y)
+        r2 = 1 - float(((pred - test_y) ** 2).sum() / ((test_y - test_y.mean()) ** 2).sum())
+        out["models"][f"etth1_{cell}"] = {"epoch_seconds": statistics.mean(epoch_seconds), "epochs": args.epochs,
+                                          "predict_seconds_per_sample": predict, "test_r2": r2}
+    rows = dict((name, seconds) for name, seconds, _ in workloads("lstm", 3, False))
+    out["epoch_definitions"] = {"W1": rows["W1 lstm epoch (one sequence of 1077)"],
+                                "W2": rows["W2 lstm epoch (1077 steps of batch 1)"]}
+    with open(args.main_job, "w") as f:
+        json.dump(out, f, indent=2)
+    print(f"PyTorch {torch.__version__} ({out['blas']}): wrote {args.main_job}")
+
+
+def blas_name():
+    torch.rand(64, 64) @ torch.rand(64, 64)  # loads the BLAS
+    maps = open("/proc/self/maps").read().lower()
+    return ("OpenBLAS" if "openblas" in maps else "MKL" if "libmkl" in maps
+            else "the reference BLAS (slow: see --help)" if "libblas" in maps else "unknown")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, nargs="+", default=[1])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-imdb", action="store_true", help="skip W4/W5 (minutes per run on a slow BLAS)")
     parser.add_argument("--json")
+    parser.add_argument("--main-job", metavar="OUT.json", help="the main job's PyTorch column (needs --main-job-csv)")
+    parser.add_argument("--main-job-csv", metavar="ETTh1.csv")
+    parser.add_argument("--epochs", type=int, default=3, help="--main-job: ETTh1 epochs")
     args = parser.parse_args()
-    torch.rand(64, 64) @ torch.rand(64, 64)  # loads the BLAS
-    maps = open("/proc/self/maps").read().lower()
-    blas = ("OpenBLAS" if "openblas" in maps else "MKL" if "libmkl" in maps
-            else "the reference BLAS (slow: see --help)" if "libblas" in maps else "unknown")
+    if args.main_job:
+        return main_job(args)
+    blas = blas_name()
     print(f"PyTorch {torch.__version__}, BLAS: {blas}")
     results = {}
     for threads in args.threads:
