@@ -4,7 +4,7 @@
 # rnnbench in build-bench/, and runs W1-W6 of ../shared/docs/BENCHMARKS.md with
 # rnnc's symbolic plan, its imperative plan and oneDNN on 1 and 2 threads,
 # plus the scaling sweep. Writes build-bench/results/{bench.md,bench.json,scaling.svg}
-# and prints the table. Takes about 15 minutes on 2 cores. Arguments go to
+# and prints the table. Takes about 10 minutes on 2 cores once built. Arguments go to
 # rnnbench (e.g. --only W1,W3 --repetitions 3; rnnbench --help lists them).
 #
 #   bash bench/run.sh            # everything
