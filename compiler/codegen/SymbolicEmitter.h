@@ -389,9 +389,13 @@ private:
 
   /// y[r*yStride + j] (+)= sum_kk x[r*xStride + kk] wT[kk*n + j] (+ bias[j]);
   /// with `accumulate` the tile starts from y instead of the bias.
+  /// wStride: the row stride of wT (default n: a whole matrix; larger for a
+  /// block of its columns).
   void matmulStrided(Value *x, int64_t xStride, Value *wT, Value *bias, Value *y, int64_t yStride, Value *rows,
-                     int64_t k, int64_t n, bool accumulate) {
+                     int64_t k, int64_t n, bool accumulate, int64_t wStride = -1) {
     IRBuilder<> &b = builder_;
+    if (wStride < 0)
+      wStride = n;
     // Register blocking: kRows rows times kColumns vectors of accumulators,
     // so that each loaded weight vector feeds kRows FMAs and each broadcast
     // input kColumns.
@@ -411,7 +415,7 @@ private:
       e_.loop(e_.c64(k), [&](Value *kk) {
         std::vector<Value *> weights;
         for (int64_t c = 0; c < vectors; ++c)
-          weights.push_back(e_.load(lanes, wT, b.CreateAdd(b.CreateMul(kk, e_.c64(n)), b.CreateAdd(j0, e_.c64(c * lanes)))));
+          weights.push_back(e_.load(lanes, wT, b.CreateAdd(b.CreateMul(kk, e_.c64(wStride)), b.CreateAdd(j0, e_.c64(c * lanes)))));
         for (int64_t i = 0; i < rowsInTile; ++i) {
           Value *xk = e_.splat(lanes, e_.load(1, x, b.CreateAdd(b.CreateMul(b.CreateAdd(r0, e_.c64(i)), e_.c64(xStride)), kk)));
           for (int64_t c = 0; c < vectors; ++c) {

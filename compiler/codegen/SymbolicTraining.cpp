@@ -326,24 +326,32 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
   // 1. x W_ih^T + b for every step.
   matmulPacked(x, wihT, bias, proj, b.CreateMul(batch, e_.c64(T)), I, GH);
 
-  // LSTM: + h_{t-1} W_hh^T for every step but the first, as one register-
+  // + h_{t-1} W_hh^T for every step but the first, as one register-
   // blocked product per batch row (h_{t-1} is y of the neighbouring step, so
   // nothing waits on a recurrence). Recomputing it row by row below, each
   // W_hh^T load fed one FMA: 256 KiB of weights streamed from L2 for every
   // row and step made this the slowest part of the IMDB training step. The
   // sums are taken in the same order, so the gates are bit-identical.
-  if (lstm && T > 1)
+  // GRU: the same for r and z; the n gate's recurrent term W_hn h + b_hn
+  // stays apart (it is scaled by r) and goes to its slot of the activations,
+  // b_hn alone at the first step.
+  if (T > 1)
     e_.loop(batch, [&](Value *bi) {
       Value *base = b.CreateMul(bi, e_.c64(T));
       Value *from = b.CreateAdd(base, e_.c64(reverse ? 1 : 0)), *to = b.CreateAdd(base, e_.c64(reverse ? 0 : 1));
-      matmulStrided(e_.at(y, b.CreateMul(from, e_.c64(H))), H, whhT, nullptr, e_.at(proj, b.CreateMul(to, e_.c64(GH))),
-                    GH, e_.c64(T - 1), H, GH, true);
+      Value *hPrev = e_.at(y, b.CreateMul(from, e_.c64(H)));
+      matmulStrided(hPrev, H, whhT, nullptr, e_.at(proj, b.CreateMul(to, e_.c64(GH))), GH, e_.c64(T - 1), H,
+                    lstm ? GH : 2 * H, true, GH);
+      if (!lstm)
+        matmulStrided(hPrev, H, e_.at(whhT, e_.c64(2 * H)), e_.at(bhh, e_.c64(2 * H)),
+                      e_.at(acts, b.CreateAdd(b.CreateMul(to, e_.c64(A)), e_.c64(3 * H))), A, e_.c64(T - 1), H, H,
+                      false, GH);
     }, "b");
 
   // 2. The gate activations (and cell states), step by step.
   e_.loop(e_.c64(T), [&](Value *s) {
     Value *t = timeOf(s), *tPrev = previousTime(s, t), *first = b.CreateICmpEQ(s, e_.c64(0));
-    Value *kEnd = lstm ? e_.c64(0) : b.CreateSelect(first, e_.c64(0), e_.c64(H));
+    Value *kEnd = T > 1 ? e_.c64(0) : b.CreateSelect(first, e_.c64(0), e_.c64(H));
     e_.loop(batch, [&](Value *bi) {
       Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t), *prev = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev);
       e_.vectorLoop(H, [&](unsigned w, Value *j) {
@@ -353,7 +361,14 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
           b.CreateStore(e_.load(w, proj, b.CreateAdd(b.CreateMul(row, e_.c64(GH)), b.CreateAdd(j, e_.c64(g * H)))), acc[g]);
         }
         AllocaInst *hn = e_.slot(e_.vec(w), "hn");
-        b.CreateStore(lstm ? e_.cf(w, 0.0) : e_.load(w, bhh, b.CreateAdd(j, e_.c64(2 * H))), hn);
+        Value *hnStart = e_.cf(w, 0.0);
+        if (!lstm) {
+          hnStart = e_.load(w, bhh, b.CreateAdd(j, e_.c64(2 * H)));
+          if (T > 1) // computed above, except at the first step
+            hnStart = b.CreateSelect(first, hnStart,
+                                     e_.load(w, acts, b.CreateAdd(b.CreateMul(row, e_.c64(A)), b.CreateAdd(j, e_.c64(3 * H)))));
+        }
+        b.CreateStore(hnStart, hn);
         e_.loop(e_.c64(0), kEnd, 1, [&](Value *k) {
           Value *hk = e_.splat(w, e_.load(1, y, b.CreateAdd(b.CreateMul(prev, e_.c64(H)), k)));
           for (int64_t g = 0; g < G; ++g) {
