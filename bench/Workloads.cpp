@@ -132,7 +132,7 @@ Case rnncCase(const Settings &s, const Workload &w, const std::string &library, 
 }
 
 /// A one-thread case of rnnc's code under a label of its own (the ablation).
-Case rncCaseLabel(const Settings &s, const Workload &w, const std::string &library, const std::string &label) {
+Case rnncCaseLabel(const Settings &s, const Workload &w, const std::string &library, const std::string &label) {
   Case c = rnncCase(s, w, library, "symbolic", 1);
   c.engine = label;
   return c;
@@ -315,7 +315,7 @@ std::vector<Case> ablationCases(const Settings &s) {
                  "ablation " + m.name + (mode == Mode::Train ? " train step" : " forward") + " (B=32)",
                  m.name, source, 32, mode, 1, 1, m.shape};
       for (size_t k = 0; k < std::size(variants); ++k)
-        cases.push_back(rncCaseLabel(s, w, libraries[k], variants[k].label));
+        cases.push_back(rnncCaseLabel(s, w, libraries[k], variants[k].label));
     }
   }
   return cases;

@@ -53,7 +53,7 @@ echo "== data: $data"
 
 if ((full)); then
   echo "== full run: every model for its own epochs on the whole data set"
-  settings_series=() settings_imdb=() torch_epochs=20
+  settings_series=() settings_imdb=() torch_epochs=60  # the ETTh1 models' own train block
 else
   echo "== quick run: ETTh1 models 3 epochs; IMDB models 1 epoch on 256 training reviews (scripts/main.sh --full for everything)"
   settings_series=(--epochs 3) settings_imdb=(--epochs 1 --limit 256) torch_epochs=3
