@@ -1,8 +1,6 @@
 //===- TrainingState.cpp - Parameters and optimizer state as safetensors --===//
 #include "runtime/TrainingState.h"
 
-#include "runtime/checkpoint/Checkpoint.h"
-
 #include <algorithm>
 #include <cstring>
 
@@ -39,9 +37,8 @@ bool readI64(const checkpoint::Checkpoint &ckpt, const std::string &name, int64_
 
 } // namespace
 
-bool saveTrainingState(const std::string &path, Model &model, rnnc_instance *instance,
-                       const TrainingProgress &progress, const std::map<std::string, std::string> &metadata,
-                       std::string &error) {
+checkpoint::Checkpoint makeTrainingState(Model &model, rnnc_instance *instance, const TrainingProgress &progress,
+                                         const std::map<std::string, std::string> &metadata) {
   const rnnc_model_info &info = model.info();
   checkpoint::Checkpoint ckpt;
   ckpt.metadata = metadata;
@@ -65,17 +62,29 @@ bool saveTrainingState(const std::string &path, Model &model, rnnc_instance *ins
   const char *names[] = {"training.epoch", "training.step", "training.optimizer_steps", "training.data_seed"};
   for (int i = 0; i < 4; ++i)
     ckpt.tensors.push_back(checkpoint::makeI64(names[i], {}, &values[i]));
-  return checkpoint::save(path, ckpt, error);
+  return ckpt;
+}
+
+bool saveTrainingState(const std::string &path, Model &model, rnnc_instance *instance,
+                       const TrainingProgress &progress, const std::map<std::string, std::string> &metadata,
+                       std::string &error) {
+  return checkpoint::save(path, makeTrainingState(model, instance, progress, metadata), error);
 }
 
 bool loadTrainingState(const std::string &path, Model &model, rnnc_instance *instance, TrainingProgress &progress,
                        std::map<std::string, std::string> &metadata, std::string &error) {
-  const rnnc_model_info &info = model.info();
   checkpoint::Checkpoint ckpt;
   if (!checkpoint::load(path, ckpt, error))
     return false;
+  return loadTrainingState(ckpt, path, model, instance, progress, metadata, error);
+}
+
+bool loadTrainingState(const checkpoint::Checkpoint &ckpt, const std::string &source, Model &model,
+                       rnnc_instance *instance, TrainingProgress &progress,
+                       std::map<std::string, std::string> &metadata, std::string &error) {
+  const rnnc_model_info &info = model.info();
   auto fail = [&](const std::string &why) {
-    error = path + ": " + why;
+    error = source + ": " + why;
     return false;
   };
   auto model_ = ckpt.metadata.find("model");

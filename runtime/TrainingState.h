@@ -9,6 +9,7 @@
 #pragma once
 
 #include "runtime/Loader.h"
+#include "runtime/checkpoint/Checkpoint.h"
 
 #include <map>
 #include <string>
@@ -20,6 +21,10 @@ struct TrainingProgress {
   int64_t step = 0;        ///< batches completed in the current epoch
   uint64_t dataSeed = 0;   ///< the shuffling stream's seed
 };
+
+/// The checkpoint saveTrainingState writes, in memory.
+checkpoint::Checkpoint makeTrainingState(Model &model, rnnc_instance *instance, const TrainingProgress &progress,
+                                         const std::map<std::string, std::string> &metadata);
 
 /// Saves parameters, optimizer state and progress atomically (a crash never
 /// leaves a truncated file in place of a good one).
@@ -34,6 +39,12 @@ bool saveTrainingState(const std::string &path, Model &model, rnnc_instance *ins
 /// when it fails; the error names the file and the tensor at fault. A file
 /// with parameters only (e.g. from PyTorch) loads them and resets training.
 bool loadTrainingState(const std::string &path, Model &model, rnnc_instance *instance, TrainingProgress &progress,
+                       std::map<std::string, std::string> &metadata, std::string &error);
+
+/// The same for a checkpoint in memory (e.g. a state dict from Python);
+/// errors name `source` where the file version names the file.
+bool loadTrainingState(const checkpoint::Checkpoint &ckpt, const std::string &source, Model &model,
+                       rnnc_instance *instance, TrainingProgress &progress,
                        std::map<std::string, std::string> &metadata, std::string &error);
 
 } // namespace rnnc::runtime

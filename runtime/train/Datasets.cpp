@@ -87,7 +87,11 @@ bool loadImdbData(const rnnc_model_info &info, const json &settings, const DataF
   options.cacheDir = data::cacheDirectory();
   data::ImdbDataset set;
   auto progress = [&](const std::string &message) {
-    if (!flags.quiet)
+    if (flags.quiet)
+      return;
+    if (flags.print)
+      flags.print(message + "\n");
+    else
       std::fprintf(stderr, "%s\n", message.c_str());
   };
   if (!data::loadImdb(location, options, set, error, progress))
@@ -192,7 +196,7 @@ bool loadCsvData(const rnnc_model_info &info, const json &settings, const std::s
 
 double denormalizeTarget(double value, const void *context) {
   const auto *data = static_cast<const LoadedData *>(context);
-  return data->targetMin + value * (data->targetMax - data->targetMin);
+  return denormalizeTarget(value, data->targetMin, data->targetMax);
 }
 
 bool loadData(const rnnc_model_info &info, const DataFlags &flags, LoadedData &out, std::string &error) {
@@ -235,11 +239,11 @@ bool loadData(const rnnc_model_info &info, const DataFlags &flags, LoadedData &o
 }
 
 bool loadCsvForPrediction(const rnnc_model_info &info, const DataFlags &flags, const std::string &path,
-                          const std::string &normalization, Split &out, std::vector<double> &targets,
-                          std::string &error) {
+                          const std::string &normalization, CsvPredictionInput &out, std::string &error) {
   json config = json::parse(info.config_json ? info.config_json : "{}", nullptr, false);
   json saved = json::parse(normalization.empty() ? "null" : normalization, nullptr, false);
-  if (saved.is_discarded() || !saved.is_object() || !saved.contains("min") || !saved.contains("max")) {
+  if (saved.is_discarded() || !saved.is_object() || !saved.contains("min") || !saved.contains("max") ||
+      !targetRangeOf(normalization, out.targetMin, out.targetMax)) {
     error = "the checkpoint holds no CSV normalization; train the model with --checkpoint first";
     return false;
   }
@@ -255,15 +259,39 @@ bool loadCsvForPrediction(const rnnc_model_info &info, const DataFlags &flags, c
     const double raw = fromMax > fromMin ? fromMin + v * (fromMax - fromMin) : fromMin;
     return toMax > toMin ? (raw - toMin) / (toMax - toMin) : 0.0;
   };
-  out = seriesSplit(set.train, set.window * set.features);
-  for (int64_t i = 0; i < static_cast<int64_t>(out.x.size()); ++i) {
+  out.split = seriesSplit(set.train, set.window * set.features);
+  std::vector<float> &x = out.split.x;
+  for (int64_t i = 0; i < static_cast<int64_t>(x.size()); ++i) {
     const int64_t k = i % set.features;
-    out.x[i] = static_cast<float>(rescale(out.x[i], set.featureMin[k], set.featureMax[k], savedMin[k], savedMax[k]));
+    x[i] = static_cast<float>(rescale(x[i], set.featureMin[k], set.featureMax[k], savedMin[k], savedMax[k]));
   }
-  targets.clear();
-  for (float y : out.y)
-    targets.push_back(set.targetMax > set.targetMin ? set.targetMin + y * (set.targetMax - set.targetMin) : set.targetMin);
+  out.actual.clear();
+  for (float y : out.split.y)
+    out.actual.push_back(set.targetMax > set.targetMin ? set.targetMin + y * (set.targetMax - set.targetMin) : set.targetMin);
   return true;
+}
+
+bool targetRangeOf(const std::string &normalization, double &targetMin, double &targetMax) {
+  const json saved = json::parse(normalization.empty() ? "null" : normalization, nullptr, false);
+  if (!saved.is_object() || !saved.contains("target_min") || !saved.contains("target_max") ||
+      !saved["target_min"].is_number() || !saved["target_max"].is_number())
+    return false;
+  targetMin = saved["target_min"].get<double>();
+  targetMax = saved["target_max"].get<double>();
+  return true;
+}
+
+std::vector<std::string> vocabularyOf(const std::map<std::string, std::string> &metadata) {
+  const auto entry = metadata.find("vocab");
+  if (entry == metadata.end())
+    return {};
+  const json vocab = json::parse(entry->second, nullptr, false);
+  if (!vocab.is_array())
+    return {};
+  std::vector<std::string> words;
+  for (const json &word : vocab)
+    words.push_back(word.is_string() ? word.get<std::string>() : std::string());
+  return words;
 }
 
 std::vector<int32_t> encodeReviews(const std::vector<std::string> &reviews, const std::vector<std::string> &vocab,

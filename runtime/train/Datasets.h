@@ -5,6 +5,7 @@
 
 #include "rnnc/abi.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,6 +23,8 @@ struct DataFlags {
   std::vector<std::string> naValues; ///< CSV: extra missing-value sentinels
   uint64_t seed = 0;
   bool quiet = false;
+  /// Progress messages (IMDB tokenizing, the cache): by default to stderr.
+  std::function<void(const std::string &)> print;
 };
 
 struct LoadedData {
@@ -36,6 +39,8 @@ struct LoadedData {
 
 /// Undoes the min-max scaling of a CSV target (context: the LoadedData).
 double denormalizeTarget(double value, const void *context);
+/// The same for a target whose training range was [low, high].
+inline double denormalizeTarget(double value, double low, double high) { return low + value * (high - low); }
 
 /// Loads the data the model is bound to (or `flags.data`) from the data
 /// directory and checks it against the model's input and target: 1) parse
@@ -44,12 +49,28 @@ double denormalizeTarget(double value, const void *context);
 /// vocabulary and the class count.
 bool loadData(const rnnc_model_info &info, const DataFlags &flags, LoadedData &out, std::string &error);
 
+/// What prediction on a new CSV file needs: its windows scaled as at
+/// training time, each window's actual target (in the target's units), and
+/// the target's training range, to report predictions in its units.
+struct CsvPredictionInput {
+  Split split;
+  std::vector<double> actual;
+  double targetMin = 0, targetMax = 1;
+};
+
 /// CSV prediction input: every window of `path` (with the model's columns),
 /// scaled with the normalization saved at training time (`normalization`,
-/// the checkpoint's JSON). `targets` receives each window's actual target.
+/// the checkpoint's JSON).
 bool loadCsvForPrediction(const rnnc_model_info &info, const DataFlags &flags, const std::string &path,
-                          const std::string &normalization, Split &out, std::vector<double> &targets,
-                          std::string &error);
+                          const std::string &normalization, CsvPredictionInput &out, std::string &error);
+
+/// The target's training range from a checkpoint's "normalization" entry
+/// (saved when training on a CSV series); false if it has none.
+bool targetRangeOf(const std::string &normalization, double &targetMin, double &targetMax);
+
+/// The vocabulary a checkpoint's metadata holds (its "vocab" entry, saved
+/// when training on IMDB); empty if it has none.
+std::vector<std::string> vocabularyOf(const std::map<std::string, std::string> &metadata);
 
 /// IMDB prediction input: each review encoded with the training vocabulary.
 std::vector<int32_t> encodeReviews(const std::vector<std::string> &reviews, const std::vector<std::string> &vocab,

@@ -1,6 +1,8 @@
 //===- Trainer.cpp - The training loop with progress and checkpoints ------===//
 #include "runtime/train/Trainer.h"
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -38,6 +40,41 @@ void installInterruptHandlers() {
   sigaction(SIGTERM, &action, nullptr);
 }
 
+InterruptScope::InterruptScope() {
+  gInterrupted.store(false);
+  struct sigaction action {};
+  action.sa_handler = onSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, &previous_);
+}
+
+InterruptScope::~InterruptScope() { sigaction(SIGINT, &previous_, nullptr); }
+
+TrainOptions trainOptionsOf(const rnnc_model_info &info) {
+  const nlohmann::json config = nlohmann::json::parse(info.config_json ? info.config_json : "{}", nullptr, false);
+  const nlohmann::json train = config.is_object() ? config.value("train", nlohmann::json::object()) : nlohmann::json::object();
+  TrainOptions options;
+  options.batch = train.value("batch", int64_t(32));
+  options.epochs = train.value("epochs", int64_t(1));
+  options.shuffle = train.value("shuffle", true);
+  return options;
+}
+
+void initParameters(runtime::Model &model, rnnc_instance *instance, uint64_t runSeed) {
+  model.initParams(instance, model.info().train.seed ^ runSeed);
+}
+
+SplitView::SplitView(const Split &split) : count(split.count), inputWidth(split.inputWidth) {
+  if (split.idInputs)
+    ids = split.ids.empty() ? nullptr : split.ids.data();
+  else
+    x = split.x.empty() ? nullptr : split.x.data();
+  if (!split.labels.empty())
+    labels = split.labels.data();
+  else if (!split.y.empty())
+    y = split.y.data();
+}
+
 Split Split::range(int64_t from, int64_t to) const {
   Split s = *this;
   from = std::max<int64_t>(0, std::min(from, count));
@@ -61,18 +98,18 @@ Trainer::Trainer(runtime::Model &model, rnnc_instance *instance, std::string los
     : model_(model), instance_(instance), loss_(std::move(loss)), task_(taskOfLoss(loss_)), classes_(classes),
       denormalize_(denormalize), context_(context) {}
 
-void Trainer::gather(const Split &split, const std::vector<int64_t> &order, int64_t from, int64_t n) {
+void Trainer::gather(const SplitView &split, const std::vector<int64_t> &order, int64_t from, int64_t n) {
   const int64_t w = split.inputWidth;
   batchX_.resize(n * w), batchIds_.resize(n * w), batchY_.resize(n), batchLabels_.resize(n);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t s = order[from + i];
-    if (split.idInputs)
+    if (split.ids)
       std::copy_n(&split.ids[s * w], w, &batchIds_[i * w]);
     else
       std::copy_n(&split.x[s * w], w, &batchX_[i * w]);
-    if (!split.labels.empty()) // prediction splits have no targets
+    if (split.labels) // prediction splits have no targets
       batchLabels_[i] = split.labels[s];
-    else if (!split.y.empty())
+    else if (split.y)
       batchY_[i] = split.y[s];
   }
 }
@@ -85,11 +122,19 @@ bool Trainer::save(const std::string &path, const runtime::TrainingProgress &pro
   return true;
 }
 
-TrainResult Trainer::train(const Split &train, const Split &validation, const TrainOptions &options,
+TrainResult Trainer::train(const SplitView &train, const SplitView &validation, const TrainOptions &options,
                            runtime::TrainingProgress &progress, std::vector<EpochRecord> &history, std::string &error) {
   if (options.lr > 0)
     model_.setLearningRate(instance_, options.lr);
-  const bool terminal = isatty(STDERR_FILENO);
+  const bool terminal = options.stepProgress < 0 ? isatty(STDERR_FILENO) : options.stepProgress > 0;
+  auto print = [&](const char *format, auto... args) {
+    char text[512];
+    std::snprintf(text, sizeof text, format, args...);
+    if (options.print)
+      options.print(text);
+    else
+      std::fputs(text, stderr);
+  };
   const int64_t batch = options.batch;
   const int64_t steps = options.dropLast ? train.count / batch : (train.count + batch - 1) / batch;
   if (steps == 0) {
@@ -114,8 +159,8 @@ TrainResult Trainer::train(const Split &train, const Split &validation, const Tr
     for (int64_t step = progress.step; step < steps; ++step) {
       const int64_t from = step * batch, n = std::min(batch, train.count - from);
       gather(train, order, from, n);
-      inputs[0] = train.idInputs ? static_cast<const void *>(batchIds_.data()) : batchX_.data();
-      targets[0] = train.labelTargets ? static_cast<const void *>(batchLabels_.data()) : batchY_.data();
+      inputs[0] = train.ids ? static_cast<const void *>(batchIds_.data()) : batchX_.data();
+      targets[0] = train.labels ? static_cast<const void *>(batchLabels_.data()) : batchY_.data();
       float loss = 0;
       const int32_t status = model_.trainStep(instance_, n, inputs, targets, &loss);
       if (status != RNNC_OK) {
@@ -134,15 +179,15 @@ TrainResult Trainer::train(const Split &train, const Split &validation, const Tr
       if (!options.quiet && terminal && (secondsSince(lastPrint) > 0.2 || step + 1 == steps)) {
         lastPrint = std::chrono::steady_clock::now();
         const double rate = samples / std::max(elapsed, 1e-9);
-        std::fprintf(stderr, "\r\033[Kepoch %lld/%lld  step %lld/%lld  loss %.5f  %.0f samples/s  ETA %s",
+        print("\r\033[Kepoch %lld/%lld  step %lld/%lld  loss %.5f  %.0f samples/s  ETA %s",
                      (long long)epoch + 1, (long long)options.epochs, (long long)step + 1, (long long)steps,
                      lossSum / samples, rate, clock((train.count - from - n) / std::max(rate, 1e-9)).c_str());
       }
       if (gInterrupted.load()) {
         if (!options.quiet && terminal)
-          std::fprintf(stderr, "\n");
-        const std::string path = options.checkpoint.empty() ? "interrupted.safetensors" : options.checkpoint;
-        if (!save(path, progress, options, error))
+          print("\n");
+        const std::string path = options.checkpoint.empty() ? options.interruptCheckpoint : options.checkpoint;
+        if (!path.empty() && !save(path, progress, options, error))
           return TrainResult::Failed;
         return TrainResult::Interrupted;
       }
@@ -157,18 +202,21 @@ TrainResult Trainer::train(const Split &train, const Split &validation, const Tr
     if (validation.count > 0 && !evaluate(validation, batch, record.validation, error))
       return TrainResult::Failed;
     if (!options.quiet) {
-      if (terminal)
-        std::fprintf(stderr, "\r\033[K");
-      std::fprintf(stderr, "epoch %lld/%lld: train loss %.5f, %.1f s (%.0f samples/s)", (long long)record.epoch,
-                   (long long)options.epochs, record.trainLoss, record.seconds, record.samplesPerSecond);
+      std::string line = terminal ? "\r\033[K" : "";
+      char text[256];
+      std::snprintf(text, sizeof text, "epoch %lld/%lld: train loss %.5f, %.1f s (%.0f samples/s)", (long long)record.epoch,
+                    (long long)options.epochs, record.trainLoss, record.seconds, record.samplesPerSecond);
+      line += text;
       if (validation.count > 0) {
-        std::fprintf(stderr, "; validation loss %.5f", record.validation.loss);
+        std::snprintf(text, sizeof text, "; validation loss %.5f", record.validation.loss);
+        line += text;
         if (record.validation.accuracy >= 0)
-          std::fprintf(stderr, ", accuracy %.4f", record.validation.accuracy);
+          std::snprintf(text, sizeof text, ", accuracy %.4f", record.validation.accuracy);
         else
-          std::fprintf(stderr, ", R2 %.4f", record.validation.r2);
+          std::snprintf(text, sizeof text, ", R2 %.4f", record.validation.r2);
+        line += text;
       }
-      std::fprintf(stderr, "\n");
+      print("%s\n", line.c_str());
     }
     history.push_back(record);
     if (validation.count > 0) {
@@ -203,8 +251,11 @@ int64_t Trainer::restoreBestParameters() {
   return bestEpoch;
 }
 
-bool Trainer::predict(const Split &split, int64_t batch, std::vector<float> &outputs, std::string &error) {
-  const int64_t width = task_ == Task::Classification ? classes_ : 1;
+bool Trainer::predict(const SplitView &split, int64_t batch, std::vector<float> &outputs, std::string &error) {
+  const rnnc_tensor_desc &output = model_.info().outputs[0];
+  int64_t width = 1;
+  for (int32_t k = 1; k < output.rank; ++k)
+    width *= output.dims[k];
   outputs.assign(split.count * width, 0.0f);
   std::vector<int64_t> order(split.count);
   std::iota(order.begin(), order.end(), 0);
@@ -212,7 +263,7 @@ bool Trainer::predict(const Split &split, int64_t batch, std::vector<float> &out
   for (int64_t from = 0; from < split.count; from += batch) {
     const int64_t n = std::min(batch, split.count - from);
     gather(split, order, from, n);
-    const void *inputs[] = {split.idInputs ? static_cast<const void *>(batchIds_.data()) : batchX_.data()};
+    const void *inputs[] = {split.ids ? static_cast<const void *>(batchIds_.data()) : batchX_.data()};
     float *out[] = {&outputs[from * width]};
     const int32_t status = model_.forward(instance_, n, inputs, out);
     if (status != RNNC_OK) {
@@ -225,11 +276,14 @@ bool Trainer::predict(const Split &split, int64_t batch, std::vector<float> &out
   return true;
 }
 
-bool Trainer::evaluate(const Split &split, int64_t batch, Scores &scores, std::string &error) {
+bool Trainer::evaluate(const SplitView &split, int64_t batch, Scores &scores, std::string &error) {
   std::vector<float> outputs;
   if (!predict(split, batch, outputs, error))
     return false;
-  scores = score(task_, loss_, outputs, classes_, split.y, split.labels, denormalize_, context_);
+  const std::vector<float> targets = split.y ? std::vector<float>(split.y, split.y + split.count) : std::vector<float>();
+  const std::vector<int32_t> labels =
+      split.labels ? std::vector<int32_t>(split.labels, split.labels + split.count) : std::vector<int32_t>();
+  scores = score(task_, loss_, outputs, classes_, targets, labels, denormalize_, context_);
   return true;
 }
 

@@ -6,6 +6,7 @@
 #include "runtime/train/Metrics.h"
 
 #include <atomic>
+#include <csignal>
 #include <functional>
 #include <map>
 #include <string>
@@ -30,6 +31,21 @@ struct Split {
   Split range(int64_t from, int64_t to) const;
 };
 
+/// A split's samples where they already are (a Split's vectors, or arrays
+/// of the caller's, e.g. NumPy's): the trainer copies only the batch it runs.
+/// Inputs are `x` (floats) or `ids` (token ids), count * inputWidth of them;
+/// targets are `y` (floats) or `labels` (class ids), or neither (prediction).
+struct SplitView {
+  int64_t count = 0;
+  int64_t inputWidth = 0;
+  const float *x = nullptr;
+  const int32_t *ids = nullptr;
+  const float *y = nullptr;
+  const int32_t *labels = nullptr;
+  SplitView() = default;
+  SplitView(const Split &split); // NOLINT: a Split is a view of itself
+};
+
 struct TrainOptions {
   int64_t epochs = 1;
   int64_t batch = 32;
@@ -40,7 +56,22 @@ struct TrainOptions {
   std::string checkpoint; ///< save the last epoch here, and the best as PATH.best
   bool quiet = false;
   std::map<std::string, std::string> metadata; ///< stored in checkpoints (vocabulary, normalization)
+  /// Where an interrupted run is saved when `checkpoint` is empty; "": not saved.
+  std::string interruptCheckpoint = "interrupted.safetensors";
+  /// Progress text (epoch lines; step lines with `stepProgress`): by default
+  /// to stderr; a host with its own streams (Python) passes a sink.
+  std::function<void(const std::string &)> print;
+  /// Step lines redrawn in place: -1 when stderr is a terminal, 0 never, 1 always.
+  int stepProgress = -1;
 };
+
+/// The options a model's own train block gives (batch, epochs, shuffle),
+/// the rest at their defaults.
+TrainOptions trainOptionsOf(const rnnc_model_info &info);
+
+/// Initializes the parameters as a run seeded with `runSeed` does (rnnrun
+/// --seed): PyTorch's default init drawn from the model's seed ^ runSeed.
+void initParameters(runtime::Model &model, rnnc_instance *instance, uint64_t runSeed);
 
 struct EpochRecord {
   int64_t epoch = 0;
@@ -55,6 +86,19 @@ enum class TrainResult { Completed, Interrupted, Failed };
 extern std::atomic<bool> gInterrupted;
 void installInterruptHandlers();
 
+/// For a host with handlers of its own (Python): clears gInterrupted and
+/// routes SIGINT to it while alive, then puts the host's handler back.
+class InterruptScope {
+public:
+  InterruptScope();
+  ~InterruptScope();
+  InterruptScope(const InterruptScope &) = delete;
+  InterruptScope &operator=(const InterruptScope &) = delete;
+
+private:
+  struct sigaction previous_;
+};
+
 class Trainer {
 public:
   Trainer(runtime::Model &model, rnnc_instance *instance, std::string loss, int64_t classes,
@@ -63,13 +107,14 @@ public:
   /// Trains from `progress` (epoch, step) to options.epochs, evaluating on
   /// `validation` after each epoch. Saves checkpoints as asked. On a failed
   /// step or checkpoint returns Failed with `error` set.
-  TrainResult train(const Split &train, const Split &validation, const TrainOptions &options,
+  TrainResult train(const SplitView &train, const SplitView &validation, const TrainOptions &options,
                     runtime::TrainingProgress &progress, std::vector<EpochRecord> &history, std::string &error);
 
-  /// The model's outputs for a split (forward, inference), in batches.
-  bool predict(const Split &split, int64_t batch, std::vector<float> &outputs, std::string &error);
+  /// The model's outputs for a split (forward, inference), in batches:
+  /// count rows of the output's per-sample size.
+  bool predict(const SplitView &split, int64_t batch, std::vector<float> &outputs, std::string &error);
   /// Scores the model on a split.
-  bool evaluate(const Split &split, int64_t batch, Scores &scores, std::string &error);
+  bool evaluate(const SplitView &split, int64_t batch, Scores &scores, std::string &error);
 
   /// Puts back the parameters of the epoch with the lowest validation loss
   /// of the last train() call (model selection on the validation split);
@@ -83,7 +128,7 @@ public:
   int64_t predictSamples = 0;
 
 private:
-  void gather(const Split &split, const std::vector<int64_t> &order, int64_t from, int64_t n);
+  void gather(const SplitView &split, const std::vector<int64_t> &order, int64_t from, int64_t n);
   bool save(const std::string &path, const runtime::TrainingProgress &progress, const TrainOptions &options,
             std::string &error);
 

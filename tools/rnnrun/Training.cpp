@@ -5,8 +5,6 @@
 #include "runtime/train/Datasets.h"
 #include "runtime/train/Report.h"
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -40,21 +38,19 @@ int predictSeries(runtime::Model &model, train::Trainer &trainer, const train::D
                   const std::map<std::string, std::string> &metadata, const std::string &source, int64_t batch) {
   if (source == "-")
     return fail("--predict for a time-series model takes a CSV file, not standard input");
-  train::Split split;
-  std::vector<double> actual;
+  train::CsvPredictionInput input;
   std::string error;
   const auto normalization = metadata.find("normalization");
   if (!train::loadCsvForPrediction(model.info(), flags, source, normalization == metadata.end() ? "" : normalization->second,
-                                   split, actual, error))
+                                   input, error))
     return fail(error);
   std::vector<float> outputs;
-  if (!trainer.predict(split, batch, outputs, error))
+  if (!trainer.predict(input.split, batch, outputs, error))
     return fail(error);
-  const nlohmann::json saved = nlohmann::json::parse(normalization->second);
-  const double low = saved["target_min"].get<double>(), high = saved["target_max"].get<double>();
   std::cout << "window,prediction,actual\n";
   for (size_t i = 0; i < outputs.size(); ++i)
-    std::cout << i << "," << low + outputs[i] * (high - low) << "," << actual[i] << "\n";
+    std::cout << i << "," << train::denormalizeTarget(outputs[i], input.targetMin, input.targetMax) << ","
+              << input.actual[i] << "\n";
   return kExitOk;
 }
 
@@ -95,8 +91,6 @@ int predict(runtime::Model &model, rnnc_instance *instance, train::Trainer &trai
 int runTraining(runtime::Model &model, const po::variables_map &vm, const std::string &modelPath, double loadSeconds) {
   const auto wallStart = std::chrono::steady_clock::now();
   const rnnc_model_info &info = model.info();
-  const nlohmann::json config = nlohmann::json::parse(info.config_json ? info.config_json : "{}", nullptr, false);
-  const nlohmann::json trainConfig = config.is_object() ? config.value("train", nlohmann::json::object()) : nlohmann::json::object();
 
   train::DataFlags flags;
   if (vm.count("data"))
@@ -120,12 +114,13 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
     return kExitUsage;
   }
 
-  train::TrainOptions options;
-  options.batch = vm.count("batch") ? vm["batch"].as<int64_t>() : trainConfig.value("batch", int64_t(32));
-  options.epochs = vm.count("epochs") ? vm["epochs"].as<int64_t>() : trainConfig.value("epochs", int64_t(1));
+  train::TrainOptions options = train::trainOptionsOf(info);
+  if (vm.count("batch"))
+    options.batch = vm["batch"].as<int64_t>();
+  if (vm.count("epochs"))
+    options.epochs = vm["epochs"].as<int64_t>();
   options.lr = vm.count("lr") ? vm["lr"].as<float>() : 0;
   options.seed = flags.seed;
-  options.shuffle = trainConfig.value("shuffle", true);
   options.quiet = flags.quiet;
   options.dropLast = vm.count("drop-last") > 0;
   if (vm.count("checkpoint"))
@@ -157,7 +152,7 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
   if (!instance)
     return fail("cannot allocate an instance for batch " + std::to_string(options.batch));
   std::unique_ptr<rnnc_instance, std::function<void(rnnc_instance *)>> owner(instance, [&](rnnc_instance *i) { model.destroy(i); });
-  model.initParams(instance, info.train.seed ^ flags.seed);
+  train::initParameters(model, instance, flags.seed);
   const int32_t threads = vm["threads"].as<int32_t>();
   if (threads < 1 || threads > 64) {
     std::cerr << "rnnrun: error: --threads must be in [1, 64], got " << threads << "\n";
@@ -172,7 +167,7 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
     if (!runtime::loadTrainingState(options.checkpoint, model, instance, progress, metadata, error))
       return fail(error);
     if (predicting && metadata.count("vocab")) // the vocabulary the model was trained with
-      data.vocab = nlohmann::json::parse(metadata["vocab"]).get<std::vector<std::string>>();
+      data.vocab = train::vocabularyOf(metadata);
     if (!resume)
       progress = {};
   }
