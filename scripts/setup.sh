@@ -10,7 +10,8 @@ packages=(
   libboost-program-options-dev
   libgtest-dev libgmock-dev
   nlohmann-json3-dev libarchive-dev
-  python3
+  python3 python3-dev python3-numpy python3-pytest pybind11-dev  # the Python package (python/) and its tests
+  python3-pip python3-setuptools python3-venv  # installing it from the source tree (docs/python.md)
   python3-torch   # the PyTorch interoperability test (test/lit/interop) and bench/peers
   libbenchmark-dev libopenblas0-openmp  # rnnbench (the main job times W1, W2 and the ablation); OpenBLAS for torch
 )
