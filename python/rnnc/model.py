@@ -253,6 +253,11 @@ class Model:
         shuffle = bool(train.get("shuffle", True) if shuffle is None else shuffle)
         step_lines = verbose == 1 and sys.stdout.isatty()
         checkpoint = "" if checkpoint is None else os.fspath(checkpoint)
+        if checkpoint:  # refuse now rather than after the first epoch
+            folder = os.path.dirname(os.path.abspath(checkpoint))
+            if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+                raise _rnnc.CheckpointError(f"cannot write checkpoint '{checkpoint}': "
+                                            f"'{folder}' is not a writable directory")
         result = self._session.fit(x, y, vx, vy, epochs, batch, float(lr or 0), shuffle, seed, verbose, step_lines,
                                    checkpoint, bool(resume), initial_epoch, bool(restore_best), bool(drop_last),
                                    _print)

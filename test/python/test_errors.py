@@ -133,6 +133,9 @@ def test_checkpoint_errors(tmp_path, series_dir):
         other.load_weights(truncated)
     with pytest.raises(rnnc.CheckpointError, match="cannot|directory"):
         other.save(tmp_path / "no" / "such" / "dir.safetensors")
+    with pytest.raises(rnnc.CheckpointError, match="is not a writable directory"):  # before any training
+        other.fit(np.zeros((4, 6, 3)), np.zeros(4), checkpoint=tmp_path / "no" / "ck.safetensors", verbose=0)
+    assert not (tmp_path / "no").exists()
     state = other.state_dict()
     with pytest.raises(rnnc.CheckpointError, match=r"missing 'p.bias'"):
         other.load_state_dict({k: v for k, v in state.items() if k != "p.bias"})

@@ -1,30 +1,18 @@
 """state_dict round trips through PyTorch: torch.nn.LSTM / GRU / Linear load
 it strictly and compute what predict computes; weights changed in torch load
 back with load_state_dict and predict then computes torch's outputs."""
+import os
+import sys
+
 import numpy as np
 import pytest
 
 import rnnc
-from conftest import with_cell
+from conftest import ROOT, with_cell
 
 torch = pytest.importorskip("torch")
-
-
-class TorchSeries(torch.nn.Module):
-    """series.rnn in torch: h = lstm|gru(x, hidden=8, returns="last"); p = dense(h, 1)."""
-
-    def __init__(self, cell, bidirectional):
-        super().__init__()
-        rnn = torch.nn.LSTM if cell == "lstm" else torch.nn.GRU
-        self.h = rnn(3, 8, batch_first=True, bidirectional=bidirectional)
-        self.bidirectional = bidirectional
-        self.p = torch.nn.Linear(16 if bidirectional else 8, 1)
-
-    def forward(self, x):
-        y, _ = self.h(x)
-        # rnnc's returns="last": the forward direction's last step, the reverse direction's first
-        last = torch.cat([y[:, -1, :8], y[:, 0, 8:]], dim=1) if self.bidirectional else y[:, -1]
-        return self.p(last)
+sys.path.insert(0, os.path.join(ROOT, "test", "lit", "interop"))
+from torch_roundtrip import Model as TorchSeries  # noqa: E402  series.rnn in torch, as the lit interop test has it
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

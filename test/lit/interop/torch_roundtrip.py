@@ -65,17 +65,22 @@ class Model(torch.nn.Module):
         return self.p(last)
 
 
-checkpoint, inputs, cell, bidirectional, out = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "true", sys.argv[5]
-torch.manual_seed(0)
-model = Model(cell, bidirectional)
-state = {k: v for k, v in load_safetensors(checkpoint).items() if not k.startswith(("optimizer.", "training."))}
-model.load_state_dict(state, strict=True)
-x = torch.tensor([float(v) for v in open(inputs).read().split()]).reshape(-1, 6, 3)
-with torch.no_grad():
-    for name, y in (("torch_outputs.txt", model(x)),):
-        open(f"{out}/{name}", "w").write("\n".join(f"{v:.6f}" for v in y.flatten().tolist()) + "\n")
-    for p in model.parameters():
-        p.mul_(0.5).add_(0.01)
-    open(f"{out}/torch_perturbed.txt", "w").write("\n".join(f"{v:.6f}" for v in model(x).flatten().tolist()) + "\n")
-save_safetensors(f"{out}/from_torch.safetensors", {k: v for k, v in model.state_dict().items()})
-print("loaded", len(state), "tensors strictly")
+def main():
+    checkpoint, inputs, cell, bidirectional, out = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "true", sys.argv[5]
+    torch.manual_seed(0)
+    model = Model(cell, bidirectional)
+    state = {k: v for k, v in load_safetensors(checkpoint).items() if not k.startswith(("optimizer.", "training."))}
+    model.load_state_dict(state, strict=True)
+    x = torch.tensor([float(v) for v in open(inputs).read().split()]).reshape(-1, 6, 3)
+    with torch.no_grad():
+        for name, y in (("torch_outputs.txt", model(x)),):
+            open(f"{out}/{name}", "w").write("\n".join(f"{v:.6f}" for v in y.flatten().tolist()) + "\n")
+        for p in model.parameters():
+            p.mul_(0.5).add_(0.01)
+        open(f"{out}/torch_perturbed.txt", "w").write("\n".join(f"{v:.6f}" for v in model(x).flatten().tolist()) + "\n")
+    save_safetensors(f"{out}/from_torch.safetensors", {k: v for k, v in model.state_dict().items()})
+    print("loaded", len(state), "tensors strictly")
+
+
+if __name__ == "__main__":  # test/python/test_torch.py imports Model
+    main()
