@@ -16,7 +16,9 @@
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <sstream>
 
 namespace rnnc::python {
@@ -147,6 +149,15 @@ py::dict scoresOf(const train::Scores &s) {
   return out;
 }
 
+/// The largest batch the trainer will run over splits of these sizes (the
+/// instance needs room for no more).
+int64_t largestBatch(int64_t batch, std::initializer_list<int64_t> counts) {
+  int64_t largest = 1;
+  for (int64_t count : counts)
+    largest = std::max(largest, std::min(batch, count));
+  return largest;
+}
+
 void requireLoss(Session &session) {
   if (session.loss().empty())
     throw py::value_error(std::string("model '") + session.info().model_name +
@@ -155,8 +166,8 @@ void requireLoss(Session &session) {
 
 py::array predict(Session &session, const py::array &x, int64_t batch) {
   const auto claim = session.claim();
-  session.reserve(batch);
   const train::SplitView view = viewOf(session.info(), x, py::none());
+  session.reserve(largestBatch(batch, {view.count}));
   std::vector<float> outputs;
   std::string error;
   bool ok;
@@ -173,8 +184,8 @@ py::array predict(Session &session, const py::array &x, int64_t batch) {
 py::dict evaluate(Session &session, const py::array &x, const py::array &y, int64_t batch) {
   const auto claim = session.claim();
   requireLoss(session);
-  session.reserve(batch);
   const train::SplitView view = viewOf(session.info(), x, y);
+  session.reserve(largestBatch(batch, {view.count}));
   train::Scores scores;
   std::string error;
   bool ok;
@@ -197,11 +208,11 @@ py::dict fit(Session &session, const py::array &x, const py::array &y, const py:
              const std::function<void(const std::string &)> &print) {
   const auto claim = session.claim();
   requireLoss(session);
-  session.reserve(batch);
-  if (lr > 0)
-    session.setLearningRate(lr);
   const train::SplitView train = viewOf(session.info(), x, y);
   const train::SplitView validation = vx.is_none() ? train::SplitView() : viewOf(session.info(), vx.cast<py::array>(), vy);
+  session.reserve(largestBatch(batch, {train.count, validation.count}));
+  if (lr > 0)
+    session.setLearningRate(lr);
   train::TrainOptions options = train::trainOptionsOf(session.info());
   options.epochs = epochs;
   options.batch = batch;

@@ -103,6 +103,8 @@ def test_batches_threads_and_capacity():
     assert (m.predict(x, batch_size=50) == whole).all()  # forward results do not depend on threads
     assert m.predict(x, threads=1).shape == (50, 1) and m.threads == 1
     assert m.predict(x[:0]).shape == (0, 1)
+    assert (m.predict(x[:3], batch_size=1 << 20) == whole[:3]).all()
+    assert m._session.capacity == 50  # room for the batches it runs, not for the batch_size asked
 
 
 def test_inputs_converted_only_when_needed():
