@@ -396,11 +396,15 @@ private:
     IRBuilder<> &b = builder_;
     if (wStride < 0)
       wStride = n;
-    // Register blocking: kRows rows times kColumns vectors of accumulators,
-    // so that each loaded weight vector feeds kRows FMAs and each broadcast
-    // input kColumns.
-    const int64_t kRows = 4, kColumns = 2, w = e_.width;
-    Value *mainRows = b.CreateMul(b.CreateSDiv(rows, e_.c64(kRows)), e_.c64(kRows));
+    // Register blocking: tiles of up to kRows rows times kColumns vectors of
+    // accumulators, so that each loaded weight vector feeds kRows FMAs and
+    // each broadcast input kColumns. AVX-512 (32 registers): 6 x 4 = 24
+    // accumulators, 4 weight vectors, the broadcast folded into the FMA;
+    // AVX2 and SSE (16 registers): 6 x 2 = 12, 2 weights, 1 broadcast. Two
+    // FMA ports with a 4-cycle latency need at least 8 independent chains.
+    // Every element still sums over k in order from its start value, so the
+    // tile shape never changes a result.
+    const int64_t w = e_.width, kRows = 6, kColumns = w >= 16 ? 4 : 2;
     auto tile = [&](Value *r0, int64_t rowsInTile, Value *j0, int64_t vectors, unsigned lanes) {
       std::vector<AllocaInst *> acc;
       for (int64_t i = 0; i < rowsInTile; ++i)
@@ -430,18 +434,37 @@ private:
           e_.store(b.CreateLoad(e_.vec(lanes), acc[i * vectors + c]), y, at);
         }
     };
-    // Columns: blocks of kColumns vectors, then single vectors, then scalars.
-    const int64_t wideEnd = n / (kColumns * w) * (kColumns * w), vectorEnd = n / w * w;
+    // Columns: blocks of kColumns vectors, then of 2, then single vectors,
+    // then scalars.
     auto rowTiles = [&](Value *r0, int64_t rowsInTile) {
-      if (wideEnd > 0)
-        e_.loop(e_.c64(0), e_.c64(wideEnd), kColumns * w, [&](Value *j) { tile(r0, rowsInTile, j, kColumns, w); }, "j");
-      if (vectorEnd > wideEnd)
-        e_.loop(e_.c64(wideEnd), e_.c64(vectorEnd), w, [&](Value *j) { tile(r0, rowsInTile, j, 1, w); }, "jv");
-      if (n > vectorEnd)
-        e_.loop(e_.c64(vectorEnd), e_.c64(n), 1, [&](Value *j) { tile(r0, rowsInTile, j, 1, 1); }, "jt");
+      int64_t j = 0;
+      for (int64_t vectors : {kColumns, int64_t(2), int64_t(1)}) {
+        if (vectors > kColumns)
+          continue;
+        const int64_t span = vectors * w, end = j + (n - j) / span * span;
+        if (end > j)
+          e_.loop(e_.c64(j), e_.c64(end), span, [&](Value *j0) { tile(r0, rowsInTile, j0, vectors, w); }, "j");
+        j = end;
+      }
+      if (n > j)
+        e_.loop(e_.c64(j), e_.c64(n), 1, [&](Value *j0) { tile(r0, rowsInTile, j0, 1, 1); }, "jt");
     };
-    e_.loop(e_.c64(0), mainRows, kRows, [&](Value *r) { rowTiles(r, kRows); }, "r");
-    e_.loop(mainRows, rows, 1, [&](Value *r) { rowTiles(r, 1); }, "rt");
+    // Rows: blocks of kRows, then of 2, then single rows.
+    rowBlocks(e_.c64(0), rows, {kRows, 2, 1}, rowTiles, "r");
+  }
+
+  /// Covers rows [begin, end) with blocks of sizes[0] rows, then of
+  /// sizes[1], ... (descending): body(r0, size) per block. Returns where
+  /// the blocks stop (end when the last size is 1).
+  Value *rowBlocks(Value *begin, Value *end, const std::vector<int64_t> &sizes,
+                   const std::function<void(Value *, int64_t)> &body, const char *name) {
+    IRBuilder<> &b = builder_;
+    for (int64_t size : sizes) {
+      Value *blockEnd = b.CreateAdd(begin, b.CreateMul(b.CreateSDiv(b.CreateSub(end, begin), e_.c64(size)), e_.c64(size)));
+      e_.loop(begin, blockEnd, size, [&](Value *r0) { body(r0, size); }, name);
+      begin = blockEnd;
+    }
+    return begin;
   }
 
   /// The fused cell for `rows` batch rows at once (hoisted projection): per
@@ -532,14 +555,16 @@ private:
       Value *tPrev = b.CreateSelect(first, t, reverse ? b.CreateAdd(t, e_.c64(1)) : b.CreateSub(t, e_.c64(1)));
       Value *kEnd = b.CreateSelect(first, e_.c64(0), e_.c64(H)); // h_{-1} = 0: no recurrent product
       // Fused and hoisted: blocks of rows share each loaded recurrent weight.
+      // Four live vectors per row and chunk (LSTM: the gates; GRU: r, z, the
+      // n gate's projection and W_hn h): AVX-512's 32 registers hold 6 rows
+      // (24 accumulators) and the 4 weight vectors, AVX2's 16 hold 2 rows;
+      // the rows left over go in smaller blocks, then one by one.
       Value *firstSingle = e_.c64(0);
-      if (fuse && hoist) {
-        const int64_t rowsPerBlock = e_.width >= 16 ? 4 : 2;
-        firstSingle = b.CreateMul(b.CreateSDiv(batch, e_.c64(rowsPerBlock)), e_.c64(rowsPerBlock));
-        e_.loop(e_.c64(0), firstSingle, rowsPerBlock, [&](Value *b0) {
-          fusedRows(b0, rowsPerBlock, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell);
-        }, "bb");
-      }
+      if (fuse && hoist)
+        firstSingle = rowBlocks(e_.c64(0), batch, e_.width >= 16 ? std::vector<int64_t>{6, 4, 2} : std::vector<int64_t>{2},
+                                [&](Value *b0, int64_t rows) {
+                                  fusedRows(b0, rows, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell);
+                                }, "bb");
       e_.loop(firstSingle, batch, 1, [&](Value *bi) {
         Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t);
         Value *prevRow = b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev), e_.c64(H));
