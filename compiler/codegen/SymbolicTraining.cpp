@@ -122,51 +122,14 @@ bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const pl
     Value *dy = arg(f, 0), *x = arg(f, 1), *dw = arg(f, 2);
     zero(dw, e_.c64(units * width));
     Value *rows = b.CreateUDiv(elementsOf(e_, b, graph_.op(op.operands[0]).type, batch), e_.c64(units));
-    // Chunks of rows small enough to stay in cache; within a chunk, tiles of
-    // 4 units times 2 vectors of dW accumulate in registers over the rows.
-    const int64_t chunk = 256, tileUnits = 4, w = e_.width;
+    // Chunks of rows small enough to stay in cache; within a chunk, dW
+    // accumulates in the register tiles of matmulTiled over the rows
+    // (dy read transposed), so every element still sums the rows in order.
+    const int64_t chunk = 256;
     e_.loop(e_.c64(0), rows, chunk, [&](Value *r0) {
-      Value *r1 = b.CreateSelect(b.CreateICmpSLT(b.CreateAdd(r0, e_.c64(chunk)), rows), b.CreateAdd(r0, e_.c64(chunk)), rows);
-      auto tile = [&](Value *u0, int64_t tu, Value *j0, int64_t vectors, unsigned lanes) {
-        std::vector<AllocaInst *> acc;
-        for (int64_t a = 0; a < tu; ++a)
-          for (int64_t c = 0; c < vectors; ++c) {
-            acc.push_back(e_.slot(e_.vec(lanes), "dw"));
-            Value *at = b.CreateAdd(b.CreateMul(b.CreateAdd(u0, e_.c64(a)), e_.c64(width)), b.CreateAdd(j0, e_.c64(c * lanes)));
-            b.CreateStore(e_.load(lanes, dw, at), acc.back());
-          }
-        e_.loop(r0, r1, 1, [&](Value *r) {
-          std::vector<Value *> xs;
-          for (int64_t c = 0; c < vectors; ++c)
-            xs.push_back(e_.load(lanes, x, b.CreateAdd(b.CreateMul(r, e_.c64(width)), b.CreateAdd(j0, e_.c64(c * lanes)))));
-          for (int64_t a = 0; a < tu; ++a) {
-            Value *d = e_.splat(lanes, e_.load(1, dy, b.CreateAdd(b.CreateMul(r, e_.c64(units)), b.CreateAdd(u0, e_.c64(a)))));
-            for (int64_t c = 0; c < vectors; ++c) {
-              AllocaInst *slot = acc[a * vectors + c];
-              b.CreateStore(e_.fma(d, xs[c], b.CreateLoad(e_.vec(lanes), slot)), slot);
-            }
-          }
-        }, "r");
-        for (int64_t a = 0; a < tu; ++a)
-          for (int64_t c = 0; c < vectors; ++c) {
-            Value *at = b.CreateAdd(b.CreateMul(b.CreateAdd(u0, e_.c64(a)), e_.c64(width)), b.CreateAdd(j0, e_.c64(c * lanes)));
-            e_.store(b.CreateLoad(e_.vec(lanes), acc[a * vectors + c]), dw, at);
-          }
-      };
-      const int64_t wideEnd = width / (2 * w) * (2 * w), vectorEnd = width / w * w;
-      auto columns = [&](Value *u0, int64_t tu) {
-        if (wideEnd > 0)
-          e_.loop(e_.c64(0), e_.c64(wideEnd), 2 * w, [&](Value *j) { tile(u0, tu, j, 2, e_.width); }, "j");
-        if (vectorEnd > wideEnd)
-          e_.loop(e_.c64(wideEnd), e_.c64(vectorEnd), w, [&](Value *j) { tile(u0, tu, j, 1, e_.width); }, "jv");
-        if (width > vectorEnd)
-          e_.loop(e_.c64(vectorEnd), e_.c64(width), 1, [&](Value *j) { tile(u0, tu, j, 1, 1); }, "jt");
-      };
-      const int64_t unitsMain = units / tileUnits * tileUnits;
-      if (unitsMain > 0)
-        e_.loop(e_.c64(0), e_.c64(unitsMain), tileUnits, [&](Value *u) { columns(u, tileUnits); }, "u");
-      if (units > unitsMain)
-        e_.loop(e_.c64(unitsMain), e_.c64(units), 1, [&](Value *u) { columns(u, 1); }, "ut");
+      Value *count = b.CreateBinaryIntrinsic(Intrinsic::smin, e_.c64(chunk), b.CreateSub(rows, r0));
+      matmulTiled(e_.at(dy, b.CreateMul(r0, e_.c64(units))), 1, units, e_.at(x, b.CreateMul(r0, e_.c64(width))), width,
+                  nullptr, dw, width, e_.c64(units), count, width, true);
     }, "chunk");
     finish();
     return true;
