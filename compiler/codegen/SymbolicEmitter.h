@@ -393,9 +393,16 @@ private:
   /// block of its columns).
   void matmulStrided(Value *x, int64_t xStride, Value *wT, Value *bias, Value *y, int64_t yStride, Value *rows,
                      int64_t k, int64_t n, bool accumulate, int64_t wStride = -1) {
+    matmulTiled(x, xStride, 1, wT, wStride < 0 ? n : wStride, bias, y, yStride, rows, e_.c64(k), n, accumulate);
+  }
+
+  /// The one register-tiled matrix product every symbolic kernel uses:
+  /// y[r*yStride + j] (+)= sum_{kk < k} x[r*xStride + kk*xkStride] wT[kk*wStride + j]
+  /// (+ bias[j]) for r < rows, j < n. xkStride > 1 reads x transposed (the
+  /// weight gradient's dy^T); k may be a run-time count.
+  void matmulTiled(Value *x, int64_t xStride, int64_t xkStride, Value *wT, int64_t wStride, Value *bias, Value *y,
+                   int64_t yStride, Value *rows, Value *k, int64_t n, bool accumulate) {
     IRBuilder<> &b = builder_;
-    if (wStride < 0)
-      wStride = n;
     // Register blocking: tiles of up to kRows rows times kColumns vectors of
     // accumulators, so that each loaded weight vector feeds kRows FMAs and
     // each broadcast input kColumns. AVX-512 (32 registers): 6 x 4 = 24
@@ -416,12 +423,13 @@ private:
                                     : e_.cf(lanes, 0.0);
           b.CreateStore(start, acc.back());
         }
-      e_.loop(e_.c64(k), [&](Value *kk) {
+      e_.loop(k, [&](Value *kk) {
         std::vector<Value *> weights;
         for (int64_t c = 0; c < vectors; ++c)
           weights.push_back(e_.load(lanes, wT, b.CreateAdd(b.CreateMul(kk, e_.c64(wStride)), b.CreateAdd(j0, e_.c64(c * lanes)))));
         for (int64_t i = 0; i < rowsInTile; ++i) {
-          Value *xk = e_.splat(lanes, e_.load(1, x, b.CreateAdd(b.CreateMul(b.CreateAdd(r0, e_.c64(i)), e_.c64(xStride)), kk)));
+          Value *xk = e_.splat(lanes, e_.load(1, x, b.CreateAdd(b.CreateMul(b.CreateAdd(r0, e_.c64(i)), e_.c64(xStride)),
+                                                                b.CreateMul(kk, e_.c64(xkStride)))));
           for (int64_t c = 0; c < vectors; ++c) {
             AllocaInst *a = acc[i * vectors + c];
             b.CreateStore(e_.fma(xk, weights[c], b.CreateLoad(e_.vec(lanes), a)), a);
@@ -469,7 +477,10 @@ private:
 
   /// The fused cell for `rows` batch rows at once (hoisted projection): per
   /// chunk of hidden units, the G * rows accumulators stay in registers and
-  /// each loaded W_hh^T vector feeds `rows` FMAs.
+  /// each loaded W_hh^T vector feeds `rows` FMAs. Small blocks (1 or 2 rows
+  /// with AVX-512, 1 with AVX2) take two chunks of hidden units per pass, so
+  /// that at least 8 independent FMA chains cover the FMA latency (one row
+  /// alone had 4: batch 1 was bound by latency, not by loads).
   void fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *first, Value *kEnd, int64_t T, int64_t H,
                  int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell) {
     IRBuilder<> &b = builder_;
@@ -480,48 +491,69 @@ private:
       row.push_back(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t));
       prevRow.push_back(b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev), e_.c64(H)));
     }
-    e_.vectorLoop(H, [&](unsigned w, Value *j) {
-      std::vector<std::vector<AllocaInst *>> acc(rows);
-      std::vector<AllocaInst *> hn(rows, nullptr);
-      for (int64_t i = 0; i < rows; ++i) {
-        for (int64_t g = 0; g < G; ++g) {
-          acc[i].push_back(e_.slot(e_.vec(w), "gate"));
-          b.CreateStore(e_.load(w, proj, b.CreateAdd(b.CreateMul(row[i], e_.c64(GH)), b.CreateAdd(j, e_.c64(g * H)))), acc[i][g]);
-        }
-        if (!lstm) {
-          hn[i] = e_.slot(e_.vec(w), "hn");
-          b.CreateStore(e_.load(w, bhh, b.CreateAdd(j, e_.c64(2 * H))), hn[i]);
-        }
-      }
-      e_.loop(e_.c64(0), kEnd, 1, [&](Value *k) {
-        std::vector<Value *> wk;
-        for (int64_t g = 0; g < G; ++g)
-          wk.push_back(e_.load(w, whhT, b.CreateAdd(b.CreateMul(k, e_.c64(GH)), b.CreateAdd(j, e_.c64(g * H)))));
-        for (int64_t i = 0; i < rows; ++i) {
-          Value *hk = e_.splat(w, e_.load(1, y, b.CreateAdd(prevRow[i], k)));
+    // Hidden units j0 .. j0 + chunks * w.
+    auto cells = [&](unsigned w, Value *j0, int64_t chunks) {
+      std::vector<Value *> js;
+      for (int64_t c = 0; c < chunks; ++c)
+        js.push_back(b.CreateAdd(j0, e_.c64(c * w)));
+      // acc[i][c][g]; GRU's hn[i][c] holds W_hn h + b_hn.
+      std::vector<std::vector<std::vector<AllocaInst *>>> acc(rows, std::vector<std::vector<AllocaInst *>>(chunks));
+      std::vector<std::vector<AllocaInst *>> hn(rows, std::vector<AllocaInst *>(chunks, nullptr));
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t c = 0; c < chunks; ++c) {
           for (int64_t g = 0; g < G; ++g) {
-            AllocaInst *target = (!lstm && g == 2) ? hn[i] : acc[i][g];
-            b.CreateStore(e_.fma(hk, wk[g], b.CreateLoad(e_.vec(w), target)), target);
+            acc[i][c].push_back(e_.slot(e_.vec(w), "gate"));
+            b.CreateStore(e_.load(w, proj, b.CreateAdd(b.CreateMul(row[i], e_.c64(GH)), b.CreateAdd(js[c], e_.c64(g * H)))),
+                          acc[i][c][g]);
+          }
+          if (!lstm) {
+            hn[i][c] = e_.slot(e_.vec(w), "hn");
+            b.CreateStore(e_.load(w, bhh, b.CreateAdd(js[c], e_.c64(2 * H))), hn[i][c]);
           }
         }
-      }, "k");
-      for (int64_t i = 0; i < rows; ++i) {
-        auto a = [&](int64_t g) { return b.CreateLoad(e_.vec(w), acc[i][g]); };
-        Value *out = b.CreateAdd(b.CreateMul(row[i], e_.c64(H)), j);
-        if (lstm) {
-          Value *cIndex = b.CreateAdd(b.CreateMul(b.CreateAdd(b0, e_.c64(i)), e_.c64(H)), j);
-          Value *ig = e_.sigmoid(a(0)), *fg = e_.sigmoid(a(1)), *gg = e_.tanh(a(2)), *og = e_.sigmoid(a(3));
-          Value *c = e_.fma(fg, e_.load(w, cell, cIndex), b.CreateFMul(ig, gg));
-          e_.store(c, cell, cIndex);
-          e_.store(b.CreateFMul(og, e_.tanh(c)), y, out);
-        } else {
-          Value *r = e_.sigmoid(a(0)), *z = e_.sigmoid(a(1));
-          Value *n = e_.tanh(e_.fma(r, b.CreateLoad(e_.vec(w), hn[i]), a(2)));
-          Value *hPrev = b.CreateSelect(first, e_.cf(w, 0.0), e_.load(w, y, b.CreateAdd(prevRow[i], j)));
-          e_.store(e_.fma(z, b.CreateFSub(hPrev, n), n), y, out);
+      e_.loop(e_.c64(0), kEnd, 1, [&](Value *k) {
+        std::vector<std::vector<Value *>> wk(chunks);
+        for (int64_t c = 0; c < chunks; ++c)
+          for (int64_t g = 0; g < G; ++g)
+            wk[c].push_back(e_.load(w, whhT, b.CreateAdd(b.CreateMul(k, e_.c64(GH)), b.CreateAdd(js[c], e_.c64(g * H)))));
+        for (int64_t i = 0; i < rows; ++i) {
+          Value *hk = e_.splat(w, e_.load(1, y, b.CreateAdd(prevRow[i], k)));
+          for (int64_t c = 0; c < chunks; ++c)
+            for (int64_t g = 0; g < G; ++g) {
+              AllocaInst *target = (!lstm && g == 2) ? hn[i][c] : acc[i][c][g];
+              b.CreateStore(e_.fma(hk, wk[c][g], b.CreateLoad(e_.vec(w), target)), target);
+            }
         }
-      }
-    });
+      }, "k");
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t c = 0; c < chunks; ++c) {
+          Value *j = js[c];
+          auto a = [&](int64_t g) { return b.CreateLoad(e_.vec(w), acc[i][c][g]); };
+          Value *out = b.CreateAdd(b.CreateMul(row[i], e_.c64(H)), j);
+          if (lstm) {
+            Value *cIndex = b.CreateAdd(b.CreateMul(b.CreateAdd(b0, e_.c64(i)), e_.c64(H)), j);
+            Value *ig = e_.sigmoid(a(0)), *fg = e_.sigmoid(a(1)), *gg = e_.tanh(a(2)), *og = e_.sigmoid(a(3));
+            Value *cNew = e_.fma(fg, e_.load(w, cell, cIndex), b.CreateFMul(ig, gg));
+            e_.store(cNew, cell, cIndex);
+            e_.store(b.CreateFMul(og, e_.tanh(cNew)), y, out);
+          } else {
+            Value *r = e_.sigmoid(a(0)), *z = e_.sigmoid(a(1));
+            Value *n = e_.tanh(e_.fma(r, b.CreateLoad(e_.vec(w), hn[i][c]), a(2)));
+            Value *hPrev = b.CreateSelect(first, e_.cf(w, 0.0), e_.load(w, y, b.CreateAdd(prevRow[i], j)));
+            e_.store(e_.fma(z, b.CreateFSub(hPrev, n), n), y, out);
+          }
+        }
+    };
+    // Four live vectors per row and chunk; AVX-512 has room for 24, AVX2 for 8.
+    const int64_t w = e_.width, room = w >= 16 ? 24 : 8;
+    const int64_t pairs = rows * 4 * 2 <= room ? H / (2 * w) * (2 * w) : 0;
+    if (pairs > 0)
+      e_.loop(e_.c64(0), e_.c64(pairs), 2 * w, [&](Value *j) { cells(w, j, 2); }, "j2");
+    const int64_t vectorEnd = pairs + (H - pairs) / w * w;
+    if (vectorEnd > pairs)
+      e_.loop(e_.c64(pairs), e_.c64(vectorEnd), w, [&](Value *j) { cells(w, j, 1); }, "j");
+    if (H > vectorEnd)
+      e_.loop(e_.c64(vectorEnd), e_.c64(H), 1, [&](Value *j) { cells(1, j, 1); }, "jt");
   }
 
   /// One LSTM or GRU layer and direction. Arguments: x, W_ih^T [I, G*H],
@@ -558,10 +590,10 @@ private:
       // Four live vectors per row and chunk (LSTM: the gates; GRU: r, z, the
       // n gate's projection and W_hn h): AVX-512's 32 registers hold 6 rows
       // (24 accumulators) and the 4 weight vectors, AVX2's 16 hold 2 rows;
-      // the rows left over go in smaller blocks, then one by one.
+      // the rows left over go in smaller blocks, down to single rows.
       Value *firstSingle = e_.c64(0);
       if (fuse && hoist)
-        firstSingle = rowBlocks(e_.c64(0), batch, e_.width >= 16 ? std::vector<int64_t>{6, 4, 2} : std::vector<int64_t>{2},
+        firstSingle = rowBlocks(e_.c64(0), batch, e_.width >= 16 ? std::vector<int64_t>{6, 4, 2, 1} : std::vector<int64_t>{2, 1},
                                 [&](Value *b0, int64_t rows) {
                                   fusedRows(b0, rows, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell);
                                 }, "bb");
