@@ -2,7 +2,8 @@
 """Mutation check: plants each mutant of mutants.txt, one at a time, in a
 scratch copy of the tree, rebuilds it incrementally and runs a fast, targeted
 part of the suite against it. A mutant is KILLED when a test fails, SURVIVED
-when all pass, STALE when its original text is no longer in its file (or no
+when all pass (EQUIVALENT instead when mutants.txt argues, in a comment
+starting "# EQUIVALENT", that no test can tell it apart), STALE when its original text is no longer in its file (or no
 longer unique), BUILD-FAILED when the mutated tree does not compile.
 
     python3 scripts/mutants/run.py [--scratch DIR] [--only NAME,...] [--baseline-exclude FILTER]
@@ -37,6 +38,8 @@ def parse(path):
             name, _, about = line[3:].partition(":")
             current = {"name": name.strip(), "about": about.strip(), "file": None, "old": [], "new": [], "line": number}
             mutants.append(current)
+        elif current is not None and line.startswith("# EQUIVALENT"):
+            current["equivalent"] = True
         elif current is None or line.startswith("#") or not line.strip():
             continue
         elif line.startswith("@ "):
@@ -147,7 +150,7 @@ def main():
                 else:
                     killers_base = run_tests(scratch, log, base)
                     killers = killers_base or (run_tests_new(scratch, log, excl) if excl else [])
-                    status = "KILLED" if killers else "SURVIVED"
+                    status = "KILLED" if killers else "EQUIVALENT" if m.get("equivalent") else "SURVIVED"
                     detail = ", ".join(killers[:3])
             finally:
                 with open(path, "w", encoding="utf-8") as out:
@@ -157,7 +160,7 @@ def main():
         print(f"{m['name']:42s} {tag:24s} {m['secs']:5.0f}s  {detail}", flush=True)
         results.append(m)
     build(scratch, log)  # leave the scratch build unmutated
-    counts = {s: sum(m["status"] == s for m in results) for s in ("KILLED", "SURVIVED", "STALE", "BUILD-FAILED")}
+    counts = {s: sum(m["status"] == s for m in results) for s in ("KILLED", "SURVIVED", "EQUIVALENT", "STALE", "BUILD-FAILED")}
     scored = counts["KILLED"] + counts["SURVIVED"]
     print(f"\n{len(results)} mutants: " + ", ".join(f"{v} {k.lower()}" for k, v in counts.items()))
     if scored:
@@ -165,6 +168,8 @@ def main():
         if excl:
             b = sum(m.get("base_killed", False) for m in results)
             print(f"score (baseline, without {excl}): {b}/{scored} = {100.0 * b / scored:.0f}%")
+    if counts["EQUIVALENT"]:
+        print(f"({counts['EQUIVALENT']} equivalent, argued in {args.list}, are not scored)")
     print(f"run time {time.time() - start:.0f}s; log {scratch}/mutants.log")
     return 1 if counts["SURVIVED"] or counts["STALE"] else 0
 
