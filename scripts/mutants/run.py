@@ -112,7 +112,11 @@ def main():
     ap.add_argument("--list", default=os.path.join(ROOT, "scripts", "mutants", "mutants.txt"))
     ap.add_argument("--only", default="", help="comma-separated mutant names")
     ap.add_argument("--baseline-exclude", default="", help="GoogleTest filter of the tests left out of the baseline")
+    ap.add_argument("--filter", default="", help="GoogleTest filter run instead of the default tests (e.g. to see "
+                    "which mutants one test kills on its own)")
     args = ap.parse_args()
+    if args.filter:
+        TESTS[:] = [(binary, args.filter) for binary in dict(TESTS)]
     mutants = parse(args.list)
     if args.only:
         wanted = set(args.only.split(","))
