@@ -1,16 +1,13 @@
-//===- ModelGlobals.cpp - __rnnc_info and the module as a whole -----------===//
+//===- ModelGlobals.cpp - The model info (__rnnc_info) ----------------------===//
 #include "compiler/codegen/Codegen.h"
 
-#include "compiler/passes/Autodiff.h"
 #include "compiler/support/Diagnostics.h"
 #include "compiler/support/Format.h"
 
 #include "llvm/IR/Constants.h"
-#include "llvm/IR/Verifier.h"
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 
 namespace rnnc::codegen {
 
@@ -148,46 +145,6 @@ void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const Code
        ConstantInt::get(i64, layout.packedElements), ConstantInt::get(i64, layout.arenaFixed), trainInfo,
        string(module, configJson(graph), "config_json")});
   new GlobalVariable(module, infoType, true, GlobalValue::ExternalLinkage, info, "__rnnc_info");
-}
-
-std::unique_ptr<Module> generateModule(const ir::Graph &graph, const CodegenOptions &options, LLVMContext &context) {
-  auto module = std::make_unique<Module>(graph.name, context);
-  module->setTargetTriple(options.target.triple);
-  ModelLayout layout;
-  if (options.plan.kind == plan::PlanKind::Symbolic) {
-    plan::SymbolicPlan symbolic = plan::planSymbolic(graph, options.plan);
-    emitSymbolicPlan(graph, symbolic, *module, options.target.vectorWidth);
-    layout = {symbolic.inputs, {}, symbolic.params, symbolic.paramOffsets, symbolic.paramElements,
-              symbolic.arenaPerSample, symbolic.packedElements, 0, false};
-    if (graph.loss) {
-      // The training program: the same graph with its gradient graph.
-      ir::Graph training = graph;
-      if (training.gradients.empty())
-        differentiate(training);
-      plan::SymbolicPlan trainPlan = plan::planSymbolic(training, options.plan, /*training=*/true);
-      RNNC_ASSERT(trainPlan.packedElements == symbolic.packedElements, "both programs share one packed layout");
-      emitSymbolicPlan(training, trainPlan, *module, options.target.vectorWidth, /*withPack=*/false);
-      layout.targets = trainPlan.targets;
-      layout.arenaPerSample = std::max(layout.arenaPerSample, trainPlan.arenaPerSample);
-      layout.arenaFixed = trainPlan.arenaFixed;
-      layout.hasTrainStep = true;
-    }
-  } else {
-    std::optional<ir::Graph> training;
-    if (graph.loss) {
-      training = graph;
-      if (training->gradients.empty())
-        differentiate(*training);
-    }
-    plan::ImperativePlan imperative = plan::planImperative(graph, training ? &*training : nullptr);
-    emitImperativeKernels(*module, options.target.vectorWidth);
-    emitImperativePlan(imperative, *module);
-    layout = {imperative.inputs, imperative.targets, imperative.params, imperative.paramOffsets,
-              imperative.paramElements, 0, 0, 0, training.has_value()};
-  }
-  emitModelInfo(graph, layout, options, *module);
-  RNNC_ASSERT(!verifyModule(*module, &errs()), "the generated module is valid IR");
-  return module;
 }
 
 } // namespace rnnc::codegen
