@@ -8,7 +8,7 @@
 
 #include "compiler/codegen/Codegen.h"
 #include "compiler/codegen/Emit.h"
-#include "compiler/passes/Autodiff.h"
+#include "compiler/ir/OpFacts.h"
 #include "compiler/support/Diagnostics.h"
 #include "llvm/IR/Function.h"
 #include "llvm/IR/Intrinsics.h"
@@ -506,10 +506,11 @@ private:
   /// b_hh (GRU's b_hn is read from it), y, then the scratch buffers:
   /// projection [B,T,G*H] (hoisted), cell state [B,H] (LSTM), gates [B,(G+1)*H] (unfused).
   void recurrent(Function *f, const ir::Op &op, const plan::Step &step) {
-    const bool lstm = op.kind == OpKind::Lstm, reverse = op.attrs.getBool("reverse");
+    const ir::RecurrentFacts facts = ir::recurrentFacts(op);
+    const bool lstm = facts.lstm(), reverse = facts.reverse;
     const ir::TensorType &xt = graph_.op(op.operands[0]).type;
-    const int64_t T = xt.dims[1].size, I = xt.dims[2].size, H = op.attrs.getInt("hidden");
-    const int64_t G = lstm ? 4 : 3, GH = G * H;
+    const int64_t T = xt.dims[1].size, I = xt.dims[2].size, H = facts.hidden;
+    const int64_t G = facts.gates(), GH = G * H;
     const bool hoist = plan_.options.hoistInputProjection, fuse = plan_.options.fuseCells;
     Value *x = arg(f, 0), *wihT = arg(f, 1), *whhT = arg(f, 2), *bias = arg(f, 3), *bhh = arg(f, 4), *y = arg(f, 5);
     unsigned next = 6;
