@@ -3,7 +3,7 @@
 
 #include "compiler/codegen/Codegen.h"
 #include "compiler/ir/Graph.h"
-#include "runtime/Loader.h"
+#include "runtime/loader/Loader.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
