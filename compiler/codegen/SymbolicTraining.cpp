@@ -316,8 +316,12 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
   const int64_t T = xt.dims[1].size, I = xt.dims[2].size, H = facts.hidden;
   const int64_t G = facts.gates(), GH = G * H, A = (G + 1) * H;
   Value *x = arg(f, 0), *wihT = arg(f, 1), *whhT = arg(f, 2), *bias = arg(f, 3), *bhh = arg(f, 4), *y = arg(f, 5),
-        *dy = arg(f, 6), *whh = arg(f, 7), *out = arg(f, 8), *proj = arg(f, 9), *acts = arg(f, 10), *dhNext = arg(f, 11);
-  Value *cell = lstm ? arg(f, 12) : nullptr, *dcNext = lstm ? arg(f, 13) : nullptr;
+        *dy = arg(f, 6), *whh = arg(f, 7), *out = arg(f, 8);
+  Value *proj = scratchArg(f, step, plan::Scratch::Projection), *acts = scratchArg(f, step, plan::Scratch::Activations),
+        *dhNext = scratchArg(f, step, plan::Scratch::HiddenGrad), *cell = scratchArg(f, step, plan::Scratch::CellStates),
+        *dcNext = scratchArg(f, step, plan::Scratch::CellGrad);
+  RNNC_ASSERT(proj && acts && dhNext && lstm == (cell != nullptr) && lstm == (dcNext != nullptr),
+              "the plan made the scratch this kernel reads");
   Value *batch = batchArg(f);
   auto timeOf = [&](Value *s) { return reverse ? b.CreateSub(e_.c64(T - 1), s) : s; };
   auto previousTime = [&](Value *s, Value *t) {

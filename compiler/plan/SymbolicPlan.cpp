@@ -207,11 +207,11 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
       const int64_t hidden = cell.hidden, gates = cell.gates();
       (void)width;
       if (options.hoistInputProjection)
-        s.scratch.push_back(newBuffer(steps * gates * hidden, step)); // x_t W_ih^T + b for all t
+        s.scratch.push_back({Scratch::Projection, newBuffer(steps * gates * hidden, step)});
       if (cell.lstm())
-        s.scratch.push_back(newBuffer(hidden, step)); // cell state
+        s.scratch.push_back({Scratch::CellState, newBuffer(hidden, step)});
       if (!options.fuseCells)
-        s.scratch.push_back(newBuffer((gates + 1) * hidden, step)); // gate pre-activations of a step
+        s.scratch.push_back({Scratch::Gates, newBuffer((gates + 1) * hidden, step)});
     } else if (op.kind == OpKind::RecurrentGrad) {
       const ir::TensorType &x = graph.op(op.operands[0]).type;
       const int64_t steps = x.dims[1].size, width = x.dims[2].size;
@@ -219,12 +219,12 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
       const int64_t hidden = cell.hidden, gates = cell.gates();
       const bool lstm = cell.lstm();
       (void)width;
-      s.scratch.push_back(newBuffer(steps * gates * hidden, step));       // input projection
-      s.scratch.push_back(newBuffer(steps * (gates + 1) * hidden, step)); // gate activations (GRU: and W_hn h + b_hn)
-      s.scratch.push_back(newBuffer(hidden, step));                       // d h flowing to the previous step
+      s.scratch.push_back({Scratch::Projection, newBuffer(steps * gates * hidden, step)});
+      s.scratch.push_back({Scratch::Activations, newBuffer(steps * (gates + 1) * hidden, step)});
+      s.scratch.push_back({Scratch::HiddenGrad, newBuffer(hidden, step)});
       if (lstm) {
-        s.scratch.push_back(newBuffer(steps * hidden, step)); // cell states
-        s.scratch.push_back(newBuffer(hidden, step));         // d c flowing to the previous step
+        s.scratch.push_back({Scratch::CellStates, newBuffer(steps * hidden, step)});
+        s.scratch.push_back({Scratch::CellGrad, newBuffer(hidden, step)});
       }
     }
     plan.steps.push_back(std::move(s));
