@@ -17,17 +17,18 @@ The scratch copy and its build directory are kept between runs (default
 import argparse, os, re, shutil, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TARGETS = ["codegen_tests", "passes_tests", "lower_tests", "ir_tests"]
+TARGETS = ["codegen_tests", "runtime_tests", "passes_tests", "lower_tests", "ir_tests"]
 # (binary, GoogleTest filter): the tests that run every kernel, the runtime's
 # update and threading, autodiff, shape inference and the reference against
 # each other. Each run stops at its first failure. codegen_tests' Plans and
-# Resume (forward passes of large models, two minutes on 2 busy cores) are
+# runtime_tests' Resume (forward passes of large models, two minutes on 2 busy cores) are
 # left out to keep the whole check under 30 minutes.
 TESTS = [
     ("test/unit/passes_tests", "*"),
     ("test/unit/ir_tests", "*"),
     ("test/unit/lower_tests", "*"),
-    ("test/unit/codegen_tests", "Training.*:Threads.*:FastMath.*"),
+    ("test/unit/codegen_tests", "Training.*:FastMath.*"),
+    ("test/unit/runtime/runtime_tests", "Threads.*"),
 ]
 
 
