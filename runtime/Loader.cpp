@@ -158,7 +158,7 @@ bool checkRunsHere(const rnnc_model_info &info, const std::string &what, std::st
   if (missing.empty())
     return true;
   error = what + " was compiled for CPU '" + (info.target_cpu ? info.target_cpu : "?") + "' and needs " + missing +
-          ", which this CPU lacks; compile it with --target-cpu=host";
+          ", which this CPU lacks; recompile it with --target-cpu=host";
   return false;
 }
 

@@ -298,8 +298,10 @@ bool readHeaderText(int fd, uint64_t fileSize, const LoadLimits &limits, std::st
   }
   const uint64_t maxHeader = std::min<uint64_t>(kMaxHeaderBytes, limits.maxHeaderBytes);
   if (length > maxHeader) {
-    reason = "the header's " + std::to_string(length) + " bytes are over the limit of " + std::to_string(maxHeader) +
-             " bytes" + (maxHeader < kMaxHeaderBytes ? " (what this model's checkpoint can need)" : "");
+    reason = "the header's " + std::to_string(length) + " bytes are over the " +
+             (maxHeader < kMaxHeaderBytes ? "limit of " + std::to_string(maxHeader) +
+                                                " bytes (what this model's checkpoint can need)"
+                                          : std::string("100 MiB limit"));
     return false;
   }
   text.resize(length);

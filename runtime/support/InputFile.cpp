@@ -43,12 +43,12 @@ std::string formatBytes(uint64_t bytes) {
 
 ReadStatus readInputFile(const std::string &path, const std::string &what, uint64_t maxBytes, std::string &bytes,
                          std::string &error) {
-  const std::string name = path == "-" ? std::string("standard input") : "'" + escapeForMessage(path) + "'";
+  const std::string name = path == "-" ? std::string("standard input") : escapeForMessage(path);
   int fd = STDIN_FILENO;
   if (path != "-") {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
-      error = name + ": cannot open the " + what + " (" + std::strerror(errno) + ")";
+      error = name + ": cannot open (" + std::strerror(errno) + ")";
       return ReadStatus::Failed;
     }
     if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {

@@ -188,7 +188,7 @@ bool checkOutput(const std::string &path, OutputKind kind, const std::vector<std
   const std::string dir = directoryOf(target);
   struct stat ds {};
   if (::stat(dir.c_str(), &ds) != 0 || !S_ISDIR(ds.st_mode)) {
-    error = who + shown + ": the directory '" + escapeForMessage(dir) + "' does not exist";
+    error = who + shown + ": the directory '" + escapeForMessage(dir) + "' does not exist (No such file or directory)";
     return false;
   }
   if (::access(dir.c_str(), W_OK | X_OK) != 0) {

@@ -148,7 +148,7 @@ int main(int argc, char **argv) {
   options.autodiff = vm.count("autodiff") > 0;
 
   // The output is checked before any work: never replace what is not ours.
-  if (vm.count("output")) {
+  if (vm.count("output") && vm["output"].as<std::string>() != "-") { // "-": standard output
     using rnnc::io::OutputKind;
     const OutputKind kind = !backendOutput ? OutputKind::Text
                             : *backendOutput == rnnc::OutputKind::SharedLibrary ? OutputKind::Library
@@ -173,7 +173,9 @@ int main(int argc, char **argv) {
     if (backendOutput) {
       rnnc::CompiledModule compiled;
       std::string error;
-      const std::string path = vm.count("output") ? rnnc::io::resolveOutputPath(vm["output"].as<std::string>()) : "-";
+      const std::string path = vm.count("output") && vm["output"].as<std::string>() != "-"
+                                   ? rnnc::io::resolveOutputPath(vm["output"].as<std::string>())
+                                   : "-";
       if (!rnnc::compileGraph(*graph, backend, compiled, error) ||
           !rnnc::writeOutput(compiled, *backendOutput, path, error)) {
         std::cerr << "rnnc: error: " << input << ": " << error << "\n";
