@@ -76,7 +76,8 @@ bool verifyLibraryChecksum(const std::string &path, std::string &error) {
     error = "cannot load " + shown + ": " + std::to_string(size) + " bytes, over the 4 GiB limit of a model library";
   else if (size < 16 || ::pread(fd, trailer, 16, static_cast<off_t>(size - 16)) != 16 ||
            std::memcmp(trailer, kMagic, 8) != 0)
-    error = "cannot load " + shown + ": it has no rnnc checksum (made by an older rnnc, or truncated); "
+    error = "cannot load " + shown + ": it has no rnnc checksum: not an rnnc model library, or one made by an older "
+            "rnnc, or truncated; "
             "recompile it with this rnnc";
   else {
     uint64_t expected = 0, actual = 0;
