@@ -16,7 +16,8 @@ packages=(
   libbenchmark-dev libopenblas0-openmp  # rnnbench (the main job times W1, W2 and the ablation); OpenBLAS for torch
 )
 # Benchmark-only dependencies, installed with --bench: oneDNN, the baseline.
-bench_packages=(libdnnl-dev)
+# Debian's oneDNN CMake config calls find_package(OpenCL): its headers and ICD loader.
+bench_packages=(libdnnl-dev ocl-icd-opencl-dev opencl-c-headers)
 
 want=("${packages[@]}")
 if [[ "${1:-}" == "--bench" ]]; then want+=("${bench_packages[@]}"); fi
