@@ -118,7 +118,7 @@ bool checkMetadata(const std::map<std::string, std::string> &metadata, const rnn
   }
   if (auto it = metadata.find("maxlen"); it != metadata.end()) {
     const std::string want = tokens ? std::to_string(info.inputs[0].dims[1]) : "";
-    if (it->second != want)
+    if (!tokens || it->second != want)
       return fail(error, "maxlen", "is '" + io::escapeForMessage(it->second, 40) + "', but the model's input takes " +
                                        (tokens ? want + " tokens" : std::string("no tokens")));
   }
