@@ -2,6 +2,8 @@
 #include "compiler/driver/Backend.h"
 #include "compiler/driver/Frontend.h"
 
+#include "runtime/support/OutputFile.h"
+
 #include <boost/program_options.hpp>
 
 #include <fstream>
@@ -145,6 +147,19 @@ int main(int argc, char **argv) {
   options.printLocations = vm.count("print-locs") > 0;
   options.autodiff = vm.count("autodiff") > 0;
 
+  // The output is checked before any work: never replace what is not ours.
+  if (vm.count("output") && vm["output"].as<std::string>() != "-") { // "-": standard output
+    using rnnc::io::OutputKind;
+    const OutputKind kind = !backendOutput ? OutputKind::Text
+                            : *backendOutput == rnnc::OutputKind::SharedLibrary ? OutputKind::Library
+                            : *backendOutput == rnnc::OutputKind::Object ? OutputKind::Object
+                                                                          : OutputKind::Text;
+    std::string error;
+    if (!rnnc::io::checkOutput(vm["output"].as<std::string>(), kind, inputs, "-o", error)) {
+      std::cerr << "rnnc: error: " << error << "\n";
+      return kExitUsage;
+    }
+  }
   rnnc::Diagnostics diag(std::cerr);
   diag.setWarningsEnabled(!vm.count("no-warnings"));
   bool allOk = true;
@@ -158,7 +173,9 @@ int main(int argc, char **argv) {
     if (backendOutput) {
       rnnc::CompiledModule compiled;
       std::string error;
-      const std::string path = vm.count("output") ? vm["output"].as<std::string>() : "-";
+      const std::string path = vm.count("output") && vm["output"].as<std::string>() != "-"
+                                   ? rnnc::io::resolveOutputPath(vm["output"].as<std::string>())
+                                   : "-";
       if (!rnnc::compileGraph(*graph, backend, compiled, error) ||
           !rnnc::writeOutput(compiled, *backendOutput, path, error)) {
         std::cerr << "rnnc: error: " << input << ": " << error << "\n";
@@ -167,10 +184,10 @@ int main(int argc, char **argv) {
       continue;
     }
     if (vm.count("output")) {
-      const std::string path = vm["output"].as<std::string>();
-      std::ofstream file(path, std::ios::binary);
-      if (!(file << emitted.str()) || !file.flush()) {
-        std::cerr << "rnnc: error: cannot write '" << path << "'\n";
+      std::string error;
+      if (!rnnc::io::writeFileAtomically(vm["output"].as<std::string>(), rnnc::io::OutputKind::Text, emitted.str(),
+                                         error)) {
+        std::cerr << "rnnc: error: " << error << "\n";
         return kExitModelError;
       }
     } else {
