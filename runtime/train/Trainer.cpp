@@ -162,7 +162,15 @@ TrainResult Trainer::train(const SplitView &train, const SplitView &validation, 
       inputs[0] = train.ids ? static_cast<const void *>(batchIds_.data()) : batchX_.data();
       targets[0] = train.labels ? static_cast<const void *>(batchLabels_.data()) : batchY_.data();
       float loss = 0;
-      const int32_t status = model_.trainStep(instance_, n, inputs, targets, &loss);
+      int32_t status;
+      if (options.step) {
+        bool interrupted = gInterrupted.load();
+        status = options.step(n, inputs, targets, &loss, interrupted);
+        if (interrupted)
+          gInterrupted = true;
+      } else {
+        status = model_.trainStep(instance_, n, inputs, targets, &loss);
+      }
       if (status != RNNC_OK) {
         error = std::string("training step failed: ") + rnnc_binding_status_message(status);
         return TrainResult::Failed;
