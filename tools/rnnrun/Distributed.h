@@ -6,7 +6,7 @@
 // knows nothing of MPI; this file is the only one that calls it.
 #pragma once
 
-#include "runtime/Loader.h"
+#include "runtime/loader/Loader.h"
 #include "runtime/train/Datasets.h"
 
 #include <atomic>
