@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <random>
@@ -198,6 +199,10 @@ int main(int argc, char **argv) {
     const int status = runTraining(*model, vm, path, loadMs / 1e3, session.get());
     if (session && session->size() > 1 && status != kExitOk && status != 3)
       session->abort(status); // the other ranks may be waiting for this one: end them all
+    if (session && status == 3) { // interrupted: mpirun is ending the job; MPI_Finalize would wait for it
+      std::cout.flush(), std::cerr.flush();
+      std::_Exit(status);
+    }
     return status;
   }
 
