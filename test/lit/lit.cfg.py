@@ -20,3 +20,8 @@ config.substitutions.append(("%rnnc_src", config.rnnc_src_root))
 import subprocess
 if subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0:
     config.available_features.add("torch")
+
+# Open MPI's launcher, for the data-parallel tests (scripts/setup.sh installs it).
+import shutil
+if shutil.which("mpirun"):
+    config.available_features.add("mpi")

@@ -121,6 +121,25 @@ float *rnnc_optimizer_state(rnnc_instance *instance);
 void rnnc_set_train_steps_done(rnnc_instance *instance, int64_t steps);
 const char *rnnc_status_message(int32_t status);
 
+/* Data-parallel training (docs/abi.md, docs/distributed.md): the fused train
+ * step split in two, for a host that sums gradients across processes.
+ * rnnc_compute_gradients runs forward and backward on `batch` rows in the
+ * instance's chunks (one per thread) without updating the parameters; chunk
+ * k draws its dropout masks as chunk first_chunk + k of a global batch does.
+ * *loss (may be NULL) receives the rows' mean loss. */
+int32_t rnnc_compute_gradients(rnnc_instance *instance, int64_t batch, const void *const *inputs,
+                               const void *const *targets, int64_t first_chunk, float *loss);
+/* How many chunks the last rnnc_compute_gradients ran (0 after an update). */
+int32_t rnnc_gradient_chunks(rnnc_instance *instance);
+/* Chunk k's gradient (param_elements floats, the mean over its rows), its
+ * rows and its loss; NULL if there is no such chunk. Valid until the next call. */
+const float *rnnc_chunk_gradient(rnnc_instance *instance, int32_t chunk, int64_t *rows, float *loss);
+/* The update from `count` chunks' gradients: their row-weighted mean, summed
+ * in double in the order given, then clipping and the optimizer step.
+ * rnnc_train_step is rnnc_compute_gradients (first_chunk 0) followed by this
+ * on the instance's own chunks, bit for bit. */
+int32_t rnnc_apply_gradients(rnnc_instance *instance, int32_t count, const float *const *grads, const int64_t *rows);
+
 #ifdef __cplusplus
 }
 #endif
