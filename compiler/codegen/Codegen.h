@@ -26,6 +26,8 @@ struct CodegenOptions {
   plan::PlanOptions plan;
   TargetInfo target;
   std::string compilerVersion;
+  /// Embed the values of stored parameters (false: rnnc --external-weights).
+  bool storeWeights = true;
 };
 
 /// Emits the model's module: the metadata (__rnnc_info) and, for the

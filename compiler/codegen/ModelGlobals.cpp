@@ -4,6 +4,7 @@
 #include "compiler/passes/Autodiff.h"
 #include "compiler/support/Diagnostics.h"
 #include "compiler/support/Format.h"
+#include "rnnc/abi.h"
 
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/Verifier.h"
@@ -25,7 +26,7 @@ Constant *string(Module &module, const std::string &text, const std::string &nam
   return global;
 }
 
-enum { kInitUniform = 0, kInitNormal = 1, kInitZeros = 2 };
+enum { kInitUniform = 0, kInitNormal = 1, kInitZeros = 2, kInitStored = 3 };
 
 /// An attribute as JSON.
 std::string json(const ir::Attr &a) {
@@ -85,7 +86,7 @@ void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const Code
     double scale = 0;
     if (op.kind == ir::OpKind::Param) {
       const std::string kind = op.attrs.getString("init");
-      init = kind == "uniform" ? kInitUniform : kind == "normal" ? kInitNormal : kInitZeros;
+      init = kind == "uniform" ? kInitUniform : kind == "normal" ? kInitNormal : kind == "stored" ? kInitStored : kInitZeros;
       scale = init == kInitUniform ? op.attrs.getNumber("bound") : op.attrs.getNumber("std", 1.0);
     }
     return ConstantStruct::get(
@@ -133,12 +134,25 @@ void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const Code
        targets.empty() ? static_cast<Constant *>(ConstantPointerNull::get(PointerType::getUnqual(ctx)))
                        : table(targets, "__rnnc_targets")});
 
+  // The stored parameters' values, at their offsets (abi.h stored_values).
+  Constant *stored = ConstantPointerNull::get(PointerType::getUnqual(ctx));
+  if (!graph.storedValues.empty() && options.storeWeights) {
+    std::vector<float> values(layout.paramElements, 0.0f);
+    for (size_t k = 0; k < layout.params.size(); ++k)
+      if (auto it = graph.storedValues.find(layout.params[k]); it != graph.storedValues.end())
+        std::copy(it->second->begin(), it->second->end(), values.begin() + layout.paramOffsets[k]);
+    Constant *data = ConstantDataArray::get(ctx, ArrayRef<float>(values));
+    auto *global = new GlobalVariable(module, data->getType(), true, GlobalValue::InternalLinkage, data, "__rnnc_stored");
+    global->setAlignment(Align(64));
+    stored = global;
+  }
+
   // rnnc_model_info
-  StructType *infoType =
-      StructType::get(ctx, {i32, ptr, ptr, ptr, ptr, ptr, i32, ptr, i32, ptr, i32, ptr, i64, i64, i64, i64, trainType, ptr});
+  StructType *infoType = StructType::get(
+      ctx, {i32, ptr, ptr, ptr, ptr, ptr, i32, ptr, i32, ptr, i32, ptr, i64, i64, i64, i64, trainType, ptr, ptr});
   Constant *info = ConstantStruct::get(
       infoType,
-      {ConstantInt::get(i32, 1), string(module, graph.name, "model_name"),
+      {ConstantInt::get(i32, RNNC_ABI_VERSION), string(module, graph.name, "model_name"),
        string(module, options.compilerVersion, "compiler_version"),
        string(module, plan::planKindName(options.plan.kind), "plan"), string(module, options.target.cpu, "target_cpu"),
        string(module, options.target.checkedFeatures, "target_features"), ConstantInt::get(i32, inputs.size()),
@@ -146,7 +160,7 @@ void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const Code
        ConstantInt::get(i32, params.size()), table(params, "__rnnc_params"),
        ConstantInt::get(i64, layout.paramElements), ConstantInt::get(i64, layout.arenaPerSample),
        ConstantInt::get(i64, layout.packedElements), ConstantInt::get(i64, layout.arenaFixed), trainInfo,
-       string(module, configJson(graph), "config_json")});
+       string(module, configJson(graph), "config_json"), stored});
   new GlobalVariable(module, infoType, true, GlobalValue::ExternalLinkage, info, "__rnnc_info");
 }
 

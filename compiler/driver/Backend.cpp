@@ -23,7 +23,7 @@ bool compileGraph(const ir::Graph &graph, const BackendOptions &options, Compile
   out.machine = codegen::createTargetMachine(options.targetCpu, options.optLevel, out.target, error);
   if (!out.machine)
     return false;
-  codegen::CodegenOptions codegenOptions{options.plan, out.target, options.compilerVersion};
+  codegen::CodegenOptions codegenOptions{options.plan, out.target, options.compilerVersion, options.storeWeights};
   out.context = std::make_unique<llvm::LLVMContext>();
   out.module = codegen::generateModule(graph, codegenOptions, *out.context);
   codegen::optimizeModule(*out.module, *out.machine, options.optLevel);

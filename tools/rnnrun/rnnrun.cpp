@@ -145,11 +145,11 @@ int main(int argc, char **argv) {
     return kExitUsage;
   }
 
-  // 1. The model: a shared library, or a .rnn compiled by the JIT.
+  // 1. The model: a shared library, or a .rnn / .ir / .onnx compiled by the JIT.
   std::unique_ptr<rnnc::runtime::Model> model;
   std::string error;
   auto loadStart = std::chrono::steady_clock::now();
-  if (endsWith(path, ".rnn") || endsWith(path, ".ir")) {
+  if (endsWith(path, ".rnn") || endsWith(path, ".ir") || endsWith(path, ".onnx")) {
     rnnc::Diagnostics diag(std::cerr);
     std::optional<rnnc::ir::Graph> graph;
     std::ostringstream ignored;
