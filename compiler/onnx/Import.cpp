@@ -540,7 +540,7 @@ private:
     if (t.parts.size() == 1)
       return t.parts[0];
     AttrMap a;
-    a.set("axis", Attr::ofInt(-1));
+    a.set("axis", Attr::ofInt(static_cast<int64_t>(graph_.op(t.parts[0]).type.rank()) - 1));
     return add(OpKind::Concat, t.parts, a, node_ ? node_->output(0) : "concat");
   }
 
@@ -1124,7 +1124,7 @@ private:
       parts.push_back(materialize(t));
     }
     AttrMap a;
-    a.set("axis", Attr::ofInt(-1));
+    a.set("axis", Attr::ofInt(static_cast<int64_t>(graph_.op(parts[0]).type.rank()) - 1));
     setTensor(0, like(ins[0], add(OpKind::Concat, parts, a, node_->output(0))));
   }
 
