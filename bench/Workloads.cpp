@@ -1,7 +1,7 @@
 //===- Workloads.cpp - The benchmark cases: W1-W6 and the scaling sweep ---===//
 #include "bench/Workloads.h"
 
-#include "runtime/Loader.h"
+#include "runtime/loader/Loader.h"
 
 #include <cstdio>
 #include <fstream>

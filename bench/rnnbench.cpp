@@ -11,7 +11,7 @@
 #include "bench/Report.h"
 #include "bench/Workloads.h"
 
-#include "runtime/Loader.h"
+#include "runtime/loader/Loader.h"
 
 #include <benchmark/benchmark.h>
 #include <boost/program_options.hpp>

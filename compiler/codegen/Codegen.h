@@ -30,25 +30,26 @@ struct CodegenOptions {
   bool storeWeights = true;
 };
 
-/// Emits the model's module: the metadata (__rnnc_info) and, for the
-/// symbolic plan, one entry function (__rnnc_symbolic_forward) that runs the
-/// whole graph through one specialized kernel per op, plus the packing
-/// function (__rnnc_pack); for the imperative plan, one generic kernel per
-/// primitive and the op list the runtime dispatches (__rnnc_imperative_plan).
-std::unique_ptr<llvm::Module> generateModule(const ir::Graph &graph, const CodegenOptions &options,
-                                             llvm::LLVMContext &context);
+// The emitters, one per file; compiler/driver/Backend.cpp runs them in turn.
 
-// The parts, one per file.
+/// For the symbolic plan: one entry function (__rnnc_symbolic_forward, or
+/// __rnnc_symbolic_train for a training plan) that runs the whole graph
+/// through one specialized kernel per op, plus the packing function
+/// (__rnnc_pack) unless `withPack` is false.
 void emitSymbolicPlan(const ir::Graph &graph, const plan::SymbolicPlan &plan, llvm::Module &module,
                       unsigned vectorWidth, bool withPack = true);
+/// For the imperative plan: one generic kernel per primitive, and the op list
+/// the runtime dispatches (__rnnc_imperative_plan).
 void emitImperativeKernels(llvm::Module &module, unsigned vectorWidth);
 void emitImperativePlan(const plan::ImperativePlan &plan, llvm::Module &module);
+/// What the model info describes of the planned program(s).
 struct ModelLayout {
   std::vector<ir::ValueId> inputs, targets, params;
   std::vector<int64_t> paramOffsets;
   int64_t paramElements = 0, arenaPerSample = 0, packedElements = 0, arenaFixed = 0;
   bool hasTrainStep = false;
 };
+/// The model's metadata (__rnnc_info, see runtime/include/rnnc/abi.h).
 void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const CodegenOptions &options,
                    llvm::Module &module);
 

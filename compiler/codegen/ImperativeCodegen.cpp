@@ -5,6 +5,7 @@
 // the runtime (runtime/modelrt) walks it, allocating every output afresh.
 //===----------------------------------------------------------------------===//
 #include "compiler/codegen/Codegen.h"
+#include "compiler/codegen/AbiTypes.h"
 #include "compiler/codegen/Emit.h"
 
 #include "compiler/support/Diagnostics.h"
@@ -18,12 +19,6 @@ namespace {
 
 using namespace llvm;
 using plan::Kernel;
-
-/// { out, in[4], batch, p[6], seed, step }: rnnc_kernel_args in runtime/include/rnnc/plan.h.
-StructType *argsType(LLVMContext &ctx) {
-  Type *ptr = PointerType::getUnqual(ctx), *i64 = Type::getInt64Ty(ctx);
-  return StructType::get(ctx, {ptr, ArrayType::get(ptr, 4), i64, ArrayType::get(i64, 6), i64, i64});
-}
 
 std::string kernelSymbol(Kernel k) { return std::string("rnnc_k_") + plan::kernelName(k); }
 
@@ -53,7 +48,7 @@ private:
 
   void emit(Kernel k) {
     LLVMContext &ctx = module_.getContext();
-    args_t_ = argsType(ctx);
+    args_t_ = abi::kernelArgsType(ctx);
     auto *type = FunctionType::get(e_.i32(), {e_.ptr()}, false);
     Function *f = Function::Create(type, Function::InternalLinkage, kernelSymbol(k), module_);
     f->addFnAttr(Attribute::NoInline);
@@ -398,13 +393,14 @@ void emitImperativeKernels(Module &module, unsigned width) { KernelEmitter(modul
 
 namespace {
 
-/// The op list as constant data: rnnc_op { kernel, num_in, in[4], out, flags,
-/// out_per_sample, out_fixed, p[6], num_free, free_slots[5] }.
+/// The op list as constant data (rnnc_op).
 Constant *opList(const std::vector<plan::PrimOp> &list, Module &module, const char *name) {
   LLVMContext &ctx = module.getContext();
-  Type *ptr = PointerType::getUnqual(ctx), *i32 = Type::getInt32Ty(ctx), *i64 = Type::getInt64Ty(ctx);
-  StructType *opType = StructType::get(ctx, {ptr, i32, ArrayType::get(i32, 4), i32, i32, i64, i64,
-                                             ArrayType::get(i64, 6), i32, ArrayType::get(i32, 5)});
+  Type *i32 = Type::getInt32Ty(ctx), *i64 = Type::getInt64Ty(ctx);
+  StructType *opType = abi::opType(ctx);
+  const unsigned maxIn = cast<ArrayType>(opType->getElementType(2))->getNumElements(),
+                 numP = cast<ArrayType>(opType->getElementType(7))->getNumElements(),
+                 maxFree = cast<ArrayType>(opType->getElementType(9))->getNumElements();
   auto ints = [&](Type *type, const std::vector<int64_t> &values, unsigned n) {
     std::vector<Constant *> items;
     for (unsigned k = 0; k < n; ++k)
@@ -416,14 +412,15 @@ Constant *opList(const std::vector<plan::PrimOp> &list, Module &module, const ch
     Constant *kernel = op.kernel == Kernel::Zeros ? ConstantPointerNull::get(PointerType::getUnqual(ctx))
                                                   : static_cast<Constant *>(module.getFunction(kernelSymbol(op.kernel)));
     RNNC_ASSERT(kernel, "every primitive has a compiled kernel");
-    RNNC_ASSERT(op.in.size() <= 4 && op.frees.size() <= 5, "an op has at most 4 operands and frees at most 5 slots");
-    const int flags = (op.inPlace ? 1 : 0) | (op.kernel == Kernel::Zeros ? 4 : 0);
+    RNNC_ASSERT(op.in.size() <= maxIn && op.frees.size() <= maxFree && op.p.size() <= numP,
+                "an op fits rnnc_op (operands, sizes, slots freed)");
+    const int flags = (op.inPlace ? RNNC_OP_IN_PLACE : 0) | (op.kernel == Kernel::Zeros ? RNNC_OP_ALLOC_ONLY : 0);
     std::vector<int64_t> in(op.in.begin(), op.in.end()), frees(op.frees.begin(), op.frees.end());
     std::vector<int64_t> p(op.p.begin(), op.p.end());
     ops.push_back(ConstantStruct::get(
-        opType, {kernel, ConstantInt::get(i32, op.in.size()), ints(i32, in, 4), ConstantInt::get(i32, op.out),
+        opType, {kernel, ConstantInt::get(i32, op.in.size()), ints(i32, in, maxIn), ConstantInt::get(i32, op.out),
                  ConstantInt::get(i32, flags), ConstantInt::get(i64, op.outPerSample), ConstantInt::get(i64, op.outFixed),
-                 ints(i64, p, 6), ConstantInt::get(i32, op.frees.size()), ints(i32, frees, 5)}));
+                 ints(i64, p, numP), ConstantInt::get(i32, op.frees.size()), ints(i32, frees, maxFree)}));
   }
   auto *array = ArrayType::get(opType, ops.size());
   return new GlobalVariable(module, array, true, GlobalValue::InternalLinkage, ConstantArray::get(array, ops), name);
@@ -442,15 +439,13 @@ Constant *intTable(Module &module, const std::vector<int64_t> &values, const cha
 
 void emitImperativePlan(const plan::ImperativePlan &plan, Module &module) {
   LLVMContext &ctx = module.getContext();
-  Type *ptr = PointerType::getUnqual(ctx), *i32 = Type::getInt32Ty(ctx);
+  Type *i32 = Type::getInt32Ty(ctx);
   std::vector<int64_t> gradSlots, gradParams;
   for (const auto &[param, slot] : plan.gradients) {
     gradParams.push_back(param);
     gradSlots.push_back(slot);
   }
-  // rnnc_imperative_plan: { num_ops, num_slots, ops, num_outputs, output_slots, num_train_ops,
-  //                         train_num_slots, train_ops, loss_slot, num_grads, grad_slots, grad_params }
-  StructType *planType = StructType::get(ctx, {i32, i32, ptr, i32, ptr, i32, i32, ptr, i32, i32, ptr, ptr});
+  StructType *planType = abi::imperativePlanType(ctx);
   new GlobalVariable(
       module, planType, true, GlobalValue::ExternalLinkage,
       ConstantStruct::get(planType, {ConstantInt::get(i32, plan.ops.size()), ConstantInt::get(i32, plan.numSlots),

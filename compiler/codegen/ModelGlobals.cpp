@@ -1,17 +1,16 @@
-//===- ModelGlobals.cpp - __rnnc_info and the module as a whole -----------===//
+//===- ModelGlobals.cpp - The model info (__rnnc_info) ----------------------===//
 #include "compiler/codegen/Codegen.h"
 
-#include "compiler/passes/Autodiff.h"
+#include "compiler/codegen/AbiTypes.h"
+
 #include "compiler/support/Diagnostics.h"
 #include "compiler/support/Format.h"
 #include "rnnc/abi.h"
 
 #include "llvm/IR/Constants.h"
-#include "llvm/IR/Verifier.h"
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 
 namespace rnnc::codegen {
 
@@ -25,8 +24,6 @@ Constant *string(Module &module, const std::string &text, const std::string &nam
   global->setUnnamedAddr(GlobalValue::UnnamedAddr::Global);
   return global;
 }
-
-enum { kInitUniform = 0, kInitNormal = 1, kInitZeros = 2, kInitStored = 3 };
 
 /// An attribute as JSON.
 std::string json(const ir::Attr &a) {
@@ -72,26 +69,29 @@ std::string configJson(const ir::Graph &graph) {
 
 void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const CodegenOptions &options, Module &module) {
   LLVMContext &ctx = module.getContext();
-  Type *ptr = PointerType::getUnqual(ctx), *i32 = Type::getInt32Ty(ctx), *i64 = Type::getInt64Ty(ctx),
+  Type *i32 = Type::getInt32Ty(ctx), *i64 = Type::getInt64Ty(ctx),
        *f32 = Type::getFloatTy(ctx);
-  // rnnc_tensor_desc: { name, dtype, rank, dims[8], offset, init, init_scale }
-  StructType *descType = StructType::get(ctx, {ptr, i32, i32, ArrayType::get(i64, 8), i64, i32, f32});
+  StructType *descType = abi::tensorDescType(ctx);
+  const unsigned numDims = cast<ArrayType>(descType->getElementType(3))->getNumElements();
   auto desc = [&](const ir::Op &op, int64_t offset) {
     std::vector<Constant *> dims;
-    for (size_t d = 0; d < 8; ++d)
+    for (size_t d = 0; d < numDims; ++d)
       dims.push_back(ConstantInt::get(i64, d >= op.type.rank()        ? 0
                                            : op.type.dims[d].isSymbolic() ? -1
                                                                           : op.type.dims[d].size));
-    int init = kInitZeros;
+    int init = RNNC_INIT_ZEROS;
     double scale = 0;
     if (op.kind == ir::OpKind::Param) {
       const std::string kind = op.attrs.getString("init");
-      init = kind == "uniform" ? kInitUniform : kind == "normal" ? kInitNormal : kind == "stored" ? kInitStored : kInitZeros;
-      scale = init == kInitUniform ? op.attrs.getNumber("bound") : op.attrs.getNumber("std", 1.0);
+      init = kind == "uniform" ? RNNC_INIT_UNIFORM
+             : kind == "normal"  ? RNNC_INIT_NORMAL
+             : kind == "stored"  ? RNNC_INIT_STORED
+                                 : RNNC_INIT_ZEROS;
+      scale = init == RNNC_INIT_UNIFORM ? op.attrs.getNumber("bound") : op.attrs.getNumber("std", 1.0);
     }
     return ConstantStruct::get(
-        descType, {string(module, op.name, "name." + op.name), ConstantInt::get(i32, op.type.dtype == ir::DType::I32),
-                   ConstantInt::get(i32, op.type.rank()), ConstantArray::get(ArrayType::get(i64, 8), dims),
+        descType, {string(module, op.name, "name." + op.name), ConstantInt::get(i32, op.type.dtype == ir::DType::I32 ? RNNC_I32 : RNNC_F32),
+                   ConstantInt::get(i32, op.type.rank()), ConstantArray::get(ArrayType::get(i64, numDims), dims),
                    ConstantInt::get(i64, offset), ConstantInt::get(i32, init), ConstantFP::get(f32, scale)});
   };
   auto table = [&](const std::vector<Constant *> &items, const char *name) -> Constant * {
@@ -115,13 +115,13 @@ void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const Code
   std::vector<Constant *> targets;
   for (ir::ValueId id : layout.targets)
     targets.push_back(desc(graph.op(id), graph.op(id).attrs.getInt("classes", 0)));
-  // rnnc_train_info: { has_train_step, optimizer, lr, beta1, beta2, eps, weight_decay, momentum,
-  //                    nesterov, clip, seed, batch, epochs, num_targets, targets }
-  StructType *trainType = StructType::get(ctx, {i32, i32, f32, f32, f32, f32, f32, f32, i32, f32, i64, i64, i64, i32, ptr});
+  StructType *trainType = abi::trainInfoType(ctx);
   const ir::AttrMap noAttrs;
   const ir::AttrMap &opt = graph.optimizer ? graph.optimizer->attrs : noAttrs;
   const ir::AttrMap &train = graph.train ? graph.train->attrs : noAttrs;
-  const int optimizer = !graph.optimizer ? 0 : graph.optimizer->kind == "adam" ? 1 : 2;
+  const int optimizer = !graph.optimizer                ? RNNC_OPT_NONE
+                        : graph.optimizer->kind == "adam" ? RNNC_OPT_ADAM
+                                                          : RNNC_OPT_SGD;
   auto real = [&](double v) { return ConstantFP::get(f32, v); };
   Constant *trainInfo = ConstantStruct::get(
       trainType,
@@ -147,9 +147,7 @@ void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const Code
     stored = global;
   }
 
-  // rnnc_model_info
-  StructType *infoType = StructType::get(
-      ctx, {i32, ptr, ptr, ptr, ptr, ptr, i32, ptr, i32, ptr, i32, ptr, i64, i64, i64, i64, trainType, ptr, ptr});
+  StructType *infoType = abi::modelInfoType(ctx);
   Constant *info = ConstantStruct::get(
       infoType,
       {ConstantInt::get(i32, RNNC_ABI_VERSION), string(module, graph.name, "model_name"),
@@ -162,46 +160,6 @@ void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const Code
        ConstantInt::get(i64, layout.packedElements), ConstantInt::get(i64, layout.arenaFixed), trainInfo,
        string(module, configJson(graph), "config_json"), stored});
   new GlobalVariable(module, infoType, true, GlobalValue::ExternalLinkage, info, "__rnnc_info");
-}
-
-std::unique_ptr<Module> generateModule(const ir::Graph &graph, const CodegenOptions &options, LLVMContext &context) {
-  auto module = std::make_unique<Module>(graph.name, context);
-  module->setTargetTriple(options.target.triple);
-  ModelLayout layout;
-  if (options.plan.kind == plan::PlanKind::Symbolic) {
-    plan::SymbolicPlan symbolic = plan::planSymbolic(graph, options.plan);
-    emitSymbolicPlan(graph, symbolic, *module, options.target.vectorWidth);
-    layout = {symbolic.inputs, {}, symbolic.params, symbolic.paramOffsets, symbolic.paramElements,
-              symbolic.arenaPerSample, symbolic.packedElements, 0, false};
-    if (graph.loss) {
-      // The training program: the same graph with its gradient graph.
-      ir::Graph training = graph;
-      if (training.gradients.empty())
-        differentiate(training);
-      plan::SymbolicPlan trainPlan = plan::planSymbolic(training, options.plan, /*training=*/true);
-      RNNC_ASSERT(trainPlan.packedElements == symbolic.packedElements, "both programs share one packed layout");
-      emitSymbolicPlan(training, trainPlan, *module, options.target.vectorWidth, /*withPack=*/false);
-      layout.targets = trainPlan.targets;
-      layout.arenaPerSample = std::max(layout.arenaPerSample, trainPlan.arenaPerSample);
-      layout.arenaFixed = trainPlan.arenaFixed;
-      layout.hasTrainStep = true;
-    }
-  } else {
-    std::optional<ir::Graph> training;
-    if (graph.loss) {
-      training = graph;
-      if (training->gradients.empty())
-        differentiate(*training);
-    }
-    plan::ImperativePlan imperative = plan::planImperative(graph, training ? &*training : nullptr);
-    emitImperativeKernels(*module, options.target.vectorWidth);
-    emitImperativePlan(imperative, *module);
-    layout = {imperative.inputs, imperative.targets, imperative.params, imperative.paramOffsets,
-              imperative.paramElements, 0, 0, 0, training.has_value()};
-  }
-  emitModelInfo(graph, layout, options, *module);
-  RNNC_ASSERT(!verifyModule(*module, &errs()), "the generated module is valid IR");
-  return module;
 }
 
 } // namespace rnnc::codegen

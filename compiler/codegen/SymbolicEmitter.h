@@ -8,7 +8,7 @@
 
 #include "compiler/codegen/Codegen.h"
 #include "compiler/codegen/Emit.h"
-#include "compiler/passes/Autodiff.h"
+#include "compiler/ir/OpFacts.h"
 #include "compiler/support/Diagnostics.h"
 #include "llvm/IR/Function.h"
 #include "llvm/IR/Intrinsics.h"
@@ -224,8 +224,8 @@ private:
         args.push_back(location(operand));
     }
     args.push_back(arenaBuffer(plan_.resultBuffer[step.op]));
-    for (int s : step.scratch)
-      args.push_back(arenaBuffer(s));
+    for (const plan::Step::Buffer &s : step.scratch)
+      args.push_back(arenaBuffer(s.buffer));
     return args;
   }
 
@@ -261,6 +261,13 @@ private:
     const ir::Op &op = graph_.op(step.op);
     size_t operands = op.operands.size() + (op.kind == OpKind::RecurrentGrad ? 1 : 0);
     return operands + 1 + step.scratch.size();
+  }
+
+  /// The kernel argument holding the step's scratch buffer `role` (they
+  /// follow the operands and the result), or null if the plan made none.
+  Value *scratchArg(Function *f, const plan::Step &step, plan::Scratch role) {
+    const int k = step.scratchIndex(role);
+    return k < 0 ? nullptr : arg(f, static_cast<unsigned>(stepArgumentCount(step) - step.scratch.size() + k));
   }
 
   bool emitTrainingKernel(Function *f, const ir::Op &op, const plan::Step &step);
@@ -506,16 +513,17 @@ private:
   /// b_hh (GRU's b_hn is read from it), y, then the scratch buffers:
   /// projection [B,T,G*H] (hoisted), cell state [B,H] (LSTM), gates [B,(G+1)*H] (unfused).
   void recurrent(Function *f, const ir::Op &op, const plan::Step &step) {
-    const bool lstm = op.kind == OpKind::Lstm, reverse = op.attrs.getBool("reverse");
+    const ir::RecurrentFacts facts = ir::recurrentFacts(op);
+    const bool lstm = facts.lstm(), reverse = facts.reverse;
     const ir::TensorType &xt = graph_.op(op.operands[0]).type;
-    const int64_t T = xt.dims[1].size, I = xt.dims[2].size, H = op.attrs.getInt("hidden");
-    const int64_t G = lstm ? 4 : 3, GH = G * H;
+    const int64_t T = xt.dims[1].size, I = xt.dims[2].size, H = facts.hidden;
+    const int64_t G = facts.gates(), GH = G * H;
     const bool hoist = plan_.options.hoistInputProjection, fuse = plan_.options.fuseCells;
     Value *x = arg(f, 0), *wihT = arg(f, 1), *whhT = arg(f, 2), *bias = arg(f, 3), *bhh = arg(f, 4), *y = arg(f, 5);
-    unsigned next = 6;
-    Value *proj = hoist ? arg(f, next++) : nullptr;
-    Value *cell = lstm ? arg(f, next++) : nullptr;
-    Value *gatesBuf = !fuse ? arg(f, next++) : nullptr;
+    Value *proj = scratchArg(f, step, plan::Scratch::Projection), *cell = scratchArg(f, step, plan::Scratch::CellState),
+          *gatesBuf = scratchArg(f, step, plan::Scratch::Gates);
+    RNNC_ASSERT(hoist == (proj != nullptr) && lstm == (cell != nullptr) && !fuse == (gatesBuf != nullptr),
+                "the plan made the scratch this kernel reads");
     Value *batch = batchArg(f);
     IRBuilder<> &b = builder_;
 

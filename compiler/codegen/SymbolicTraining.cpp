@@ -21,7 +21,7 @@ bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const pl
   case OpKind::Dropout:
   case OpKind::DropoutGrad: {
     const double p = op.attrs.getNumber("p");
-    const int64_t stream = op.kind == OpKind::Dropout ? dropoutStream(graph_, step.op) : op.attrs.getInt("stream");
+    const int64_t stream = op.kind == OpKind::Dropout ? ir::dropoutStream(graph_, step.op) : op.attrs.getInt("stream");
     Value *x = arg(f, 0), *y = arg(f, 1);
     e_.loop(elementsOf(e_, b, op.type, batch), [&](Value *i) {
       Value *keep = b.CreateFCmpOGE(e_.dropoutUniform(seedArg(f), stepArg(f), e_.c64(stream), i), e_.cf(1, p));
@@ -310,13 +310,18 @@ bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const pl
 /// recurrence, fused per chunk of hidden units, then d h_{t-1} = dz W_hh.
 void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::Step &step) {
   IRBuilder<> &b = builder_;
-  const bool lstm = op.attrs.getString("cell") == "lstm", reverse = op.attrs.getBool("reverse");
+  const ir::RecurrentFacts facts = ir::recurrentFacts(op);
+  const bool lstm = facts.lstm(), reverse = facts.reverse;
   const ir::TensorType &xt = graph_.op(op.operands[0]).type;
-  const int64_t T = xt.dims[1].size, I = xt.dims[2].size, H = op.attrs.getInt("hidden");
-  const int64_t G = lstm ? 4 : 3, GH = G * H, A = (G + 1) * H;
+  const int64_t T = xt.dims[1].size, I = xt.dims[2].size, H = facts.hidden;
+  const int64_t G = facts.gates(), GH = G * H, A = (G + 1) * H;
   Value *x = arg(f, 0), *wihT = arg(f, 1), *whhT = arg(f, 2), *bias = arg(f, 3), *bhh = arg(f, 4), *y = arg(f, 5),
-        *dy = arg(f, 6), *whh = arg(f, 7), *out = arg(f, 8), *proj = arg(f, 9), *acts = arg(f, 10), *dhNext = arg(f, 11);
-  Value *cell = lstm ? arg(f, 12) : nullptr, *dcNext = lstm ? arg(f, 13) : nullptr;
+        *dy = arg(f, 6), *whh = arg(f, 7), *out = arg(f, 8);
+  Value *proj = scratchArg(f, step, plan::Scratch::Projection), *acts = scratchArg(f, step, plan::Scratch::Activations),
+        *dhNext = scratchArg(f, step, plan::Scratch::HiddenGrad), *cell = scratchArg(f, step, plan::Scratch::CellStates),
+        *dcNext = scratchArg(f, step, plan::Scratch::CellGrad);
+  RNNC_ASSERT(proj && acts && dhNext && lstm == (cell != nullptr) && lstm == (dcNext != nullptr),
+              "the plan made the scratch this kernel reads");
   Value *batch = batchArg(f);
   auto timeOf = [&](Value *s) { return reverse ? b.CreateSub(e_.c64(T - 1), s) : s; };
   auto previousTime = [&](Value *s, Value *t) {

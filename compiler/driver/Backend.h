@@ -3,7 +3,7 @@
 
 #include "compiler/codegen/Codegen.h"
 #include "compiler/ir/Graph.h"
-#include "runtime/Loader.h"
+#include "runtime/loader/Loader.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -33,7 +33,13 @@ struct CompiledModule {
   codegen::TargetInfo target;
 };
 
-/// The back-end pipeline: target machine -> plan -> LLVM IR -> -O pipeline.
+/// The back end, step by step: differentiate (if the model has a loss) ->
+/// plan (symbolic or imperative) -> emit the program(s) -> model info. The
+/// module is verified but not optimized.
+std::unique_ptr<llvm::Module> buildModule(const ir::Graph &graph, const codegen::CodegenOptions &options,
+                                          llvm::LLVMContext &context);
+
+/// The whole pipeline: target machine -> buildModule -> -O pipeline.
 bool compileGraph(const ir::Graph &graph, const BackendOptions &options, CompiledModule &out, std::string &error);
 
 /// Writes the compiled module as LLVM IR text, an object file, assembly, or a

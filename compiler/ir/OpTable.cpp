@@ -1,6 +1,8 @@
 //===- OpTable.cpp - Op signatures from Ops.def and their type rules ------===//
 #include "compiler/ir/OpTable.h"
 
+#include "compiler/ir/OpFacts.h"
+
 #include <sstream>
 
 namespace rnnc::ir {
@@ -70,7 +72,7 @@ bool expectShape(const char *op, const char *what, const TensorType &t,
 std::optional<TensorType> inferRecurrent(OpKind kind, const std::vector<TensorType> &in,
                                          const AttrMap &attrs, std::string &error) {
   const char *op = kind == OpKind::Lstm ? "lstm" : "gru";
-  const int64_t gates = kind == OpKind::Lstm ? 4 : 3;
+  const int64_t gates = gateCount(cellKindOf(kind));
   const int64_t hidden = attrs.getInt("hidden");
   if (hidden < 1) {
     error = std::string(op) + " needs hidden >= 1, got " + std::to_string(hidden);
@@ -202,7 +204,7 @@ std::optional<TensorType> inferGradient(OpKind kind, const std::vector<TensorTyp
       error = "recurrent_grad expects y and dy of type " + y->str() + ", got " + in[5].str() + " and " + in[6].str();
       return std::nullopt;
     }
-    const int64_t gates = cell == "lstm" ? 4 : 3;
+    const int64_t gates = recurrentFacts(OpKind::RecurrentGrad, attrs).gates();
     return TensorType{DType::F32, {y->dims[0], y->dims[1], Dim::fixed(2 * gates * attrs.getInt("hidden"))}};
   }
   case OpKind::ShiftSteps:

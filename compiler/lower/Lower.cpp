@@ -1,6 +1,7 @@
 //===- Lower.cpp - Name resolution, layer expansion, shape inference ------===//
 #include "compiler/lower/Lower.h"
 
+#include "compiler/ir/OpFacts.h"
 #include "compiler/lower/DataBinding.h"
 #include "compiler/lower/LayerTable.h"
 #include "compiler/support/Format.h"
@@ -684,7 +685,7 @@ private:
       return std::nullopt;
     }
     const int64_t hidden = p.getInt("hidden"), layers = p.getInt("layers");
-    const int64_t gates = kind == OpKind::Lstm ? 4 : 3;
+    const int64_t gates = ir::gateCount(ir::cellKindOf(kind));
     const bool bidirectional = p.getBool("bidirectional");
     const bool lastOnly = p.getString("returns") == "last";
     const double dropout = p.getNumber("dropout");

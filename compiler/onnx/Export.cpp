@@ -12,6 +12,7 @@
 #include "compiler/onnx/Export.h"
 
 #include "compiler/ir/OpTable.h"
+#include "compiler/onnx/Live.h"
 
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
@@ -46,14 +47,9 @@ public:
     opset->set_version(kExportOpset);
     g_ = model.mutable_graph();
     g_->set_name(graph_.name);
-    std::vector<bool> live(graph_.size(), false);
-    live[*graph_.output] = true;
-    for (size_t id = graph_.size(); id-- > 0;)
-      if (live[id])
-        for (ValueId o : graph_.op(static_cast<ValueId>(id)).operands)
-          live[o] = true;
+    const std::vector<bool> live = neededForOutput(graph_);
     for (size_t id = 0; id < graph_.size(); ++id)
-      if (live[id] || graph_.op(static_cast<ValueId>(id)).kind == OpKind::Input)
+      if (live[id])
         emit(static_cast<ValueId>(id));
     valueInfo(g_->add_output(), graph_.op(*graph_.output));
     return model;

@@ -14,6 +14,7 @@
 #include "compiler/onnx/Import.h"
 
 #include "compiler/ir/OpTable.h"
+#include "compiler/onnx/Live.h"
 
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
@@ -1300,16 +1301,7 @@ private:
 
   /// The graph with only the ops the output needs, in the same order.
   ir::Graph prune() {
-    std::vector<bool> live(graph_.size(), false);
-    live[*graph_.output] = true;
-    for (size_t id = graph_.size(); id-- > 0;)
-      if (live[id])
-        for (ValueId o : graph_.op(static_cast<ValueId>(id)).operands)
-          live[o] = true;
-    // Inputs stay, used or not: they are the model's interface.
-    for (size_t id = 0; id < graph_.size(); ++id)
-      if (graph_.op(static_cast<ValueId>(id)).kind == OpKind::Input)
-        live[id] = true;
+    const std::vector<bool> live = neededForOutput(graph_);
     ir::Graph out;
     out.name = graph_.name;
     std::vector<ValueId> remap(graph_.size(), 0);

@@ -1,6 +1,7 @@
 //===- Autodiff.cpp - Vector-Jacobian products, op by op, in reverse ------===//
 #include "compiler/passes/Autodiff.h"
 
+#include "compiler/ir/OpFacts.h"
 #include "compiler/support/Diagnostics.h"
 
 #include <map>
@@ -93,9 +94,9 @@ private:
       return;
     case OpKind::Lstm:
     case OpKind::Gru: {
-      const bool lstm = op.kind == OpKind::Lstm;
-      const int64_t hidden = op.attrs.getInt("hidden"), width = (lstm ? 4 : 3) * hidden;
-      const bool reverse = op.attrs.getBool("reverse");
+      const ir::RecurrentFacts cell = ir::recurrentFacts(op);
+      const bool lstm = cell.lstm(), reverse = cell.reverse;
+      const int64_t hidden = cell.hidden, width = cell.gateRows();
       ValueId pre = make(OpKind::RecurrentGrad, {in(0), in(1), in(2), in(3), in(4), id, dy},
                          attrs({{"cell", Attr::ofString(lstm ? "lstm" : "gru")}, {"hidden", Attr::ofInt(hidden)},
                                 {"reverse", Attr::ofBool(reverse)}}),
@@ -118,7 +119,7 @@ private:
     case OpKind::Dropout:
       accumulate(in(0), make(OpKind::DropoutGrad, {dy},
                              attrs({{"p", Attr::ofFloat(op.attrs.getNumber("p"))},
-                                    {"stream", Attr::ofInt(dropoutStream(g_, id))}}),
+                                    {"stream", Attr::ofInt(ir::dropoutStream(g_, id))}}),
                              g_.op(in(0))));
       return;
     case OpKind::Identity: accumulate(in(0), dy); return;
@@ -161,13 +162,6 @@ private:
 };
 
 } // namespace
-
-int64_t dropoutStream(const ir::Graph &graph, ir::ValueId dropout) {
-  int64_t ordinal = 0;
-  for (ValueId id = 0; id < dropout; ++id)
-    ordinal += graph.op(id).kind == OpKind::Dropout;
-  return ordinal;
-}
 
 void differentiate(ir::Graph &graph) { Differentiator(graph).run(); }
 

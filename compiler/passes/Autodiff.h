@@ -15,8 +15,4 @@ namespace rnnc {
 /// forward op it differentiates. The graph must have a loss.
 void differentiate(ir::Graph &graph);
 
-/// The ordinal of a dropout op among the graph's dropouts: the stream its
-/// mask is drawn from, shared by the forward pass and dropout_grad.
-int64_t dropoutStream(const ir::Graph &graph, ir::ValueId dropout);
-
 } // namespace rnnc

@@ -1,7 +1,7 @@
 //===- ImperativePlan.cpp - Unrolling ops into primitive kernel calls -----===//
 #include "compiler/plan/ImperativePlan.h"
 
-#include "compiler/passes/Autodiff.h"
+#include "compiler/ir/OpFacts.h"
 #include "compiler/plan/SymbolicPlan.h"
 #include "compiler/support/Diagnostics.h"
 
@@ -127,9 +127,9 @@ private:
 
   void recurrent(const ir::Op &op, ir::ValueId id) {
     const ir::TensorType &xt = graph_.op(op.operands[0]).type;
-    const int64_t T = xt.dims[1].size, I = xt.dims[2].size, H = op.attrs.getInt("hidden");
-    const bool lstm = op.kind == OpKind::Lstm, reverse = op.attrs.getBool("reverse");
-    const int64_t G = lstm ? 4 : 3;
+    const ir::RecurrentFacts cell = ir::recurrentFacts(op);
+    const int64_t T = xt.dims[1].size, I = xt.dims[2].size, H = cell.hidden, G = cell.gates();
+    const bool lstm = cell.lstm(), reverse = cell.reverse;
     const int x = slotOf_[op.operands[0]], wih = slotOf_[op.operands[1]], whh = slotOf_[op.operands[2]],
               bih = slotOf_[op.operands[3]], bhh = slotOf_[op.operands[4]];
     const std::string name = op.name;
@@ -180,9 +180,9 @@ private:
   void recurrentGrad(const ir::Op &op, ir::ValueId id) {
     const ir::Op &forward = graph_.op(op.operands[5]);
     const SavedSteps &saved = saved_.at(op.operands[5]);
-    const int64_t T = forward.type.dims[1].size, H = op.attrs.getInt("hidden");
-    const bool lstm = op.attrs.getString("cell") == "lstm", reverse = op.attrs.getBool("reverse");
-    const int64_t G = lstm ? 4 : 3, GH = G * H;
+    const ir::RecurrentFacts cell = ir::recurrentFacts(op);
+    const int64_t T = forward.type.dims[1].size, H = cell.hidden, G = cell.gates(), GH = G * H;
+    const bool lstm = cell.lstm(), reverse = cell.reverse;
     const int dy = slotOf_[op.operands[6]], whh = slotOf_[op.operands[2]];
     const std::string name = op.name;
     int out = emit(Kernel::Zeros, {}, T * 2 * GH, {}, name + " = zeros");
@@ -255,7 +255,7 @@ private:
         slotOf_[id] = elementwise(Kernel::Copy, {in(0)}, op.type, name); // inference: identity
       } else {
         const double p = op.attrs.getNumber("p");
-        const int64_t stream = op.kind == OpKind::Dropout ? dropoutStream(graph_, id) : op.attrs.getInt("stream");
+        const int64_t stream = op.kind == OpKind::Dropout ? ir::dropoutStream(graph_, id) : op.attrs.getInt("stream");
         const float probability = static_cast<float>(p);
         uint32_t bits;
         std::memcpy(&bits, &probability, sizeof bits);

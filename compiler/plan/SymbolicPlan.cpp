@@ -1,6 +1,7 @@
 //===- SymbolicPlan.cpp - Steps, locations, packing and the arena ---------===//
 #include "compiler/plan/SymbolicPlan.h"
 
+#include "compiler/ir/OpFacts.h"
 #include "compiler/support/Diagnostics.h"
 
 #include <algorithm>
@@ -171,11 +172,12 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
     const ir::Op &op = graph.op(id);
     if (op.kind == OpKind::Lstm || op.kind == OpKind::Gru) {
       const int64_t width = graph.op(op.operands[0]).type.dims[2].size;
-      const int64_t hidden = op.attrs.getInt("hidden"), gates = op.kind == OpKind::Lstm ? 4 : 3;
+      const ir::RecurrentFacts cell = ir::recurrentFacts(op);
+      const int64_t hidden = cell.hidden, gates = cell.gates();
       pack({PackedParam::Layout::Transposed, op.operands[1], 0, gates * hidden, width});
       pack({PackedParam::Layout::Transposed, op.operands[2], 0, gates * hidden, hidden});
       pack({PackedParam::Layout::BiasSum, op.operands[3], op.operands[4], 1, gates * hidden,
-            op.kind == OpKind::Lstm ? gates * hidden : 2 * hidden});
+            cell.lstm() ? gates * hidden : 2 * hidden});
     } else if (op.kind == OpKind::Dense) {
       const ir::TensorType &w = graph.op(op.operands[1]).type;
       pack({PackedParam::Layout::Transposed, op.operands[1], 0, w.dims[0].size, w.dims[1].size});
@@ -201,27 +203,28 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
     if (op.kind == OpKind::Lstm || op.kind == OpKind::Gru) {
       const ir::TensorType &x = graph.op(op.operands[0]).type;
       const int64_t steps = x.dims[1].size, width = x.dims[2].size;
-      const int64_t hidden = op.attrs.getInt("hidden"), gates = op.kind == OpKind::Lstm ? 4 : 3;
+      const ir::RecurrentFacts cell = ir::recurrentFacts(op);
+      const int64_t hidden = cell.hidden, gates = cell.gates();
       (void)width;
       if (options.hoistInputProjection)
-        s.scratch.push_back(newBuffer(steps * gates * hidden, step)); // x_t W_ih^T + b for all t
-      if (op.kind == OpKind::Lstm)
-        s.scratch.push_back(newBuffer(hidden, step)); // cell state
+        s.scratch.push_back({Scratch::Projection, newBuffer(steps * gates * hidden, step)});
+      if (cell.lstm())
+        s.scratch.push_back({Scratch::CellState, newBuffer(hidden, step)});
       if (!options.fuseCells)
-        s.scratch.push_back(newBuffer((gates + 1) * hidden, step)); // gate pre-activations of a step
+        s.scratch.push_back({Scratch::Gates, newBuffer((gates + 1) * hidden, step)});
     } else if (op.kind == OpKind::RecurrentGrad) {
       const ir::TensorType &x = graph.op(op.operands[0]).type;
       const int64_t steps = x.dims[1].size, width = x.dims[2].size;
-      const int64_t hidden = op.attrs.getInt("hidden");
-      const bool lstm = op.attrs.getString("cell") == "lstm";
-      const int64_t gates = lstm ? 4 : 3;
+      const ir::RecurrentFacts cell = ir::recurrentFacts(op);
+      const int64_t hidden = cell.hidden, gates = cell.gates();
+      const bool lstm = cell.lstm();
       (void)width;
-      s.scratch.push_back(newBuffer(steps * gates * hidden, step));       // input projection
-      s.scratch.push_back(newBuffer(steps * (gates + 1) * hidden, step)); // gate activations (GRU: and W_hn h + b_hn)
-      s.scratch.push_back(newBuffer(hidden, step));                       // d h flowing to the previous step
+      s.scratch.push_back({Scratch::Projection, newBuffer(steps * gates * hidden, step)});
+      s.scratch.push_back({Scratch::Activations, newBuffer(steps * (gates + 1) * hidden, step)});
+      s.scratch.push_back({Scratch::HiddenGrad, newBuffer(hidden, step)});
       if (lstm) {
-        s.scratch.push_back(newBuffer(steps * hidden, step)); // cell states
-        s.scratch.push_back(newBuffer(hidden, step));         // d c flowing to the previous step
+        s.scratch.push_back({Scratch::CellStates, newBuffer(steps * hidden, step)});
+        s.scratch.push_back({Scratch::CellGrad, newBuffer(hidden, step)});
       }
     }
     plan.steps.push_back(std::move(s));

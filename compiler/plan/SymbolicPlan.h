@@ -27,10 +27,33 @@ struct Location {
   int index = 0; ///< Input/Target: its number; Param: parameter number; Arena: buffer id
 };
 
+/// What a step's private buffer holds; the emitter asks for each by name.
+enum class Scratch {
+  Projection,  ///< x_t W_ih^T + b for all t: [B,T,G*H]
+  CellState,   ///< LSTM forward: c of the current step [B,H]
+  Gates,       ///< unfused forward: the gate pre-activations of a step [B,(G+1)*H]
+  Activations, ///< recurrent_grad: gate activations (GRU: and W_hn h + b_hn) [B,T,(G+1)*H]
+  HiddenGrad,  ///< recurrent_grad: d h flowing to the previous step [B,H]
+  CellStates,  ///< recurrent_grad, LSTM: the cell states [B,T,H]
+  CellGrad,    ///< recurrent_grad, LSTM: d c flowing to the previous step [B,H]
+};
+
 /// One op of the forward program, with the buffers it writes.
 struct Step {
+  struct Buffer {
+    Scratch role;
+    int buffer; ///< arena buffer id
+  };
   ir::ValueId op;
-  std::vector<int> scratch; ///< buffers private to this step (cell state, projections)
+  std::vector<Buffer> scratch; ///< buffers private to this step, in kernel-argument order
+
+  /// The position of the scratch buffer `role` among `scratch`, or -1.
+  int scratchIndex(Scratch role) const {
+    for (size_t k = 0; k < scratch.size(); ++k)
+      if (scratch[k].role == role)
+        return static_cast<int>(k);
+    return -1;
+  }
 };
 
 /// A parameter copied at pack time into the layout a kernel reads.

@@ -1,7 +1,7 @@
 //===- Reference.cpp - Naive double-precision implementations -------------===//
 #include "compiler/reference/Reference.h"
 
-#include "compiler/passes/Autodiff.h"
+#include "compiler/ir/OpFacts.h"
 #include "rnnc/plan.h"
 
 #include <cmath>
@@ -39,7 +39,7 @@ Tensor dense(const Tensor &x, const Tensor &w, const Tensor *b) {
 Tensor recurrent(OpKind kind, const Tensor &x, const Tensor &wih, const Tensor &whh, const Tensor &bih,
                  const Tensor &bhh, int64_t hidden, bool reverse) {
   const int64_t batch = x.shape[0], steps = x.shape[1], in = x.shape[2], H = hidden;
-  const int64_t gates = kind == OpKind::Lstm ? 4 : 3;
+  const int64_t gates = ir::gateCount(ir::cellKindOf(kind));
   Tensor out({batch, steps, H});
   std::vector<double> gi(gates * H), gh(gates * H);
   for (int64_t b = 0; b < batch; ++b) {
@@ -195,7 +195,7 @@ Tensor lossGrad(OpKind kind, const Tensor &pred, const Tensor &target) {
 /// ones (equal for LSTM; for GRU's n gate the hidden side is scaled by r).
 Tensor recurrentGrad(bool lstm, const Tensor &x, const Tensor &wih, const Tensor &whh, const Tensor &bih,
                      const Tensor &bhh, const Tensor &dy, int64_t H, bool reverse) {
-  const int64_t B = x.shape[0], T = x.shape[1], I = x.shape[2], G = lstm ? 4 : 3, GH = G * H;
+  const int64_t B = x.shape[0], T = x.shape[1], I = x.shape[2], G = ir::gateCount(lstm ? ir::CellKind::Lstm : ir::CellKind::Gru), GH = G * H;
   Tensor out({B, T, 2 * GH});
   for (int64_t b = 0; b < B; ++b) {
     // Forward, keeping what the backward pass needs; index s is the step in
@@ -349,15 +349,15 @@ std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string,
     }
     case OpKind::Lstm:
     case OpKind::Gru:
-      values[id] = recurrent(op.kind, in(0), in(1), in(2), in(3), in(4), op.attrs.getInt("hidden"),
-                             op.attrs.getBool("reverse"));
+      values[id] = recurrent(op.kind, in(0), in(1), in(2), in(3), in(4), ir::recurrentFacts(op).hidden,
+                             ir::recurrentFacts(op).reverse);
       break;
     case OpKind::Dense: values[id] = dense(in(0), in(1), op.operands.size() > 2 ? &in(2) : nullptr); break;
     case OpKind::Dropout:
     case OpKind::DropoutGrad: {
       values[id] = in(0);
       const double p = op.attrs.getNumber("p");
-      const uint64_t stream = op.kind == OpKind::Dropout ? static_cast<uint64_t>(dropoutStream(graph, static_cast<ir::ValueId>(id)))
+      const uint64_t stream = op.kind == OpKind::Dropout ? static_cast<uint64_t>(ir::dropoutStream(graph, static_cast<ir::ValueId>(id)))
                                                          : static_cast<uint64_t>(op.attrs.getInt("stream"));
       if (options.training)
         for (int64_t i = 0; i < values[id].size(); ++i)
@@ -416,8 +416,8 @@ std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string,
       break;
     }
     case OpKind::RecurrentGrad:
-      values[id] = recurrentGrad(op.attrs.getString("cell") == "lstm", in(0), in(1), in(2), in(3), in(4), in(6),
-                                 op.attrs.getInt("hidden"), op.attrs.getBool("reverse"));
+      values[id] = recurrentGrad(ir::recurrentFacts(op).lstm(), in(0), in(1), in(2), in(3), in(4), in(6),
+                                 ir::recurrentFacts(op).hidden, ir::recurrentFacts(op).reverse);
       break;
     case OpKind::ShiftSteps: {
       const Tensor &y = in(0);

@@ -2,7 +2,7 @@
 
 Everything a Model computes is done by rnnc's C++ runtime (the _rnnc
 extension): the training loop, prediction and metrics of runtime/train, the
-checkpoints of runtime/TrainingState, the model's own compiled code. This
+checkpoints of runtime/state, the model's own compiled code. This
 module adds the Pythonic surface: defaults, argument checks, History.
 """
 import copy

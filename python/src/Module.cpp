@@ -4,7 +4,7 @@
 // adds no computation of its own: compiling is the driver's (runFrontend,
 // compileForJit), loading the loader's (openSharedLibrary), training,
 // prediction and metrics are runtime/train's Trainer, checkpoints are
-// runtime/TrainingState's. Long calls release the GIL; fit routes Ctrl-C to
+// runtime/state's. Long calls release the GIL; fit routes Ctrl-C to
 // the runtime's interrupt flag, so it stops after the current step.
 #include "compiler/driver/Backend.h"
 #include "compiler/driver/Frontend.h"

@@ -3,12 +3,12 @@
 // What the Python package's Model holds: a compiled model (JIT or model.so),
 // one instance of it, and what a run keeps between calls (the seed, the
 // progress of training, the metadata of the data set it is bound to). Every
-// computation goes to the runtime (runtime/train, runtime/TrainingState); this
+// computation goes to the runtime (runtime/train, runtime/state); this
 // class only keeps the pieces together and grows the instance on demand.
 #pragma once
 
-#include "runtime/Loader.h"
-#include "runtime/TrainingState.h"
+#include "runtime/loader/Loader.h"
+#include "runtime/state/TrainingState.h"
 #include "runtime/train/Trainer.h"
 
 #include <map>

@@ -1,8 +1,8 @@
 //===- Trainer.h - Epochs, batches, evaluation, checkpoints -----*- C++ -*-===//
 #pragma once
 
-#include "runtime/Loader.h"
-#include "runtime/TrainingState.h"
+#include "runtime/loader/Loader.h"
+#include "runtime/state/TrainingState.h"
 #include "runtime/train/Metrics.h"
 
 #include <atomic>

@@ -2,7 +2,7 @@
 #include "compiler/driver/Backend.h"
 #include "compiler/driver/Frontend.h"
 #include "compiler/onnx/Export.h"
-#include "runtime/TrainingState.h"
+#include "runtime/state/TrainingState.h"
 #include "runtime/checkpoint/Checkpoint.h"
 
 #include <boost/program_options.hpp>

@@ -1,7 +1,7 @@
 //===- Training.cpp - Flags to data, trainer, checkpoint and report -------===//
 #include "tools/rnnrun/Training.h"
 
-#include "runtime/TrainingState.h"
+#include "runtime/state/TrainingState.h"
 #include "runtime/train/Datasets.h"
 #include "runtime/train/Report.h"
 

@@ -1,7 +1,7 @@
 //===- Training.h - rnnrun's train / eval / predict command -----*- C++ -*-===//
 #pragma once
 
-#include "runtime/Loader.h"
+#include "runtime/loader/Loader.h"
 #include "runtime/train/Trainer.h"
 
 #include <boost/program_options.hpp>

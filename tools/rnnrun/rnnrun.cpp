@@ -1,8 +1,8 @@
 //===- rnnrun.cpp - Load a compiled model (or JIT one) and run it ---------===//
 #include "compiler/driver/Backend.h"
 #include "compiler/driver/Frontend.h"
-#include "runtime/Loader.h"
-#include "runtime/TrainingState.h"
+#include "runtime/loader/Loader.h"
+#include "runtime/state/TrainingState.h"
 #include "tools/rnnrun/Training.h"
 
 #include <boost/program_options.hpp>

@@ -2,7 +2,8 @@
  *
  * Internal to rnnc (not for embedders): the symbols a generated module
  * defines, and the imperative plan's op list that the runtime dispatches.
- * The struct layouts here are mirrored by compiler/codegen/ModelGlobals.cpp.
+ * The struct layouts here and in abi.h are spelled for LLVM once, in
+ * compiler/codegen/AbiTypes.cpp; test/unit/codegen/AbiTypesTest.cpp checks them.
  *===----------------------------------------------------------------------===*/
 #ifndef RNNC_PLAN_H
 #define RNNC_PLAN_H

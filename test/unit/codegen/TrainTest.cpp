@@ -39,7 +39,7 @@ struct Fixture {
 /// Compiles `text` (symbolic plan, JIT), makes a random batch, and copies the
 /// initialized parameters into the reference feeds.
 std::unique_ptr<Fixture> setUp(const std::string &text, int64_t batch, uint64_t seed,
-                               plan::PlanKind kind = plan::PlanKind::Symbolic) {
+                               plan::PlanKind kind = plan::PlanKind::Symbolic, double targetScale = 1) {
   auto lowered = testing::lowerText(text);
   EXPECT_TRUE(lowered.graph) << lowered.diagnostics;
   if (!lowered.graph)
@@ -66,7 +66,8 @@ std::unique_ptr<Fixture> setUp(const std::string &text, int64_t batch, uint64_t 
     Tensor t(shape);
     std::uniform_real_distribution<float> uniform(-1, 1);
     for (double &v : t.data)
-      v = d.dtype == RNNC_I32 ? static_cast<double>(rng() % std::max<int64_t>(d.offset, 2)) : uniform(rng);
+      v = d.dtype == RNNC_I32 ? static_cast<double>(rng() % std::max<int64_t>(d.offset, 2))
+                              : static_cast<double>(static_cast<float>(uniform(rng) * (target ? targetScale : 1)));
     fx->floats.emplace_back(t.data.begin(), t.data.end());
     fx->ints.emplace_back(t.data.begin(), t.data.end());
     const void *pointer = d.dtype == RNNC_I32 ? static_cast<const void *>(fx->ints.back().data()) : fx->floats.back().data();
@@ -90,7 +91,7 @@ std::unique_ptr<Fixture> setUp(const std::string &text, int64_t batch, uint64_t 
   return fx;
 }
 
-void checkTrainStepOf(const std::string &text, int64_t batch, plan::PlanKind kind);
+void checkTrainStepOf(const std::string &text, int64_t batch, plan::PlanKind kind, int32_t threads = 1);
 
 /// One train step compared with the reference: the loss, and every gradient
 /// within 1e-4 of the largest gradient of its tensor (float sums over the
@@ -102,9 +103,10 @@ void checkTrainStep(const std::string &text, int64_t batch) {
   }
 }
 
-void checkTrainStepOf(const std::string &text, int64_t batch, plan::PlanKind kind) {
+void checkTrainStepOf(const std::string &text, int64_t batch, plan::PlanKind kind, int32_t threads) {
   auto fx = setUp(text, batch, 5, kind);
   ASSERT_TRUE(fx);
+  ASSERT_EQ(fx->model->setThreads(fx->instance, threads), RNNC_OK);
   const rnnc_model_info &info = fx->model->info();
   float loss = NAN;
   ASSERT_EQ(fx->model->trainStep(fx->instance, batch, fx->inputs.data(), fx->targets.data(), &loss), RNNC_OK);
@@ -123,7 +125,7 @@ void checkTrainStepOf(const std::string &text, int64_t batch, plan::PlanKind kin
     const int64_t offset = offsets[fx->graph.op(param).name];
     for (int64_t e = 0; e < g.size(); ++e)
       ASSERT_NEAR(grads[offset + e], g.data[e], 1e-4 * scale)
-          << fx->graph.op(param).name << "[" << e << "] in\n" << text;
+          << fx->graph.op(param).name << "[" << e << "] with " << threads << " threads in\n" << text;
   }
 }
 
@@ -226,6 +228,188 @@ TEST(Training, ConvergesOnASyntheticSequenceTask) {
   }
   EXPECT_LT(last, 0.1 * first) << "first loss " << first << ", last " << last;
   EXPECT_LT(last, 0.01);
+  }
+}
+
+/// The reference's gradients of the loss at the fixture's current feeds, as
+/// one vector in the runtime's parameter order; and their global norm.
+std::vector<double> referenceGradients(Fixture &fx, double *norm) {
+  const rnnc_model_info &info = fx.model->info();
+  std::vector<Tensor> want = reference::evaluate(fx.graph, fx.feeds, {true, info.train.seed, 0});
+  std::map<std::string, int64_t> offsets;
+  for (int32_t k = 0; k < info.num_params; ++k)
+    offsets[info.params[k].name] = info.params[k].offset;
+  std::vector<double> grads(info.param_elements, 0.0);
+  double total = 0;
+  for (const auto &[param, grad] : fx.graph.gradients) {
+    const int64_t offset = offsets[fx.graph.op(param).name];
+    for (int64_t e = 0; e < want[grad].size(); ++e) {
+      grads[offset + e] = want[grad].data[e];
+      total += want[grad].data[e] * want[grad].data[e];
+    }
+  }
+  *norm = std::sqrt(total);
+  return grads;
+}
+
+/// Gradient clipping (torch.nn.utils.clip_grad_norm_) checked on the
+/// parameters after one SGD step against the reference's gradients: the
+/// global norm below the threshold (no clipping), between the threshold and
+/// its square root (clipped for a threshold below 1, not clipped above 1: a
+/// comparison with the squared norm gets both wrong), and above it; targets
+/// scaled so that the norm is well below and well above 1.
+TEST(Training, ClippingMatchesTheReference) {
+  const std::string body = "model m { input x: f32[b, 4, 3]\n target y: f32[b, 2]\n"
+                           " h = lstm(x, hidden=5, returns=\"last\")\n p = dense(h, units=2)\n loss mse(p, y)\n"
+                           " optimizer sgd(lr=0.5)\n train { clip=";
+  for (plan::PlanKind kind : {plan::PlanKind::Symbolic, plan::PlanKind::Imperative})
+  for (double targetScale : {0.05, 40.0})
+  for (const char *relation : {"below", "between", "above"})
+  for (int32_t threads : {1, 3}) {
+    SCOPED_TRACE(std::string(plan::planKindName(kind)) + ", norm " + relation + " the threshold, target scale " +
+                 std::to_string(targetScale) + ", " + std::to_string(threads) + " threads");
+    // The norm does not depend on the threshold: find it with a placeholder.
+    double norm = 0;
+    {
+      auto probe = setUp(body + "1.0 } }", 7, 11, kind, targetScale);
+      ASSERT_TRUE(probe);
+      referenceGradients(*probe, &norm);
+    }
+    if (targetScale < 1) {
+      ASSERT_LT(norm, 0.5);
+    } else {
+      ASSERT_GT(norm, 2.0);
+    }
+    const double threshold = std::string(relation) == "below" ? 2 * norm
+                             : std::string(relation) == "between" ? std::pow(norm, 1.5) : 0.5 * norm;
+    std::ostringstream text;
+    text.precision(17);
+    text << body << threshold << " } }";
+    auto fx = setUp(text.str(), 7, 11, kind, targetScale);
+    ASSERT_TRUE(fx);
+    ASSERT_EQ(fx->model->setThreads(fx->instance, threads), RNNC_OK);
+    const rnnc_model_info &info = fx->model->info();
+    const float clip = info.train.clip;
+    std::vector<double> before(fx->model->params(fx->instance), fx->model->params(fx->instance) + info.param_elements);
+    std::vector<double> grads = referenceGradients(*fx, &norm);
+    const double scale = norm > clip ? clip / (norm + 1e-6) : 1.0;
+    const bool clipped = std::string(relation) == "above" || (std::string(relation) == "between" && norm < 1);
+    if (clipped)
+      ASSERT_LT(scale, 0.95);
+    else
+      ASSERT_EQ(scale, 1.0);
+    float loss;
+    ASSERT_EQ(fx->model->trainStep(fx->instance, 7, fx->inputs.data(), fx->targets.data(), &loss), RNNC_OK);
+    const float *after = fx->model->params(fx->instance);
+    double largest = 0;
+    for (double g : grads)
+      largest = std::max(largest, std::fabs(g));
+    for (int64_t i = 0; i < info.param_elements; ++i) {
+      const double want = before[i] - 0.5 * scale * grads[i];
+      ASSERT_NEAR(after[i], want, 1e-4 * 0.5 * scale * largest + 1e-6 * std::max(1.0, std::fabs(want)))
+          << "[" << i << "] threshold " << clip << ", norm " << norm;
+    }
+  }
+}
+
+/// Several optimizer steps against torch.optim's update rules, written out
+/// here in double from the gradient each step used (no clipping, so that is
+/// the runtime's gradient buffer, which the tests above check against the
+/// reference): Adam's bias correction changes every step, SGD's momentum
+/// buffer starts at the first gradient.
+TEST(Training, OptimizerStepsMatchTorchRules) {
+  struct Case {
+    const char *text;
+    int kind; // 0 adam, 1 sgd
+    double lr, wd, b1, b2, eps, mu;
+    bool nesterov;
+  };
+  const Case cases[] = {
+      {"adam(lr=0.01)", 0, 0.01, 0, 0.9, 0.999, 1e-8, 0, false},
+      {"adam(lr=0.003, beta1=0.8, beta2=0.95, eps=1e-6, weight_decay=0.05)", 0, 0.003, 0.05, 0.8, 0.95, 1e-6, 0, false},
+      {"sgd(lr=0.1)", 1, 0.1, 0, 0, 0, 0, 0, false},
+      {"sgd(lr=0.05, momentum=0.8, weight_decay=0.01)", 1, 0.05, 0.01, 0, 0, 0, 0.8, false},
+      {"sgd(lr=0.05, momentum=0.9, nesterov=true)", 1, 0.05, 0, 0, 0, 0, 0.9, true},
+  };
+  for (plan::PlanKind kind : {plan::PlanKind::Symbolic, plan::PlanKind::Imperative})
+  for (const Case &c : cases) {
+    SCOPED_TRACE(std::string(plan::planKindName(kind)) + " " + c.text);
+    const std::string text = std::string("model m { input x: f32[b, 3]\n target y: f32[b, 2]\n"
+                                          " h = dense(x, units=4, activation=\"tanh\")\n p = dense(h, units=2)\n"
+                                          " loss mse(p, y)\n optimizer ") + c.text + " }";
+    auto fx = setUp(text, 5, 9, kind);
+    ASSERT_TRUE(fx);
+    const rnnc_model_info &info = fx->model->info();
+    const int64_t n = info.param_elements;
+    std::vector<double> p(fx->model->params(fx->instance), fx->model->params(fx->instance) + n), m(n, 0), v(n, 0);
+    for (int step = 1; step <= 6; ++step) {
+      float loss;
+      ASSERT_EQ(fx->model->trainStep(fx->instance, 5, fx->inputs.data(), fx->targets.data(), &loss), RNNC_OK);
+      const float *g = fx->model->gradients(fx->instance);
+      const float *after = fx->model->params(fx->instance);
+      for (int64_t i = 0; i < n; ++i) {
+        double grad = double(g[i]) + c.wd * p[i];
+        if (c.kind == 0) {
+          m[i] = c.b1 * m[i] + (1 - c.b1) * grad;
+          v[i] = c.b2 * v[i] + (1 - c.b2) * grad * grad;
+          const double mHat = m[i] / (1 - std::pow(c.b1, step)), vHat = v[i] / (1 - std::pow(c.b2, step));
+          p[i] -= c.lr * mHat / (std::sqrt(vHat) + c.eps);
+        } else {
+          if (c.mu != 0) {
+            m[i] = step == 1 ? grad : c.mu * m[i] + grad;
+            grad = c.nesterov ? grad + c.mu * m[i] : m[i];
+          }
+          p[i] -= c.lr * grad;
+        }
+        ASSERT_NEAR(after[i], p[i], 2e-6 * std::max(1.0, std::fabs(p[i]))) << "step " << step << " [" << i << "]";
+      }
+      // Carry on from the runtime's (float) parameters so rounding cannot build up.
+      p.assign(after, after + n);
+    }
+  }
+}
+
+/// The reverse direction on its own terms: sequences of T >= 8 steps (an
+/// off-by-one in its time index moves every step), forward outputs and every
+/// gradient (the *_reverse parameters included) against the reference.
+TEST(Training, ReverseDirectionOverLongSequences) {
+  for (const char *cell : {"lstm", "gru"})
+  for (const char *returns : {"sequence", "last"}) {
+    const bool last = std::string(returns) == "last";
+    const std::string text = std::string("model m { input x: f32[b, 9, 3]\n target y: f32[b") + (last ? "" : ", 9") +
+                             ", 2]\n h = " + cell + "(x, hidden=6, bidirectional=true, returns=\"" + returns +
+                             "\")\n p = dense(h, units=2)\n loss mse(p, y) }";
+    checkTrainStep(text, 3);
+    for (plan::PlanKind kind : {plan::PlanKind::Symbolic, plan::PlanKind::Imperative}) {
+      SCOPED_TRACE(std::string(plan::planKindName(kind)) + " forward of\n" + text);
+      auto fx = setUp(text, 3, 6, kind);
+      ASSERT_TRUE(fx);
+      std::vector<Tensor> want = reference::evaluate(fx->graph, fx->feeds);
+      const Tensor &out = want[*fx->graph.output];
+      std::vector<float> y(out.size());
+      float *outputs[] = {y.data()};
+      ASSERT_EQ(fx->model->forward(fx->instance, 3, fx->inputs.data(), outputs), RNNC_OK);
+      for (int64_t e = 0; e < out.size(); ++e)
+        ASSERT_NEAR(y[e], out.data[e], 1e-5 * std::max(1.0, std::fabs(out.data[e]))) << "[" << e << "]";
+    }
+  }
+}
+
+/// Batches that do not divide evenly among the threads (7 rows on 2 and 3
+/// threads: chunks of 4+3 and 3+2+2 rows): the step's gradient is the mean
+/// over all rows, so each chunk's gradient must be weighted by its rows.
+TEST(Training, UnevenThreadSplitsMatchTheReference) {
+  const std::string texts[] = {
+      "model m { input x: f32[b, 5, 3]\n target y: f32[b, 2]\n"
+      " h = lstm(x, hidden=7, bidirectional=true, returns=\"last\")\n p = dense(h, units=2)\n loss mse(p, y) }",
+      "model m { input x: f32[b, 6]\n target y: i32[b] classes 3\n"
+      " h = dense(x, units=5, activation=\"relu\")\n p = dense(h, units=3)\n loss softmax_cross_entropy(p, y) }",
+  };
+  for (const std::string &text : texts)
+  for (plan::PlanKind kind : {plan::PlanKind::Symbolic, plan::PlanKind::Imperative})
+  for (int32_t threads : {2, 3}) {
+    SCOPED_TRACE(std::string(plan::planKindName(kind)) + ", " + std::to_string(threads) + " threads");
+    checkTrainStepOf(text, 7, kind, threads);
   }
 }
 

@@ -8,7 +8,7 @@
 // optimizer steps, data order seed).
 #pragma once
 
-#include "runtime/Loader.h"
+#include "runtime/loader/Loader.h"
 #include "runtime/checkpoint/Checkpoint.h"
 
 #include <map>

@@ -1,6 +1,6 @@
 //===- ResumeTest.cpp - Checkpoints of running models, and exact resumes --===//
 #include "compiler/driver/Backend.h"
-#include "runtime/TrainingState.h"
+#include "runtime/state/TrainingState.h"
 #include "runtime/checkpoint/Checkpoint.h"
 #include "CompileTestUtil.h"
 

@@ -1,5 +1,5 @@
 //===- Loader.cpp - dlopen, ABI version and CPU feature checks ------------===//
-#include "runtime/Loader.h"
+#include "runtime/loader/Loader.h"
 
 #include <dlfcn.h>
 #include <elf.h>

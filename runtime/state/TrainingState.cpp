@@ -1,5 +1,5 @@
 //===- TrainingState.cpp - Parameters and optimizer state as safetensors --===//
-#include "runtime/TrainingState.h"
+#include "runtime/state/TrainingState.h"
 
 #include <algorithm>
 #include <cstring>

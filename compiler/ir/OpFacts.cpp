@@ -1,0 +1,23 @@
+//===- OpFacts.cpp - Typed facts about ops --------------------------------===//
+#include "compiler/ir/OpFacts.h"
+
+#include "compiler/support/Diagnostics.h"
+
+namespace rnnc::ir {
+
+RecurrentFacts recurrentFacts(OpKind kind, const AttrMap &attrs) {
+  RNNC_ASSERT(kind == OpKind::Lstm || kind == OpKind::Gru || kind == OpKind::RecurrentGrad, "a recurrent op");
+  const CellKind cell = kind != OpKind::RecurrentGrad      ? cellKindOf(kind)
+                        : attrs.getString("cell") == "lstm" ? CellKind::Lstm
+                                                            : CellKind::Gru;
+  return {cell, attrs.getInt("hidden"), attrs.getBool("reverse")};
+}
+
+int64_t dropoutStream(const Graph &graph, ValueId dropout) {
+  int64_t ordinal = 0;
+  for (ValueId id = 0; id < dropout; ++id)
+    ordinal += graph.op(id).kind == OpKind::Dropout;
+  return ordinal;
+}
+
+} // namespace rnnc::ir

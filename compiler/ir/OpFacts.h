@@ -1,0 +1,39 @@
+//===- OpFacts.h - Typed facts about ops, read from their attributes -*- C++ -*-===//
+//
+// What every stage needs to know about a recurrent op (its cell, hidden size,
+// gate count, direction) and about a dropout (the stream its mask is drawn
+// from), derived in one place instead of from attribute strings at each use.
+#pragma once
+
+#include "compiler/ir/Graph.h"
+
+#include <cstdint>
+
+namespace rnnc::ir {
+
+enum class CellKind { Lstm, Gru };
+
+/// The cell an lstm or gru op computes.
+inline CellKind cellKindOf(OpKind kind) { return kind == OpKind::Lstm ? CellKind::Lstm : CellKind::Gru; }
+
+/// Gates per cell, in PyTorch's order: LSTM i, f, g, o; GRU r, z, n.
+constexpr int64_t gateCount(CellKind cell) { return cell == CellKind::Lstm ? 4 : 3; }
+
+/// The facts of an lstm, gru or recurrent_grad op (recurrent_grad names its
+/// forward cell in its "cell" attribute).
+struct RecurrentFacts {
+  CellKind cell;
+  int64_t hidden;  ///< H
+  bool reverse;    ///< runs from the last step to the first
+  bool lstm() const { return cell == CellKind::Lstm; }
+  int64_t gates() const { return gateCount(cell); } ///< G
+  int64_t gateRows() const { return gates() * hidden; } ///< G*H: rows of W_ih, W_hh, the biases
+};
+RecurrentFacts recurrentFacts(OpKind kind, const AttrMap &attrs);
+inline RecurrentFacts recurrentFacts(const Op &op) { return recurrentFacts(op.kind, op.attrs); }
+
+/// The ordinal of a dropout op among the graph's dropouts: the stream its
+/// mask is drawn from, shared by the forward pass and dropout_grad.
+int64_t dropoutStream(const Graph &graph, ValueId dropout);
+
+} // namespace rnnc::ir
