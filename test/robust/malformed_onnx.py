@@ -28,7 +28,7 @@ SANITIZER = re.compile(rb'Sanitizer|runtime error:')
 B, T, V, E, H, U = 4, 5, 11, 6, 7, 3
 
 
-def base_model(cell="LSTM", opset=14, dynamic_time=False, extra=None):
+def base_model(cell="LSTM", opset=14, dynamic_time=False, extra=None, domains=()):
     """ids [batch, T] -> Gather -> Transpose -> LSTM/GRU -> last step -> Gemm."""
     rng = np.random.default_rng(1)
     g = 4 if cell == "LSTM" else 3
@@ -54,7 +54,15 @@ def base_model(cell="LSTM", opset=14, dynamic_time=False, extra=None):
     graph = helper.make_graph(
         nodes, "m", [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "seq" if dynamic_time else T])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", U])], list(inits.values()))
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)] +
+                             [helper.make_opsetid(d, 1) for d in domains])
+
+
+def insert_before_gemm(node):
+    def edit(nodes, inits):
+        nodes.insert(5, node)
+        nodes[6].input[0] = node.output[0]
+    return edit
 
 
 def replace_node(index, node):
@@ -100,12 +108,16 @@ def refused_cases():
     yield "opset-21", base_model(opset=21), "opset 21 is not supported"
     yield "missing-initializer", base_model(extra=drop_init("R")), "'R'"
     yield "missing-embedding", base_model(extra=drop_init("embed.weight")), "embed.weight"
-    yield "unsupported-op", base_model(extra=replace_node(5, helper.make_node("Hardmax", ["h"], ["y"], name="/att/Hardmax"))), "node 5 '/att/Hardmax' (op type Hardmax): not supported; rnnc supports"
-    yield "unknown-domain", base_model(extra=replace_node(5, helper.make_node("Attention", ["h"], ["y"], name="att", domain="com.microsoft"))), "node 5 'att' (op type Attention)"
+    yield "unsupported-op", base_model(extra=insert_before_gemm(helper.make_node(
+        "LpNormalization", ["h"], ["hn"], name="/norm/LpNormalization"))), \
+        "node 5 '/norm/LpNormalization' (op type LpNormalization): not supported; rnnc supports"
+    yield "unknown-domain", base_model(extra=replace_node(5, helper.make_node(
+        "Attention", ["h", "fc.weight", "fc.bias"], ["y"], name="att", domain="com.microsoft")),
+        domains=["com.microsoft"]), "node 5 'att' (op type Attention)"
     yield "dynamic-time", base_model(dynamic_time=True), "--onnx-dim seq=N"
     yield "sequence-lens", base_model(extra=set_input(2, 4, "lens", lens([5, 3, 5, 1]))), "variable-length sequences"
     yield "initial-state", base_model(extra=set_input(2, 5, "h0", ones)), "initial state is not zero"
-    yield "external-data", base_model(extra=external), "external file"
+    yield "external-data", base_model(extra=external), "weights.bin"
     yield "wrong-weight-shape", base_model(extra=lambda n, i: i.__setitem__(
         "W", _named(numpy_helper.from_array(np.zeros((1, 4 * H, E + 1), dtype=np.float32)), "W"))), "W"
     yield "middle-step", base_model(extra=lambda n, i: i.__setitem__(
