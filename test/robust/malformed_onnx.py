@@ -182,7 +182,14 @@ def main():
     zero = numpy_helper.from_array(np.zeros((1, B, H), dtype=np.float32))
     if check("valid-zero-state", base_model(extra=set_input(2, 5, "h0", zero)).SerializeToString(), None, None) != 0:
         failures.append("valid-zero-state: a zero initial state is refused")
-    count = 3
+    # A dynamic sequence length given a size with --onnx-dim compiles.
+    path = os.path.join(work, "dim-param.onnx")
+    with open(path, "wb") as f:
+        f.write(base_model(dynamic_time=True).SerializeToString())
+    p = subprocess.run([rnnc, path, "--onnx-dim", f"seq={T}", "--emit=summary"], capture_output=True, timeout=120)
+    if p.returncode != 0:
+        failures.append("dim-param: --onnx-dim does not fix the dynamic length\n" + p.stderr.decode(errors="replace"))
+    count = 4
     for label, model, want in refused_cases():
         data = model if isinstance(model, bytes) else model.SerializeToString()
         check(label, data, want, True)
