@@ -1,6 +1,8 @@
 //===- Target.cpp - Host detection, -O pipelines, objects, linking --------===//
 #include "compiler/codegen/Target.h"
 
+#include "runtime/support/Checksum.h"
+
 #include "llvm/ADT/StringMap.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/MCSubtargetInfo.h"
@@ -147,7 +149,7 @@ bool linkSharedLibrary(const std::string &object, const std::string &output, std
             std::to_string(rc) + ")";
     return false;
   }
-  return true;
+  return io::appendLibraryChecksum(output, error); // verified before every dlopen
 }
 
 } // namespace rnnc::codegen

@@ -148,7 +148,9 @@ std::vector<CallSpec> buildCalls() {
             intParam("window", 1, 1 << 20, std::nullopt, "time steps per sample: rows t-window..t-1 predict the target at t"),
             listParam("split", ParamType::FloatList, "train/validation/test fractions (default [0.7, 0.1, 0.2])"),
             listParam("na_values", ParamType::ValueList, "cell values that mean missing (e.g. [-200, \"NA\"])"),
-            stringParam("missing", {"error", "drop", "ffill"}, std::string("error"), "what to do with missing cells")},
+            stringParam("missing", {"error", "drop", "ffill"}, std::string("error"), "what to do with missing cells"),
+            stringParam("separator", {",", ";", "\t", "\\t", "tab", "|"}, std::string(","), "field separator (\";\" for many European exports)"),
+            stringParam("decimal", {".", ","}, std::string("."), "decimal mark of the numbers (\",\" for decimal commas)")},
            "a multivariate time series in a CSV file with a header");
   return calls;
 }

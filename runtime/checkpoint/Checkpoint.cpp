@@ -1,6 +1,8 @@
 //===- Checkpoint.cpp - Save and load tensors as safetensors files --------===//
 #include "runtime/checkpoint/Checkpoint.h"
 
+#include "runtime/support/OutputFile.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -279,29 +281,8 @@ bool readExact(int fd, uint64_t offset, void *dst, size_t size, std::string &rea
   return true;
 }
 
-bool writeAll(int fd, const void *src, size_t size) {
-  auto *in = static_cast<const char *>(src);
-  while (size > 0) {
-    ssize_t put = ::write(fd, in, size);
-    if (put < 0 && errno == EINTR)
-      continue;
-    if (put <= 0) {
-      if (put == 0)
-        errno = EIO;
-      return false;
-    }
-    in += put, size -= put;
-  }
-  return true;
-}
-
-std::string directoryOf(const std::string &path) {
-  std::string dir = std::filesystem::path(path).parent_path();
-  return dir.empty() ? "." : dir;
-}
-
 /// Reads the header's text after checking its length against the file's.
-bool readHeaderText(int fd, uint64_t fileSize, std::string &text, std::string &reason) {
+bool readHeaderText(int fd, uint64_t fileSize, const LoadLimits &limits, std::string &text, std::string &reason) {
   if (fileSize < 8) {
     reason = "truncated: the file has " + std::to_string(fileSize) +
              " bytes, fewer than the 8-byte header length";
@@ -315,8 +296,12 @@ bool readHeaderText(int fd, uint64_t fileSize, std::string &text, std::string &r
              std::to_string(fileSize);
     return false;
   }
-  if (length > kMaxHeaderBytes) {
-    reason = "the header's " + std::to_string(length) + " bytes are over the 100 MiB limit";
+  const uint64_t maxHeader = std::min<uint64_t>(kMaxHeaderBytes, limits.maxHeaderBytes);
+  if (length > maxHeader) {
+    reason = "the header's " + std::to_string(length) + " bytes are over the " +
+             (maxHeader < kMaxHeaderBytes ? "limit of " + std::to_string(maxHeader) +
+                                                " bytes (what this model's checkpoint can need)"
+                                          : std::string("100 MiB limit"));
     return false;
   }
   text.resize(length);
@@ -338,7 +323,17 @@ bool readEntries(const Json &header, uint64_t dataSize, std::vector<Entry> &entr
       return false;
     entries.push_back(std::move(entry));
   }
-  return checkNoOverlap(entries, reason);
+  if (!checkNoOverlap(entries, reason))
+    return false;
+  uint64_t covered = 0; // no overlap and every entry in bounds: equal sums mean no hole
+  for (const Entry &entry : entries)
+    covered += entry.end - entry.begin;
+  if (covered != dataSize) {
+    reason = "the tensors cover " + std::to_string(covered) + " of the data section's " + std::to_string(dataSize) +
+             " bytes (a wrong header length, or bytes no tensor owns)";
+    return false;
+  }
+  return true;
 }
 
 /// Reads each tensor's bytes; the entries were checked to lie in the file.
@@ -354,7 +349,7 @@ bool readTensors(int fd, uint64_t dataStart, const std::vector<Entry> &entries, 
   return true;
 }
 
-bool loadFrom(const std::string &path, Checkpoint &ckpt, std::string &reason) {
+bool loadFrom(const std::string &path, const LoadLimits &limits, Checkpoint &ckpt, std::string &reason) {
   FileDescriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   struct stat info;
   if (file.fd < 0 || ::fstat(file.fd, &info) != 0) {
@@ -369,9 +364,14 @@ bool loadFrom(const std::string &path, Checkpoint &ckpt, std::string &reason) {
   std::string text;
   Json header;
   std::vector<Entry> entries;
-  if (!readHeaderText(file.fd, fileSize, text, reason) || !parseJson(text, header, reason))
+  if (!readHeaderText(file.fd, fileSize, limits, text, reason) || !parseJson(text, header, reason))
     return false;
   uint64_t dataStart = 8 + text.size();
+  if (fileSize - dataStart > limits.maxDataBytes) {
+    reason = "the data section's " + std::to_string(fileSize - dataStart) + " bytes are over the limit of " +
+             std::to_string(limits.maxDataBytes) + " bytes (what this model's checkpoint can need)";
+    return false;
+  }
   return readEntries(header, fileSize - dataStart, entries, ckpt.metadata, reason) &&
          readTensors(file.fd, dataStart, entries, ckpt, reason);
 }
@@ -429,39 +429,6 @@ bool buildHeader(const Checkpoint &ckpt, const std::vector<const Tensor *> &sort
   return true;
 }
 
-/// Writes the file at `tmp` and syncs it; on failure sets `reason`.
-bool writeFile(const std::string &tmp, const std::string &header,
-               const std::vector<const Tensor *> &sorted, std::string &reason) {
-  FileDescriptor file{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)};
-  if (file.fd < 0) {
-    reason = "cannot create temporary file '" + tmp + "': " + std::strerror(errno);
-    return false;
-  }
-  uint64_t length = header.size();
-  bool ok = writeAll(file.fd, &length, 8) && writeAll(file.fd, header.data(), header.size());
-  for (size_t i = 0; ok && i < sorted.size(); ++i)
-    ok = writeAll(file.fd, sorted[i]->bytes.data(), sorted[i]->bytes.size());
-  ok = ok && ::fsync(file.fd) == 0;
-  int savedErrno = errno;
-  int fd = file.fd;
-  file.fd = -1;
-  if (::close(fd) != 0 && ok) {
-    ok = false;
-    savedErrno = errno;
-  }
-  if (!ok)
-    reason = "cannot write temporary file '" + tmp + "': " + std::strerror(savedErrno);
-  return ok;
-}
-
-bool syncDirectory(const std::string &dir, std::string &reason) {
-  FileDescriptor file{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-  if (file.fd >= 0 && ::fsync(file.fd) == 0)
-    return true;
-  reason = "written, but cannot sync directory '" + dir + "': " + std::strerror(errno);
-  return false;
-}
-
 Tensor makeTensor(const std::string &name, DType dtype, std::vector<int64_t> shape,
                   const void *data) {
   uint64_t bytes = 0;
@@ -498,27 +465,27 @@ Tensor makeI64(const std::string &name, std::vector<int64_t> shape, const int64_
 bool save(const std::string &path, const Checkpoint &ckpt, std::string &error) {
   std::vector<const Tensor *> sorted;
   std::string header, reason;
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  bool ok = checkTensorsToSave(ckpt, sorted, reason) && buildHeader(ckpt, sorted, header, reason);
-  if (ok && !writeFile(tmp, header, sorted, reason)) {
-    ::unlink(tmp.c_str());
-    ok = false;
+  io::AtomicFile file;
+  bool ok = checkTensorsToSave(ckpt, sorted, reason) && buildHeader(ckpt, sorted, header, reason) &&
+            file.open(path, io::OutputKind::Checkpoint, reason);
+  if (ok) {
+    const uint64_t size = header.size();
+    ok = file.write(&size, 8, reason) && file.write(header.data(), header.size(), reason);
+    for (size_t i = 0; ok && i < sorted.size(); ++i)
+      ok = file.write(sorted[i]->bytes.data(), sorted[i]->bytes.size(), reason);
+    ok = ok && file.commit(reason);
   }
-  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    reason = std::string("cannot rename '") + tmp + "' over it: " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    ok = false;
-  }
-  ok = ok && syncDirectory(directoryOf(path), reason);
   if (!ok)
     error = path + ": " + reason;
   return ok;
 }
 
-bool load(const std::string &path, Checkpoint &out, std::string &error) {
+bool load(const std::string &path, Checkpoint &out, std::string &error) { return load(path, LoadLimits{}, out, error); }
+
+bool load(const std::string &path, const LoadLimits &limits, Checkpoint &out, std::string &error) {
   Checkpoint ckpt;
   std::string reason;
-  if (!loadFrom(path, ckpt, reason)) {
+  if (!loadFrom(path, limits, ckpt, reason)) {
     error = path + ": " + reason;
     return false;
   }

@@ -53,9 +53,11 @@ Tensor makeF32(const std::string &name, std::vector<int64_t> shape, const float 
 Tensor makeI64(const std::string &name, std::vector<int64_t> shape, const int64_t *data);
 
 /// Writes `ckpt` to `path` atomically: 1) check every tensor (unique names,
-/// non-negative dims, byte count matching shape and dtype), 2) write
-/// PATH.tmp-<pid> in the same directory, tensors in name order, 3) fsync it,
-/// 4) rename it over PATH, 5) fsync the directory. On failure returns false
+/// non-negative dims, byte count matching shape and dtype), 2) check the
+/// target (io::checkOutput: a regular file holding a checkpoint, or nothing;
+/// symlinks followed), 3) write TARGET.tmp-<pid> in the same directory,
+/// tensors in name order, 4) fsync it, rename it over TARGET, fsync the
+/// directory. On failure returns false
 /// and sets `error` (naming the path and the OS reason); the temporary is
 /// removed and an existing PATH is untouched, unless only step 5 failed.
 bool save(const std::string &path, const Checkpoint &ckpt, std::string &error);
@@ -63,9 +65,18 @@ bool save(const std::string &path, const Checkpoint &ckpt, std::string &error);
 /// Reads `path` into `out`, validating everything before trusting it: the
 /// header length, the JSON (an object; no duplicate keys), each tensor's
 /// dtype, shape and offsets (in bounds, consistent, not overlapping) and the
-/// metadata (strings only). Never allocates much more than the file's size.
+/// metadata (strings only), and that the tensors cover the data section
+/// exactly. Never allocates much more than the file's size.
 /// On failure returns false, leaves `out` unchanged and sets `error`.
 bool load(const std::string &path, Checkpoint &out, std::string &error);
+
+/// Bounds on what load reads, from what the model can use (a hostile header
+/// cannot make it allocate more); the error reports the limit.
+struct LoadLimits {
+  uint64_t maxHeaderBytes = ~uint64_t(0);
+  uint64_t maxDataBytes = ~uint64_t(0);
+};
+bool load(const std::string &path, const LoadLimits &limits, Checkpoint &out, std::string &error);
 
 /// Copies tensor `name` into `dst` (which holds the product of `shape`
 /// floats) after checking that it exists, is F32 and has exactly `shape`.

@@ -1,6 +1,9 @@
 //===- CsvSeries.cpp - Windows over a CSV time series ---------------------===//
 #include "runtime/data/CsvSeries.h"
 
+#include "runtime/support/InputFile.h"
+#include "runtime/support/Text.h"
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -20,6 +23,13 @@ struct CsvTable {
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;
   std::vector<int64_t> lines; // the 1-based line number of each row
+  char decimal = '.';
+};
+
+/// Per kept row: whether rows were dropped right before it, whether its
+/// target was forward-filled.
+struct RowFlags {
+  std::vector<uint8_t> gapBefore, filledTarget;
 };
 
 /// The chosen columns: indices into the header, features then the target.
@@ -41,15 +51,19 @@ std::string trim(const std::string &text) {
 }
 
 /// `cell` cut to kMaxCellInMessage characters, for a message.
-std::string brief(const std::string &cell) {
-  return cell.size() <= kMaxCellInMessage ? cell : cell.substr(0, kMaxCellInMessage) + "...";
-}
+std::string brief(const std::string &cell) { return io::escapeForMessage(cell, kMaxCellInMessage); }
 
 std::string quoted(const std::string &name) { return "'" + name + "'"; }
 
 /// A finite number, the whole of `cell` (an optional '+' first); false for
 /// anything else, "nan" and "inf" included.
-bool parseNumber(const std::string &cell, double &value) {
+bool parseNumber(const std::string &text, double &value, char decimal = '.') {
+  std::string cell = text;
+  if (decimal != '.') { // "3,14" -> "3.14"; a '.' is then no decimal mark
+    if (cell.find('.') != std::string::npos)
+      return false;
+    std::replace(cell.begin(), cell.end(), decimal, '.');
+  }
   const char *begin = cell.data(), *end = cell.data() + cell.size();
   if (begin != end && *begin == '+' && end - begin > 1 && begin[1] != '-')
     ++begin;
@@ -73,14 +87,14 @@ std::string cleanCell(const std::string &raw) {
 }
 
 /// Splits one line at the commas outside double quotes.
-std::vector<std::string> splitFields(const std::string &line) {
+std::vector<std::string> splitFields(const std::string &line, char separator) {
   std::vector<std::string> fields;
   bool inQuotes = false;
   size_t begin = 0;
   for (size_t i = 0; i <= line.size(); ++i) {
     if (i < line.size() && line[i] == '"')
       inQuotes = !inQuotes;
-    else if (i == line.size() || (line[i] == ',' && !inQuotes)) {
+    else if (i == line.size() || (line[i] == separator && !inQuotes)) {
       fields.push_back(cleanCell(line.substr(begin, i - begin)));
       begin = i + 1;
     }
@@ -91,25 +105,51 @@ std::vector<std::string> splitFields(const std::string &line) {
 /// Reads `path` into a table: 1) drop a UTF-8 BOM, a CR before each newline
 /// and blank lines, 2) split the lines into cells, the first being the
 /// header, 3) check that every row has as many fields as the header.
-bool readTable(const std::string &path, CsvTable &table, std::string &error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return fail(error, path + ": cannot open (" + std::strerror(errno) + ")");
+/// The separator a one-field line seems to use instead, or 0.
+char likelySeparator(const std::string &line, char separator) {
+  for (char candidate : {';', '\t', ',', '|'})
+    if (candidate != separator && line.find(candidate) != std::string::npos)
+      return candidate;
+  return 0;
+}
+
+std::string separatorName(char c) {
+  return c == '\t' ? std::string("a tab (\"\\t\")") : "'" + std::string(1, c) + "'";
+}
+
+constexpr uint64_t kMaxCsvBytes = 4ull << 30;
+
+bool readTable(const std::string &path, const CsvOptions &options, CsvTable &table, std::string &error) {
+  std::string bytes;
+  if (io::readInputFile(path, "CSV file", kMaxCsvBytes, bytes, error) != io::ReadStatus::Ok ||
+      !io::checkTextLayout(path, bytes, error))
+    return false;
   std::string line;
-  for (int64_t lineNumber = 1; std::getline(in, line); ++lineNumber) {
+  size_t pos = 0;
+  for (int64_t lineNumber = 1; pos < bytes.size(); ++lineNumber) {
+    size_t end = bytes.find('\n', pos);
+    if (end == std::string::npos)
+      end = bytes.size();
+    line.assign(bytes, pos, end - pos);
+    pos = end + 1;
     if (lineNumber == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0)
       line.erase(0, 3);
     if (!line.empty() && line.back() == '\r')
       line.pop_back();
     if (trim(line).empty())
       continue;
-    std::vector<std::string> cells = splitFields(line);
+    std::vector<std::string> cells = splitFields(line, options.separator);
     if (table.header.empty()) {
       table.header = std::move(cells);
     } else if (cells.size() != table.header.size()) {
+      std::string hint;
+      const std::string &suspect = table.header.size() == 1 ? table.header[0] : line;
+      if (char other = (table.header.size() == 1 || cells.size() == 1) ? likelySeparator(suspect, options.separator) : 0)
+        hint = "; the separator looks wrong: the file seems to use " + separatorName(other) + ", not " +
+               separatorName(options.separator) + " (set separator in the model's csv data block)";
       return fail(error, path + ":" + std::to_string(lineNumber) + ": expected " +
                              std::to_string(table.header.size()) + " fields, as in the header, but found " +
-                             std::to_string(cells.size()));
+                             std::to_string(cells.size()) + hint);
     } else {
       table.rows.push_back(std::move(cells));
       table.lines.push_back(lineNumber);
@@ -126,7 +166,7 @@ bool readTable(const std::string &path, CsvTable &table, std::string &error) {
 /// naValues, as text or, when both are numbers, numerically.
 class MissingCells {
 public:
-  explicit MissingCells(const std::vector<std::string> &naValues) {
+  MissingCells(const std::vector<std::string> &naValues, char decimal) : decimal(decimal) {
     for (const std::string &value : naValues) {
       texts.push_back(trim(value));
       double number = 0;
@@ -138,13 +178,14 @@ public:
   bool operator()(const std::string &cell) const {
     double number = 0;
     return cell.empty() || std::find(texts.begin(), texts.end(), cell) != texts.end() ||
-           (!numbers.empty() && parseNumber(cell, number) &&
+           (!numbers.empty() && (parseNumber(cell, number, decimal) || parseNumber(cell, number)) &&
             std::find(numbers.begin(), numbers.end(), number) != numbers.end());
   }
 
 private:
   std::vector<std::string> texts;
   std::vector<double> numbers;
+  char decimal;
 };
 
 std::string columnList(const std::vector<std::string> &header) {
@@ -159,7 +200,7 @@ bool isNumericColumn(const CsvTable &table, size_t column, const MissingCells &i
   double number = 0;
   for (const std::vector<std::string> &row : table.rows)
     if (!isMissing(row[column]))
-      return parseNumber(row[column], number);
+      return parseNumber(row[column], number, table.decimal);
   return false;
 }
 
@@ -170,8 +211,14 @@ bool chooseColumns(const std::string &path, const CsvTable &table, const CsvOpti
   const std::vector<std::string> &header = table.header;
   auto find = [&](const std::string &name, size_t &index) {
     index = static_cast<size_t>(std::find(header.begin(), header.end(), name) - header.begin());
-    return index < header.size() ||
-           fail(error, path + ": no column " + quoted(name) + " (columns: " + columnList(header) + ")");
+    if (index < header.size())
+      return true;
+    std::string hint;
+    if (char other = header.size() == 1 ? likelySeparator(header[0], options.separator) : 0)
+      hint = "; the header has one field: the separator looks wrong, the file seems to use " + separatorName(other) +
+             ", not " + separatorName(options.separator) + " (set separator in the model's csv data block)";
+    return fail(error, path + ": no column " + quoted(io::escapeForMessage(name)) + " (columns: " +
+                           io::escapeForMessage(columnList(header)) + ")" + hint);
   };
   if (!find(options.target, columns.target))
     return false;
@@ -196,18 +243,20 @@ bool chooseColumns(const std::string &path, const CsvTable &table, const CsvOpti
 /// then the target): missing cells handled as `options.missing` says, any
 /// other non-numeric cell an error naming file:line:column.
 bool parseValues(const std::string &path, const CsvTable &table, const Columns &columns, const CsvOptions &options,
-                 const MissingCells &isMissing, std::vector<double> &values, std::string &error) {
+                 const MissingCells &isMissing, std::vector<double> &values, RowFlags &flags, SeriesDataset &counts,
+                 std::string &error) {
   std::vector<size_t> chosen = columns.features;
   chosen.push_back(columns.target);
   std::vector<double> row(chosen.size()), previous;
+  bool gap = false;
   for (size_t r = 0; r < table.rows.size(); ++r) {
-    bool drop = false;
+    bool drop = false, filledTarget = false;
     for (size_t k = 0; k < chosen.size(); ++k) {
       const std::string &cell = table.rows[r][chosen[k]];
       std::string where = path + ":" + std::to_string(table.lines[r]) + ":" + std::to_string(chosen[k] + 1) + ": ";
       std::string column = "column " + quoted(table.header[chosen[k]]);
       if (!isMissing(cell)) {
-        if (!parseNumber(cell, row[k]))
+        if (!parseNumber(cell, row[k], options.decimal))
           return fail(error, where + "non-numeric value " + quoted(brief(cell)) + " in " + column);
       } else if (options.missing == Missing::Error) {
         return fail(error, where + "missing value" + (cell.empty() ? "" : " " + quoted(brief(cell))) + " in " +
@@ -218,11 +267,19 @@ bool parseValues(const std::string &path, const CsvTable &table, const Columns &
         return fail(error, where + "missing value in " + column + " in the first row; nothing to fill it from");
       } else {
         row[k] = previous[k];
+        ++counts.filledCells;
+        filledTarget |= k + 1 == chosen.size();
       }
     }
-    if (drop)
+    if (drop) {
+      ++counts.droppedRows;
+      gap = true;
       continue;
+    }
     values.insert(values.end(), row.begin(), row.end());
+    flags.gapBefore.push_back(gap);
+    flags.filledTarget.push_back(filledTarget);
+    gap = false;
     previous = row;
   }
   return true;
@@ -262,18 +319,26 @@ struct Scaler {
       max = std::max(max, values[static_cast<size_t>(r) * width + k]);
     }
   }
-  float operator()(double value) const { return max > min ? static_cast<float>((value - min) / (max - min)) : 0.0f; }
+  float operator()(double value) const { return static_cast<float>((value - min) / scaleRange(min, max)); }
 };
 
 /// Cuts rows [begin, end) of the scaled values (features then the target per
 /// row) into samples: for each t in [begin + window, end), x is the features
 /// of rows t-window .. t-1 and y the target of row t.
-SeriesSplit makeWindows(const std::vector<float> &scaled, int64_t features, int64_t window, int64_t begin,
-                        int64_t end) {
+SeriesSplit makeWindows(const std::vector<float> &scaled, const RowFlags &flags, int64_t features, int64_t window,
+                        int64_t begin, int64_t end, int64_t &skipped) {
   SeriesSplit split;
   int64_t width = features + 1;
-  split.count = std::max<int64_t>(0, end - begin - window);
+  int64_t lastGap = begin; // the latest row in [begin, t] with a dropped row before it
   for (int64_t t = begin + window; t < end; ++t) {
+    for (int64_t r = std::max(lastGap + 1, t - window + 1); r <= t; ++r)
+      if (flags.gapBefore[r])
+        lastGap = r;
+    if (lastGap > t - window || flags.filledTarget[t]) { // spans a dropped row, or its target was not observed
+      ++skipped;
+      continue;
+    }
+    ++split.count;
     for (int64_t r = t - window; r < t; ++r)
       split.x.insert(split.x.end(), scaled.begin() + r * width, scaled.begin() + r * width + features);
     split.y.push_back(scaled[static_cast<size_t>(t * width + features)]);
@@ -283,7 +348,8 @@ SeriesSplit makeWindows(const std::vector<float> &scaled, int64_t features, int6
 
 /// Steps 5 and 6 of loadCsvSeries: scale with the train rows' ranges and cut
 /// the splits into windows.
-void scaleAndWindow(const std::vector<double> &values, const std::array<int64_t, 3> &counts, SeriesDataset &out) {
+void scaleAndWindow(const std::vector<double> &values, const RowFlags &flags, const std::array<int64_t, 3> &counts,
+                    SeriesDataset &out) {
   size_t width = static_cast<size_t>(out.features) + 1;
   std::vector<Scaler> scalers;
   for (size_t k = 0; k < width; ++k)
@@ -298,27 +364,31 @@ void scaleAndWindow(const std::vector<double> &values, const std::array<int64_t,
   for (size_t i = 0; i < values.size(); ++i)
     scaled[i] = scalers[i % width](values[i]);
   int64_t validationBegin = counts[0], testBegin = counts[0] + counts[1];
-  out.train = makeWindows(scaled, out.features, out.window, 0, validationBegin);
-  out.validation = makeWindows(scaled, out.features, out.window, validationBegin, testBegin);
-  out.test = makeWindows(scaled, out.features, out.window, testBegin, out.rows);
+  out.train = makeWindows(scaled, flags, out.features, out.window, 0, validationBegin, out.skippedWindows);
+  out.validation = makeWindows(scaled, flags, out.features, out.window, validationBegin, testBegin, out.skippedWindows);
+  out.test = makeWindows(scaled, flags, out.features, out.window, testBegin, out.rows, out.skippedWindows);
 }
 
 } // namespace
 
-double SeriesDataset::denormalize(double y) const { return y * (targetMax - targetMin) + targetMin; }
+double SeriesDataset::denormalize(double y) const { return y * scaleRange(targetMin, targetMax) + targetMin; }
 
 bool loadCsvSeries(const std::string &path, const CsvOptions &options, SeriesDataset &out, std::string &error) {
   if (options.window < 1)
     return fail(error, path + ": the window must be at least 1 row, got " + std::to_string(options.window));
+  if (options.separator == options.decimal)
+    return fail(error, path + ": the separator and the decimal mark are both '" + std::string(1, options.separator) + "'");
   CsvTable table;
+  table.decimal = options.decimal;
   Columns columns;
-  MissingCells isMissing(options.naValues);
+  MissingCells isMissing(options.naValues, options.decimal);
   std::vector<double> values;
   std::array<int64_t, 3> counts{};
-  if (!readTable(path, table, error) || !chooseColumns(path, table, options, isMissing, columns, error) ||
-      !parseValues(path, table, columns, options, isMissing, values, error))
-    return false;
+  RowFlags flags;
   SeriesDataset dataset;
+  if (!readTable(path, options, table, error) || !chooseColumns(path, table, options, isMissing, columns, error) ||
+      !parseValues(path, table, columns, options, isMissing, values, flags, dataset, error))
+    return false;
   dataset.window = options.window;
   dataset.features = static_cast<int64_t>(columns.features.size());
   dataset.rows = static_cast<int64_t>(values.size() / (columns.features.size() + 1));
@@ -327,7 +397,7 @@ bool loadCsvSeries(const std::string &path, const CsvOptions &options, SeriesDat
   for (size_t index : columns.features)
     dataset.featureNames.push_back(table.header[index]);
   dataset.target = table.header[columns.target];
-  scaleAndWindow(values, counts, dataset);
+  scaleAndWindow(values, flags, counts, dataset);
   out = std::move(dataset);
   return true;
 }

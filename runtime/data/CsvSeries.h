@@ -41,7 +41,15 @@ struct CsvOptions {
   /// "-200" matches "-200.0") are missing, like empty cells.
   std::vector<std::string> naValues;
   Missing missing = Missing::Error;
+  /// The field separator (a European export: ';') and the decimal mark
+  /// ('.' or ','); the language's csv block sets them (separator, decimal).
+  char separator = ',';
+  char decimal = '.';
 };
+
+/// The scale of a min-max range: max - min, or 1 for a constant column (so
+/// a constant training range never divides by zero nor hides errors).
+inline double scaleRange(double min, double max) { return max > min ? max - min : 1.0; }
 
 struct SeriesSplit {
   int64_t count = 0;
@@ -54,12 +62,15 @@ struct SeriesDataset {
   std::vector<std::string> featureNames;
   std::string target;
   /// The train rows' range of each feature and of the target; a value v is
-  /// stored as (v - min) / (max - min), or 0 for a constant column.
+  /// stored as (v - min) / scaleRange(min, max).
   std::vector<double> featureMin, featureMax;
   double targetMin = 0, targetMax = 1;
   SeriesSplit train, validation, test;
   /// Rows used, after missing cells were handled.
   int64_t rows = 0;
+  /// Missing values: rows dropped (Drop), cells filled (Ffill), windows not
+  /// made because they would cross a dropped row or score a filled target.
+  int64_t droppedRows = 0, filledCells = 0, skippedWindows = 0;
 
   /// A normalized target value back in the target's units.
   double denormalize(double y) const;
@@ -73,7 +84,11 @@ struct SeriesDataset {
 /// the row; Ffill: the previous row's value, failing on the first row); a
 /// non-numeric cell that is not missing is always an error, 4) split the rows
 /// in time order, each non-empty split needing window+1 rows, 5) fit min-max
-/// scaling on the train rows, 6) cut every split into windows.
+/// scaling on the train rows, 6) cut every split into windows: a window never
+/// spans a dropped row, and none has a forward-filled target (it would be
+/// scored as if observed). The file is read through io::readInputFile (a
+/// directory, UTF-16 text, CR-only line endings get a message naming the
+/// problem); a header of one field that holds another separator says so.
 bool loadCsvSeries(const std::string &path, const CsvOptions &options, SeriesDataset &out, std::string &error);
 
 } // namespace rnnc::data

@@ -51,6 +51,11 @@ std::string findData(const std::vector<std::string> &path,
   return "";
 }
 
+bool isDirectory(const std::string &path) {
+  std::error_code ec;
+  return fs::is_directory(path, ec);
+}
+
 std::string cacheDirectory() {
   std::vector<fs::path> choices;
   if (std::string xdg = environment("XDG_CACHE_HOME"); !xdg.empty())

@@ -25,6 +25,9 @@ std::string findData(const std::vector<std::string> &path,
                      const std::vector<std::string> &candidates,
                      std::vector<std::string> &searched);
 
+/// Whether `path` is a directory (following symlinks).
+bool isDirectory(const std::string &path);
+
 /// Where caches go: $XDG_CACHE_HOME/rnnc, else $HOME/.cache/rnnc, else
 /// /tmp/rnnc-cache-<uid>. Created if missing; when it cannot be created the
 /// /tmp choice is tried next, and "" (no cache) is returned if that fails too.

@@ -1,6 +1,10 @@
 //===- Imdb.cpp - The IMDB movie review data set, tokenized ---------------===//
 #include "runtime/data/Imdb.h"
 
+#include "runtime/support/Cancel.h"
+#include "runtime/support/InputFile.h"
+#include "runtime/support/Text.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -24,7 +28,10 @@ using Progress = std::function<void(const std::string &)>;
 using WordIds = std::unordered_map<std::string, int32_t>;
 
 /// Bump when the cache layout or the tokenizer changes.
-constexpr int kCacheVersion = 1;
+constexpr int kCacheVersion = 2; // 2: invalid UTF-8 bytes read as Latin-1
+/// The largest review read (the longest real one is about 14 KB): a bigger
+/// entry is refused, never allocated.
+constexpr uint64_t kMaxReviewBytes = 1u << 20;
 constexpr char kCacheMagic[8] = {'R', 'N', 'N', 'C', 'I', 'M', 'D', 'B'};
 /// Progress messages while reading: one per fifth of the input.
 constexpr int64_t kReadingSteps = 5;
@@ -150,14 +157,19 @@ std::string libarchiveMessage(archive *reader) {
 }
 
 /// Reads the data of the current entry into `text`; false on an error.
-bool readEntryData(archive *reader, std::string &text) {
+bool readEntryData(archive *reader, std::string &text, bool &tooLarge) {
   char buffer[1 << 16];
+  tooLarge = false;
   while (true) {
     la_ssize_t length = archive_read_data(reader, buffer, sizeof buffer);
     if (length < 0)
       return false;
     if (length == 0)
       return true;
+    if (text.size() + static_cast<size_t>(length) > kMaxReviewBytes) {
+      tooLarge = true;
+      return false;
+    }
     text.append(buffer, static_cast<size_t>(length));
   }
 }
@@ -190,11 +202,19 @@ bool readArchive(const std::string &path, Reviews &reviews, std::string &error, 
     entryPath = name ? name : "";
     RawReview review;
     int split = 0;
+    if (io::cancelRequested())
+      return fail(error, path + ": interrupted while reading the reviews");
     if (archive_entry_filetype(entry) != AE_IFREG || !parseReviewPath(entryPath, split, review))
       continue;
-    if (!readEntryData(reader.get(), review.text))
-      return fail(error, path + ": corrupt or truncated archive while reading '" + entryPath + "' " +
-                             libarchiveMessage(reader.get()));
+    bool tooLarge = false;
+    if (archive_entry_size_is_set(entry) && static_cast<uint64_t>(archive_entry_size(entry)) > kMaxReviewBytes)
+      tooLarge = true;
+    else if (!readEntryData(reader.get(), review.text, tooLarge) && !tooLarge)
+      return fail(error, path + ": corrupt or truncated archive while reading '" + io::escapeForMessage(entryPath) +
+                             "' " + libarchiveMessage(reader.get()));
+    if (tooLarge)
+      return fail(error, path + ": the review '" + io::escapeForMessage(entryPath) + "' is larger than the limit of " +
+                             io::formatBytes(kMaxReviewBytes) + " for one review");
     reviews[split].push_back(std::move(review));
     ++count;
     reporter.update(archive_filter_bytes(reader.get(), -1), [&] {
@@ -233,6 +253,12 @@ bool readDirectory(const std::string &dir, Reviews &reviews, std::string &error,
   ReadingReporter reporter{progress, static_cast<int64_t>(files.size())};
   for (size_t i = 0; i < files.size(); ++i) {
     auto &[split, review, file] = files[i];
+    if (io::cancelRequested())
+      return fail(error, dir + ": interrupted while reading the reviews");
+    std::error_code sizeError;
+    if (fs::file_size(file, sizeError) > kMaxReviewBytes && !sizeError)
+      return fail(error, file.string() + ": the review is larger than the limit of " +
+                             io::formatBytes(kMaxReviewBytes) + " for one review");
     if (!readFile(file, review.text))
       return fail(error, file.string() + ": cannot read the review (" + std::strerror(errno) + ")");
     reviews[split].push_back(std::move(review));
@@ -514,7 +540,8 @@ bool checkOptions(const ImdbOptions &options, std::string &error) {
 
 } // namespace
 
-std::vector<std::string> tokenize(const std::string &text) {
+std::vector<std::string> tokenize(const std::string &raw) {
+  const std::string text = io::repairUtf8(raw); // the policy: runtime/support/Text.h
   std::vector<std::string> words;
   std::string word;
   for (size_t pos = 0; pos < text.size();) {

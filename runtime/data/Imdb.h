@@ -60,7 +60,10 @@ struct ImdbOptions {
 /// Splits a review into words: 1) lowercase (ASCII), 2) "<br />", "<br/>"
 /// and "<br>" become spaces, 3) split on whitespace and ASCII punctuation,
 /// keeping apostrophes inside words ("don't") but not around them, 4) drop
-/// empty tokens. Bytes >= 0x80 (UTF-8) are word characters.
+/// empty tokens. Bytes >= 0x80 (UTF-8) are word characters. Text that is
+/// not valid UTF-8 is first repaired: each invalid byte is read as Latin-1
+/// ("caf\xE9" is "café"), so every word is valid UTF-8 (io::repairUtf8).
+/// A review over 1 MiB is refused with a message naming it and the limit.
 std::vector<std::string> tokenize(const std::string &text);
 
 /// The ids of `words` (unknown words -> 1), padded or truncated to `maxlen`

@@ -1,6 +1,8 @@
 //===- Loader.cpp - dlopen, ABI version and CPU feature checks ------------===//
 #include "runtime/loader/Loader.h"
 
+#include "runtime/support/Checksum.h"
+
 #include <dlfcn.h>
 #include <elf.h>
 
@@ -151,10 +153,19 @@ std::string missingCpuFeatures(const std::string &list) {
   return missing;
 }
 
+bool checkRunsHere(const rnnc_model_info &info, const std::string &what, std::string &error) {
+  const std::string missing = missingCpuFeatures(info.target_features ? info.target_features : "");
+  if (missing.empty())
+    return true;
+  error = what + " was compiled for CPU '" + (info.target_cpu ? info.target_cpu : "?") + "' and needs " + missing +
+          ", which this CPU lacks; recompile it with --target-cpu=host";
+  return false;
+}
+
 std::unique_ptr<Model> openSharedLibrary(const std::string &path, std::string &error) {
   // A path without a slash would make dlopen search the library path.
   const std::string resolved = path.find('/') == std::string::npos ? "./" + path : path;
-  if (!checkElf(resolved, error))
+  if (!checkElf(resolved, error) || !io::verifyLibraryChecksum(resolved, error))
     return nullptr;
   void *handle = dlopen(resolved.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
@@ -175,12 +186,8 @@ std::unique_ptr<Model> openSharedLibrary(const std::string &path, std::string &e
             ", this runtime version " + std::to_string(RNNC_ABI_VERSION) + "; recompile it with this rnnc";
     return nullptr;
   }
-  const std::string missing = missingCpuFeatures(model->info_->target_features);
-  if (!missing.empty()) {
-    error = "'" + path + "' was compiled for CPU '" + model->info_->target_cpu + "' and needs " + missing +
-            ", which this CPU lacks; recompile it with --target-cpu=host";
+  if (!checkRunsHere(*model->info_, "'" + path + "'", error))
     return nullptr;
-  }
   auto bind = [&](auto &fn, const char *name) {
     fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(handle, name));
     if (!fn)

@@ -33,8 +33,13 @@ public:
 
 /// Opens a model.so with dlopen and checks, before running any of its code,
 /// that its ABI version is ours and that this CPU has every feature it was
-/// compiled for. Returns null and sets `error` (naming the file) otherwise.
+/// compiled for, and that the file is whole: its rnnc checksum trailer
+/// (runtime/support/Checksum.h) matches its contents. Returns null and sets `error` (naming the file) otherwise.
 std::unique_ptr<Model> openSharedLibrary(const std::string &path, std::string &error);
+
+/// Whether this CPU has every feature the model was compiled for (the check
+/// for a model.so and for the JIT alike); else false, `error` naming `what`.
+bool checkRunsHere(const rnnc_model_info &info, const std::string &what, std::string &error);
 
 /// Wraps an in-process binding (the JIT's) in the same interface.
 std::unique_ptr<Model> wrapBinding(const rnnc_model_binding &binding, std::shared_ptr<void> keepAlive);

@@ -1,7 +1,12 @@
 //===- TrainingState.cpp - Parameters and optimizer state as safetensors --===//
 #include "runtime/state/TrainingState.h"
 
+#include "runtime/checkpoint/Metadata.h"
+#include "runtime/support/Text.h"
+
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 
 namespace rnnc::runtime {
@@ -58,9 +63,17 @@ checkpoint::Checkpoint makeTrainingState(Model &model, rnnc_instance *instance, 
       ckpt.tensors.push_back(checkpoint::makeF32(names[s], shapeOf(d), state + s * info.param_elements + d.offset));
   }
   const int64_t values[] = {progress.epoch, progress.step, state ? model.stepsDone(instance) : 0,
-                            static_cast<int64_t>(progress.dataSeed)};
-  const char *names[] = {"training.epoch", "training.step", "training.optimizer_steps", "training.data_seed"};
-  for (int i = 0; i < 4; ++i)
+                            static_cast<int64_t>(progress.dataSeed), progress.samples};
+  const char *names[] = {"training.epoch", "training.step", "training.optimizer_steps", "training.data_seed",
+                         "training.epoch_samples"};
+  if (std::isfinite(progress.bestLoss)) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", progress.bestLoss);
+    ckpt.metadata["best_loss"] = text;
+  } else {
+    ckpt.metadata.erase("best_loss");
+  }
+  for (int i = 0; i < (progress.samples >= 0 ? 5 : 4); ++i)
     ckpt.tensors.push_back(checkpoint::makeI64(names[i], {}, &values[i]));
   return ckpt;
 }
@@ -74,7 +87,7 @@ bool saveTrainingState(const std::string &path, Model &model, rnnc_instance *ins
 bool loadTrainingState(const std::string &path, Model &model, rnnc_instance *instance, TrainingProgress &progress,
                        std::map<std::string, std::string> &metadata, std::string &error) {
   checkpoint::Checkpoint ckpt;
-  if (!checkpoint::load(path, ckpt, error))
+  if (!checkpoint::load(path, checkpoint::limitsFor(model.info()), ckpt, error))
     return false;
   return loadTrainingState(ckpt, path, model, instance, progress, metadata, error);
 }
@@ -89,7 +102,18 @@ bool loadTrainingState(const checkpoint::Checkpoint &ckpt, const std::string &so
   };
   auto model_ = ckpt.metadata.find("model");
   if (model_ != ckpt.metadata.end() && model_->second != info.model_name)
-    return fail("checkpoint of model '" + model_->second + "', not of '" + info.model_name + "'");
+    return fail("checkpoint of model '" + io::escapeForMessage(model_->second, 80) + "', not of '" + info.model_name + "'");
+  std::string why;
+  if (!checkpoint::checkMetadata(ckpt.metadata, info, why))
+    return fail(why);
+  auto finite = [&](const std::string &name, const float *values, int64_t n) {
+    const size_t bad = checkpoint::firstNonFinite(values, static_cast<size_t>(n));
+    if (bad == static_cast<size_t>(n))
+      return true;
+    error = source + ": tensor '" + name + "' holds " + std::to_string(values[bad]) + " at element " +
+            std::to_string(bad) + "; a checkpoint must hold finite numbers only";
+    return false;
+  };
 
   // Stage everything, then commit: a failure changes nothing.
   std::vector<float> params(model.params(instance), model.params(instance) + info.param_elements);
@@ -97,9 +121,10 @@ bool loadTrainingState(const checkpoint::Checkpoint &ckpt, const std::string &so
   for (int32_t k = 0; k < info.num_params; ++k) {
     const rnnc_tensor_desc &d = info.params[k];
     known.push_back(d.name);
-    std::string why;
     if (!checkpoint::readF32(ckpt, d.name, shapeOf(d), params.data() + d.offset, why))
       return fail(why);
+    if (!finite(d.name, params.data() + d.offset, elementsOf(d)))
+      return false;
   }
   for (const checkpoint::Tensor &t : ckpt.tensors)
     if (t.name.rfind("optimizer.", 0) != 0 && t.name.rfind("training.", 0) != 0 &&
@@ -108,13 +133,26 @@ bool loadTrainingState(const checkpoint::Checkpoint &ckpt, const std::string &so
 
   const bool resumable = ckpt.find("training.optimizer_steps") != nullptr;
   std::vector<float> state;
-  int64_t epoch = 0, step = 0, optimizerSteps = 0, dataSeed = 0;
+  int64_t epoch = 0, step = 0, optimizerSteps = 0, dataSeed = 0, samples = -1;
   if (resumable && info.train.has_train_step) {
-    std::string why;
     if (!readI64(ckpt, "training.epoch", epoch, why) || !readI64(ckpt, "training.step", step, why) ||
         !readI64(ckpt, "training.optimizer_steps", optimizerSteps, why) ||
-        !readI64(ckpt, "training.data_seed", dataSeed, why))
+        !readI64(ckpt, "training.data_seed", dataSeed, why) ||
+        (ckpt.find("training.epoch_samples") && !readI64(ckpt, "training.epoch_samples", samples, why)))
       return fail(why);
+    // Counters in range: an epoch count a run can reach, steps and samples
+    // that fit an epoch (checked against the data when training resumes).
+    constexpr int64_t kMaxCount = int64_t(1) << 40;
+    auto range = [&](const char *name, int64_t value, int64_t low) {
+      if (value >= low && value <= kMaxCount)
+        return true;
+      error = source + ": tensor '" + name + "' is " + std::to_string(value) + ", outside [" + std::to_string(low) +
+              ", 2^40]";
+      return false;
+    };
+    if (!range("training.epoch", epoch, 0) || !range("training.step", step, 0) ||
+        !range("training.optimizer_steps", optimizerSteps, 0) || !range("training.epoch_samples", samples, -1))
+      return false;
     state.assign(2 * info.param_elements, 0.0f);
     for (int32_t k = 0; k < info.num_params; ++k) {
       const rnnc_tensor_desc &d = info.params[k];
@@ -122,6 +160,8 @@ bool loadTrainingState(const checkpoint::Checkpoint &ckpt, const std::string &so
       for (size_t s = 0; s < names.size(); ++s)
         if (!checkpoint::readF32(ckpt, names[s], shapeOf(d), state.data() + s * info.param_elements + d.offset, why))
           return fail(why + " (the optimizer state; was the checkpoint made with another optimizer?)");
+        else if (!finite(names[s], state.data() + s * info.param_elements + d.offset, elementsOf(d)))
+          return false;
     }
   }
   std::copy(params.begin(), params.end(), model.params(instance));
@@ -130,7 +170,9 @@ bool loadTrainingState(const checkpoint::Checkpoint &ckpt, const std::string &so
     std::copy(state.begin(), state.end(), model.optimizerState(instance));
     model.setStepsDone(instance, optimizerSteps);
   }
-  progress = {epoch, step, static_cast<uint64_t>(dataSeed)};
+  progress = {epoch, step, static_cast<uint64_t>(dataSeed), samples, __builtin_inf()};
+  if (auto best = ckpt.metadata.find("best_loss"); best != ckpt.metadata.end() && resumable)
+    progress.bestLoss = std::strtod(best->second.c_str(), nullptr);
   metadata = ckpt.metadata;
   return true;
 }

@@ -20,6 +20,12 @@ struct TrainingProgress {
   int64_t epoch = 0;       ///< epochs completed
   int64_t step = 0;        ///< batches completed in the current epoch
   uint64_t dataSeed = 0;   ///< the shuffling stream's seed
+  /// Samples completed in the current epoch (-1: unknown, step * batch), so
+  /// that a resume with another batch size continues where the run stopped.
+  int64_t samples = -1;
+  /// The lowest validation (else training) loss of an epoch so far, whose
+  /// parameters are in PATH.best; infinity: none yet.
+  double bestLoss = __builtin_inf();
 };
 
 /// The checkpoint saveTrainingState writes, in memory.
@@ -38,6 +44,9 @@ bool saveTrainingState(const std::string &path, Model &model, rnnc_instance *ins
 /// the file says which model it is for, the same model. Nothing is changed
 /// when it fails; the error names the file and the tensor at fault. A file
 /// with parameters only (e.g. from PyTorch) loads them and resets training.
+/// Also checked: every parameter and optimizer value finite, the training.*
+/// counters in range, and the metadata records (checkpoint/Metadata.h);
+/// the reading is bounded by what the model can use.
 bool loadTrainingState(const std::string &path, Model &model, rnnc_instance *instance, TrainingProgress &progress,
                        std::map<std::string, std::string> &metadata, std::string &error);
 

@@ -1,6 +1,7 @@
 //===- Datasets.cpp - IMDB and CSV series as training splits --------------===//
 #include "runtime/train/Datasets.h"
 
+#include "runtime/checkpoint/Metadata.h"
 #include "runtime/data/CsvSeries.h"
 #include "runtime/data/DataDir.h"
 #include "runtime/data/Imdb.h"
@@ -141,6 +142,9 @@ data::CsvOptions csvOptions(const rnnc_model_info &info, const json &settings, c
     options.naValues.push_back(na);
   const std::string missing = flags.missing.empty() ? settings.value("missing", std::string("error")) : flags.missing;
   options.missing = missing == "drop" ? data::Missing::Drop : missing == "ffill" ? data::Missing::Ffill : data::Missing::Error;
+  const std::string separator = settings.value("separator", std::string(",")), decimal = settings.value("decimal", std::string("."));
+  options.separator = separator == "\\t" || separator == "tab" ? '\t' : separator.empty() ? ',' : separator[0];
+  options.decimal = decimal.empty() ? '.' : decimal[0];
   return options;
 }
 
@@ -185,6 +189,10 @@ bool loadCsvData(const rnnc_model_info &info, const json &settings, const std::s
                     " rows of " + std::to_string(set.features) + " features predict " + set.target + "; " +
                     std::to_string(out.train.count) + " training, " + std::to_string(out.validation.count) +
                     " validation, " + std::to_string(out.test.count) + " test windows";
+  if (set.droppedRows || set.filledCells || set.skippedWindows)
+    out.description += "; missing values: " + std::to_string(set.droppedRows) + " rows dropped, " +
+                       std::to_string(set.filledCells) + " cells forward-filled, " + std::to_string(set.skippedWindows) +
+                       " windows left out (spanning a dropped row or with a filled target, which is never scored)";
   out.metadata["data"] = "csv";
   out.metadata["normalization"] = json{{"features", set.featureNames}, {"min", set.featureMin}, {"max", set.featureMax},
                                        {"target", set.target}, {"target_min", set.targetMin},
@@ -195,11 +203,15 @@ bool loadCsvData(const rnnc_model_info &info, const json &settings, const std::s
 } // namespace
 
 double denormalizeTarget(double value, const void *context) {
-  const auto *data = static_cast<const LoadedData *>(context);
-  return denormalizeTarget(value, data->targetMin, data->targetMax);
+  const auto *loaded = static_cast<const LoadedData *>(context);
+  return denormalizeTarget(value, loaded->targetMin, loaded->targetMax);
 }
 
-bool loadData(const rnnc_model_info &info, const DataFlags &flags, LoadedData &out, std::string &error) {
+namespace {
+
+/// The model's data binding: kind, loss, settings and file; no data read.
+bool bindSettings(const rnnc_model_info &info, const DataFlags &flags, LoadedData &out, json &settings,
+                  std::string &file, std::string &error) {
   json config = json::parse(info.config_json ? info.config_json : "{}", nullptr, false);
   if (config.is_discarded())
     config = json::object();
@@ -213,8 +225,13 @@ bool loadData(const rnnc_model_info &info, const DataFlags &flags, LoadedData &o
             std::to_string(info.train.num_targets) + " targets; the data loaders feed one of each";
     return false;
   }
-  json settings = config.value("data", json::object());
-  std::string kind = settings.value("kind", std::string()), file = settings.value("file", std::string());
+  if (!flags.dataDir.empty() && !data::isDirectory(flags.dataDir)) {
+    error = "the data directory '" + flags.dataDir + "' does not exist or is not a directory";
+    return false;
+  }
+  settings = config.value("data", json::object());
+  std::string kind = settings.value("kind", std::string());
+  file = settings.value("file", std::string());
   if (!flags.data.empty()) {
     if (flags.data == "imdb") {
       if (kind != "imdb")
@@ -233,7 +250,24 @@ bool loadData(const rnnc_model_info &info, const DataFlags &flags, LoadedData &o
     return false;
   }
   out.kind = kind;
-  if (kind == "imdb")
+  out.classes = kind == "imdb" ? 2 : 0;
+  return true;
+}
+
+} // namespace
+
+bool bindData(const rnnc_model_info &info, const DataFlags &flags, LoadedData &out, std::string &error) {
+  json settings;
+  std::string file;
+  return bindSettings(info, flags, out, settings, file, error);
+}
+
+bool loadData(const rnnc_model_info &info, const DataFlags &flags, LoadedData &out, std::string &error) {
+  json settings;
+  std::string file;
+  if (!bindSettings(info, flags, out, settings, file, error))
+    return false;
+  if (out.kind == "imdb")
     return loadImdbData(info, settings, flags, out, error);
   return loadCsvData(info, settings, file, flags, out, error);
 }
@@ -241,33 +275,37 @@ bool loadData(const rnnc_model_info &info, const DataFlags &flags, LoadedData &o
 bool loadCsvForPrediction(const rnnc_model_info &info, const DataFlags &flags, const std::string &path,
                           const std::string &normalization, CsvPredictionInput &out, std::string &error) {
   json config = json::parse(info.config_json ? info.config_json : "{}", nullptr, false);
-  json saved = json::parse(normalization.empty() ? "null" : normalization, nullptr, false);
-  if (saved.is_discarded() || !saved.is_object() || !saved.contains("min") || !saved.contains("max") ||
-      !targetRangeOf(normalization, out.targetMin, out.targetMax)) {
+  if (normalization.empty()) {
     error = "the checkpoint holds no CSV normalization; train the model with --checkpoint first";
     return false;
   }
+  const int64_t features = info.inputs[0].rank == 3 ? info.inputs[0].dims[2] : 0;
+  checkpoint::Normalization saved;
+  if (!checkpoint::parseNormalization(normalization, features, saved, error))
+    return false;
+  out.targetMin = saved.targetMin;
+  out.targetMax = saved.targetMax;
   data::CsvOptions options = csvOptions(info, config.is_object() ? config.value("data", json::object()) : json::object(), flags);
-  options.features = saved["features"].get<std::vector<std::string>>();
+  options.features = saved.features;
+  options.target = saved.target.empty() ? options.target : saved.target;
   options.split = {1.0, 0.0, 0.0};
   data::SeriesDataset set;
   if (!data::loadCsvSeries(path, options, set, error))
     return false;
-  const std::vector<double> savedMin = saved["min"].get<std::vector<double>>(), savedMax = saved["max"].get<std::vector<double>>();
   // The loader scaled by this file's ranges: undo that, apply the training ranges.
   auto rescale = [](double v, double fromMin, double fromMax, double toMin, double toMax) {
-    const double raw = fromMax > fromMin ? fromMin + v * (fromMax - fromMin) : fromMin;
-    return toMax > toMin ? (raw - toMin) / (toMax - toMin) : 0.0;
+    const double raw = fromMin + v * data::scaleRange(fromMin, fromMax);
+    return (raw - toMin) / data::scaleRange(toMin, toMax);
   };
   out.split = seriesSplit(set.train, set.window * set.features);
   std::vector<float> &x = out.split.x;
   for (int64_t i = 0; i < static_cast<int64_t>(x.size()); ++i) {
     const int64_t k = i % set.features;
-    x[i] = static_cast<float>(rescale(x[i], set.featureMin[k], set.featureMax[k], savedMin[k], savedMax[k]));
+    x[i] = static_cast<float>(rescale(x[i], set.featureMin[k], set.featureMax[k], saved.min[k], saved.max[k]));
   }
   out.actual.clear();
   for (float y : out.split.y)
-    out.actual.push_back(set.targetMax > set.targetMin ? set.targetMin + y * (set.targetMax - set.targetMin) : set.targetMin);
+    out.actual.push_back(set.denormalize(y));
   return true;
 }
 
@@ -285,13 +323,9 @@ std::vector<std::string> vocabularyOf(const std::map<std::string, std::string> &
   const auto entry = metadata.find("vocab");
   if (entry == metadata.end())
     return {};
-  const json vocab = json::parse(entry->second, nullptr, false);
-  if (!vocab.is_array())
-    return {};
   std::vector<std::string> words;
-  for (const json &word : vocab)
-    words.push_back(word.is_string() ? word.get<std::string>() : std::string());
-  return words;
+  std::string error;
+  return checkpoint::parseVocabulary(entry->second, 0, words, error) ? words : std::vector<std::string>();
 }
 
 std::vector<int32_t> encodeReviews(const std::vector<std::string> &reviews, const std::vector<std::string> &vocab,

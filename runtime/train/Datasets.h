@@ -40,14 +40,23 @@ struct LoadedData {
 /// Undoes the min-max scaling of a CSV target (context: the LoadedData).
 double denormalizeTarget(double value, const void *context);
 /// The same for a target whose training range was [low, high].
-inline double denormalizeTarget(double value, double low, double high) { return low + value * (high - low); }
+/// A constant target (high == low) was scaled by 1, not by a zero range.
+inline double denormalizeTarget(double value, double low, double high) {
+  return low + value * (high > low ? high - low : 1.0);
+}
 
 /// Loads the data the model is bound to (or `flags.data`) from the data
 /// directory and checks it against the model's input and target: 1) parse
 /// the model's config, 2) find the file (the error lists the paths searched
 /// and how to obtain the set), 3) load and split it, 4) check widths, the
 /// vocabulary and the class count.
+/// A --data-dir that is not a directory is an error (never a silent fall
+/// back to the other data directories).
 bool loadData(const rnnc_model_info &info, const DataFlags &flags, LoadedData &out, std::string &error);
+
+/// Step 1 of loadData alone: kind, loss and classes, no data read (for
+/// prediction from a checkpoint that holds the vocabulary or normalization).
+bool bindData(const rnnc_model_info &info, const DataFlags &flags, LoadedData &out, std::string &error);
 
 /// What prediction on a new CSV file needs: its windows scaled as at
 /// training time, each window's actual target (in the target's units), and

@@ -1,6 +1,8 @@
 //===- Trainer.cpp - The training loop with progress and checkpoints ------===//
 #include "runtime/train/Trainer.h"
 
+#include "runtime/checkpoint/Metadata.h"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -13,11 +15,7 @@
 
 namespace rnnc::train {
 
-std::atomic<bool> gInterrupted{false};
-
 namespace {
-
-void onSignal(int) { gInterrupted.store(true); }
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -31,24 +29,6 @@ std::string clock(double seconds) {
 }
 
 } // namespace
-
-void installInterruptHandlers() {
-  struct sigaction action {};
-  action.sa_handler = onSignal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-}
-
-InterruptScope::InterruptScope() {
-  gInterrupted.store(false);
-  struct sigaction action {};
-  action.sa_handler = onSignal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, &previous_);
-}
-
-InterruptScope::~InterruptScope() { sigaction(SIGINT, &previous_, nullptr); }
 
 TrainOptions trainOptionsOf(const rnnc_model_info &info) {
   const nlohmann::json config = nlohmann::json::parse(info.config_json ? info.config_json : "{}", nullptr, false);
@@ -142,11 +122,33 @@ TrainResult Trainer::train(const SplitView &train, const SplitView &validation, 
             std::to_string(batch);
     return TrainResult::Failed;
   }
-  double bestLoss = INFINITY, bestValidation = INFINITY;
+  // The progress of a checkpoint is untrusted: it must fit this split.
+  const int64_t epochSamples = options.dropLast ? steps * batch : train.count;
+  if (progress.epoch < 0 || progress.step < 0) {
+    error = "the checkpoint's progress (epoch " + std::to_string(progress.epoch) + ", step " +
+            std::to_string(progress.step) + ") is negative";
+    return TrainResult::Failed;
+  }
+  if (progress.samples < 0) // an older checkpoint: steps of this batch size
+    progress.samples = progress.step <= epochSamples / batch + 1 ? std::min(progress.step * batch, epochSamples) : -1;
+  if (progress.samples < 0 || progress.samples > epochSamples) {
+    error = "the checkpoint stopped at step " + std::to_string(progress.step) + " of an epoch, but an epoch of " +
+            std::to_string(train.count) + " samples has " + std::to_string(steps) + " steps of batch " +
+            std::to_string(batch) + " (is this the data set it was trained on?)";
+    return TrainResult::Failed;
+  }
+  double bestLoss = progress.bestLoss, bestValidation = INFINITY;
   bestEpoch = 0;
   bestParams_.clear();
   lastWasBest_ = false;
   const void *inputs[1], *targets[1];
+  const int64_t paramCount = model_.info().param_elements;
+  auto interrupt = [&]() {
+    const std::string path = options.checkpoint.empty() ? options.interruptCheckpoint : options.checkpoint;
+    if (!path.empty() && !save(path, progress, options, error))
+      return TrainResult::Failed;
+    return TrainResult::Interrupted;
+  };
   for (int64_t epoch = progress.epoch; epoch < options.epochs; ++epoch) {
     std::vector<int64_t> order(train.count);
     std::iota(order.begin(), order.end(), 0);
@@ -156,40 +158,49 @@ TrainResult Trainer::train(const SplitView &train, const SplitView &validation, 
     auto lastPrint = start;
     double lossSum = 0;
     int64_t samples = 0;
-    for (int64_t step = progress.step; step < steps; ++step) {
-      const int64_t from = step * batch, n = std::min(batch, train.count - from);
+    const int64_t firstStep = progress.step;
+    for (int64_t from = progress.samples, step = firstStep; from < epochSamples; from += batch, ++step) {
+      const int64_t n = std::min(batch, epochSamples - from);
       gather(train, order, from, n);
       inputs[0] = train.ids ? static_cast<const void *>(batchIds_.data()) : batchX_.data();
       targets[0] = train.labels ? static_cast<const void *>(batchLabels_.data()) : batchY_.data();
       float loss = 0;
       const int32_t status = model_.trainStep(instance_, n, inputs, targets, &loss);
+      const std::string kept = checkpointPath.empty() && !options.checkpoint.empty()
+                                   ? "; the checkpoint " + options.checkpoint + " was not changed"
+                                   : checkpointPath.empty() ? "" : "; the last good checkpoint is " + checkpointPath;
       if (status != RNNC_OK) {
         error = std::string("training step failed: ") + rnnc_binding_status_message(status);
         return TrainResult::Failed;
       }
       if (!std::isfinite(loss)) {
         error = "the loss is " + std::to_string(loss) + " at epoch " + std::to_string(epoch + 1) + ", step " +
-                std::to_string(step + 1) + " (try a lower --lr or gradient clipping)";
+                std::to_string(step + 1) + " (try a lower --lr or gradient clipping)" + kept;
+        return TrainResult::Failed;
+      }
+      const float *params = model_.params(instance_);
+      if (checkpoint::firstNonFinite(params, static_cast<size_t>(paramCount)) != static_cast<size_t>(paramCount)) {
+        error = "a gradient became non-finite at epoch " + std::to_string(epoch + 1) + ", step " +
+                std::to_string(step + 1) + ": the parameters are no longer finite (try a lower --lr or gradient "
+                "clipping)" + kept;
         return TrainResult::Failed;
       }
       lossSum += double(loss) * n;
       samples += n;
       progress.step = step + 1;
+      progress.samples = from + n;
       const double elapsed = secondsSince(start);
-      if (!options.quiet && terminal && (secondsSince(lastPrint) > 0.2 || step + 1 == steps)) {
+      if (!options.quiet && terminal && (secondsSince(lastPrint) > 0.2 || from + n == epochSamples)) {
         lastPrint = std::chrono::steady_clock::now();
         const double rate = samples / std::max(elapsed, 1e-9);
         print("\r\033[Kepoch %lld/%lld  step %lld/%lld  loss %.5f  %.0f samples/s  ETA %s",
                      (long long)epoch + 1, (long long)options.epochs, (long long)step + 1, (long long)steps,
-                     lossSum / samples, rate, clock((train.count - from - n) / std::max(rate, 1e-9)).c_str());
+                     lossSum / samples, rate, clock((epochSamples - from - n) / std::max(rate, 1e-9)).c_str());
       }
-      if (gInterrupted.load()) {
+      if (io::cancelRequested()) {
         if (!options.quiet && terminal)
           print("\n");
-        const std::string path = options.checkpoint.empty() ? options.interruptCheckpoint : options.checkpoint;
-        if (!path.empty() && !save(path, progress, options, error))
-          return TrainResult::Failed;
-        return TrainResult::Interrupted;
+        return interrupt();
       }
     }
     EpochRecord record;
@@ -199,8 +210,9 @@ TrainResult Trainer::train(const SplitView &train, const SplitView &validation, 
     record.samplesPerSecond = samples / std::max(record.seconds, 1e-9);
     progress.epoch = epoch + 1;
     progress.step = 0;
+    progress.samples = 0;
     if (validation.count > 0 && !evaluate(validation, batch, record.validation, error))
-      return TrainResult::Failed;
+      return io::cancelRequested() ? interrupt() : TrainResult::Failed;
     if (!options.quiet) {
       std::string line = terminal ? "\r\033[K" : "";
       char text[256];
@@ -228,16 +240,19 @@ TrainResult Trainer::train(const SplitView &train, const SplitView &validation, 
         bestParams_.assign(params, params + model_.info().param_elements);
       }
     }
+    // The best epoch so far, over the whole run (a resumed one included: the
+    // checkpoint keeps the best loss), goes to PATH.best.
+    const double current = validation.count > 0 ? record.validation.loss : record.trainLoss;
+    const bool best = std::isfinite(current) && !(current >= bestLoss);
+    if (best)
+      bestLoss = current;
+    progress.bestLoss = bestLoss;
     if (!options.checkpoint.empty()) {
       if (!save(options.checkpoint, progress, options, error))
         return TrainResult::Failed;
-      const double current = validation.count > 0 ? record.validation.loss : record.trainLoss;
-      if (current < bestLoss) {
-        bestLoss = current;
-        if (!runtime::saveTrainingState(options.checkpoint + ".best", model_, instance_, progress, options.metadata,
-                                        error))
-          return TrainResult::Failed;
-      }
+      if (best && !runtime::saveTrainingState(options.checkpoint + ".best", model_, instance_, progress,
+                                              options.metadata, error))
+        return TrainResult::Failed;
     }
   }
   return TrainResult::Completed;
@@ -261,6 +276,10 @@ bool Trainer::predict(const SplitView &split, int64_t batch, std::vector<float> 
   std::iota(order.begin(), order.end(), 0);
   auto start = std::chrono::steady_clock::now();
   for (int64_t from = 0; from < split.count; from += batch) {
+    if (io::cancelRequested()) {
+      error = "interrupted after " + std::to_string(from) + " of " + std::to_string(split.count) + " samples";
+      return false;
+    }
     const int64_t n = std::min(batch, split.count - from);
     gather(split, order, from, n);
     const void *inputs[] = {split.ids ? static_cast<const void *>(batchIds_.data()) : batchX_.data()};

@@ -4,6 +4,7 @@
 #include "runtime/loader/Loader.h"
 #include "runtime/state/TrainingState.h"
 #include "runtime/train/Metrics.h"
+#include "runtime/support/Cancel.h"
 
 #include <atomic>
 #include <csignal>
@@ -81,23 +82,12 @@ struct EpochRecord {
 
 enum class TrainResult { Completed, Interrupted, Failed };
 
-/// Set by SIGINT / SIGTERM (installInterruptHandlers): training finishes the
-/// current step, writes a checkpoint and stops.
-extern std::atomic<bool> gInterrupted;
-void installInterruptHandlers();
-
-/// For a host with handlers of its own (Python): clears gInterrupted and
-/// routes SIGINT to it while alive, then puts the host's handler back.
-class InterruptScope {
-public:
-  InterruptScope();
-  ~InterruptScope();
-  InterruptScope(const InterruptScope &) = delete;
-  InterruptScope &operator=(const InterruptScope &) = delete;
-
-private:
-  struct sigaction previous_;
-};
+/// SIGINT / SIGTERM (runtime/support/Cancel.h): training finishes the
+/// current step, writes a checkpoint and stops; evaluation and prediction
+/// stop between batches (their error then says "interrupted").
+inline void installInterruptHandlers() { io::installCancelHandlers(); }
+/// For a host with handlers of its own (Python), see io::CancelScope.
+using InterruptScope = io::CancelScope;
 
 class Trainer {
 public:

@@ -11,7 +11,9 @@ compiles them, then derives a deterministic corpus from them:
   - truncations and random byte changes, which must give exit code 0 or 1
     (a changed weight is still a model), never a signal or a sanitizer report.
 
-usage: malformed_onnx.py RNNC MODEL_WORK_DIR
+usage: malformed_onnx.py RNNC WORK_DIR [RNNC_FOR_VALID]
+(RNNC_FOR_VALID compiles the valid models to libraries; default RNNC. The
+sanitized rnnc runs the corpus: LLVM's own allocations read as leaks.)
 """
 import os
 import random
@@ -24,6 +26,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+RNNC_FOR_VALID = None
 SANITIZER = re.compile(rb'Sanitizer|runtime error:')
 B, T, V, E, H, U = 4, 5, 11, 6, 7, 3
 
@@ -143,13 +146,16 @@ def _two_outputs():
 def run(rnnc, path, out_so):
     # Valid models go all the way to a library; the corpus stops after the
     # import (--emit=summary), where every ONNX error is raised.
-    args = ["-o", out_so] if os.path.basename(path).startswith("valid-") else ["--emit=summary"]
-    p = subprocess.run([rnnc, path] + args, capture_output=True, timeout=120)
+    valid = os.path.basename(path).startswith("valid-")
+    args = ["-o", out_so] if valid else ["--emit=summary"]
+    p = subprocess.run([RNNC_FOR_VALID if valid else rnnc, path] + args, capture_output=True, timeout=120)
     return p.returncode, p.stderr
 
 
 def main():
+    global RNNC_FOR_VALID
     rnnc, work = sys.argv[1], sys.argv[2]
+    RNNC_FOR_VALID = sys.argv[3] if len(sys.argv) > 3 else rnnc
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     failures = []

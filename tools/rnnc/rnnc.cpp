@@ -5,6 +5,8 @@
 #include "runtime/state/TrainingState.h"
 #include "runtime/checkpoint/Checkpoint.h"
 
+#include "runtime/support/OutputFile.h"
+
 #include <boost/program_options.hpp>
 
 #include <cstdlib>
@@ -239,6 +241,19 @@ int main(int argc, char **argv) {
   options.printLocations = vm.count("print-locs") > 0;
   options.autodiff = vm.count("autodiff") > 0;
 
+  // The output is checked before any work: never replace what is not ours.
+  if (vm.count("output") && vm["output"].as<std::string>() != "-") { // "-": standard output
+    using rnnc::io::OutputKind;
+    const OutputKind kind = !backendOutput ? OutputKind::Text
+                            : *backendOutput == rnnc::OutputKind::SharedLibrary ? OutputKind::Library
+                            : *backendOutput == rnnc::OutputKind::Object ? OutputKind::Object
+                                                                          : OutputKind::Text;
+    std::string error;
+    if (!rnnc::io::checkOutput(vm["output"].as<std::string>(), kind, inputs, "-o", error)) {
+      std::cerr << "rnnc: error: " << error << "\n";
+      return kExitUsage;
+    }
+  }
   rnnc::Diagnostics diag(std::cerr);
   diag.setWarningsEnabled(!vm.count("no-warnings"));
   bool allOk = true;
@@ -266,7 +281,9 @@ int main(int argc, char **argv) {
       }
       rnnc::CompiledModule compiled;
       std::string error;
-      const std::string path = vm.count("output") ? vm["output"].as<std::string>() : "-";
+      const std::string path = vm.count("output") && vm["output"].as<std::string>() != "-"
+                                   ? rnnc::io::resolveOutputPath(vm["output"].as<std::string>())
+                                   : "-";
       if (!rnnc::compileGraph(*graph, backend, compiled, error) ||
           !rnnc::writeOutput(compiled, *backendOutput, path, error)) {
         std::cerr << "rnnc: error: " << input << ": " << error << "\n";
@@ -275,10 +292,10 @@ int main(int argc, char **argv) {
       continue;
     }
     if (vm.count("output")) {
-      const std::string path = vm["output"].as<std::string>();
-      std::ofstream file(path, std::ios::binary);
-      if (!(file << emitted.str()) || !file.flush()) {
-        std::cerr << "rnnc: error: cannot write '" << path << "'\n";
+      std::string error;
+      if (!rnnc::io::writeFileAtomically(vm["output"].as<std::string>(), rnnc::io::OutputKind::Text, emitted.str(),
+                                         error)) {
+        std::cerr << "rnnc: error: " << error << "\n";
         return kExitModelError;
       }
     } else {

@@ -4,9 +4,15 @@
 #include "runtime/state/TrainingState.h"
 #include "runtime/train/Datasets.h"
 #include "runtime/train/Report.h"
+#include "runtime/checkpoint/Metadata.h"
+#include "runtime/support/Cancel.h"
+#include "runtime/support/InputFile.h"
+#include "runtime/support/OutputFile.h"
+#include "runtime/support/Text.h"
 
 #include <chrono>
 #include <fstream>
+#include <sstream>
 #include <iostream>
 #include <sys/stat.h>
 
@@ -22,15 +28,17 @@ double fileSize(const std::string &path) {
   return stat(path.c_str(), &st) == 0 ? static_cast<double>(st.st_size) : -1;
 }
 
-bool writeFile(const std::string &path, const std::string &text) {
-  std::ofstream out(path, std::ios::binary);
-  return static_cast<bool>(out << text) && static_cast<bool>(out.flush());
-}
-
 int fail(const std::string &message) {
+  if (io::cancelRequested()) { // a long phase stopped on SIGINT / SIGTERM
+    std::cerr << "rnnrun: interrupted: " << message << "\n";
+    return kExitInterrupted;
+  }
   std::cerr << "rnnrun: error: " << message << "\n";
   return kExitError;
 }
+
+/// The most --predict input read at once (reviews or a CSV file).
+constexpr uint64_t kMaxPredictInput = 1ull << 30;
 
 /// Prediction on raw input: IMDB reviews (one per line) or a CSV file.
 /// CSV prediction: one line per window of the file, in the target's units.
@@ -56,17 +64,20 @@ int predictSeries(runtime::Model &model, train::Trainer &trainer, const train::D
 
 int predict(runtime::Model &model, rnnc_instance *instance, train::Trainer &trainer, const train::LoadedData &data,
             const std::string &source, int64_t batch) {
-  std::ifstream file;
-  if (source != "-") {
-    file.open(source);
-    if (!file)
-      return fail("cannot open '" + source + "' for --predict");
-  }
-  std::istream &in = source == "-" ? std::cin : file;
+  // Stdin and FIFOs are read with a poll loop that stops on Ctrl-C.
+  std::string bytes, error;
+  if (io::readInputFile(source, "--predict input", kMaxPredictInput, bytes, error) != io::ReadStatus::Ok)
+    return fail(error);
+  if (!io::checkTextLayout(source, bytes, error))
+    return fail(error);
   std::vector<std::string> reviews;
-  for (std::string line; std::getline(in, line);)
+  std::istringstream in(bytes);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
     if (!line.empty())
-      reviews.push_back(line);
+      reviews.push_back(io::repairUtf8(line));
+  }
   const int64_t maxlen = model.info().inputs[0].dims[1];
   train::Split split;
   split.count = static_cast<int64_t>(reviews.size());
@@ -74,14 +85,14 @@ int predict(runtime::Model &model, rnnc_instance *instance, train::Trainer &trai
   split.idInputs = true;
   split.ids = train::encodeReviews(reviews, data.vocab, maxlen);
   std::vector<float> outputs;
-  std::string error;
   if (!trainer.predict(split, batch, outputs, error))
     return fail(error);
   std::cout << "label,probability_positive,review\n";
   for (size_t i = 0; i < reviews.size(); ++i) {
     const float a = outputs[2 * i], b = outputs[2 * i + 1];
     const double positive = 1.0 / (1.0 + std::exp(a - b));
-    std::cout << (positive >= 0.5 ? "pos" : "neg") << "," << positive << ",\"" << reviews[i].substr(0, 60) << "\"\n";
+    std::cout << (positive >= 0.5 ? "pos" : "neg") << "," << positive << ",\"" << io::escapeForMessage(reviews[i], 60)
+              << "\"\n";
   }
   return kExitOk;
 }
@@ -138,13 +149,25 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
     }
   }
 
-  // 1. Data.
+  if (predicting && options.checkpoint.empty())
+    return fail("--predict needs the trained parameters: --checkpoint PATH");
+
+  // 1. Data. Prediction needs none of it when the checkpoint holds the
+  // vocabulary or the normalization (every checkpoint rnnrun writes does).
   train::LoadedData data;
   std::string error;
-  if (!train::loadData(info, flags, data, error))
+  std::map<std::string, std::string> saved;
+  if (predicting) {
+    checkpoint::Checkpoint ckpt;
+    if (!checkpoint::load(options.checkpoint, checkpoint::limitsFor(info), ckpt, error))
+      return fail(error);
+    saved = ckpt.metadata;
+  }
+  const bool fromCheckpoint = predicting && (saved.count("vocab") || saved.count("normalization"));
+  if (!(fromCheckpoint ? train::bindData(info, flags, data, error) : train::loadData(info, flags, data, error)))
     return fail(error);
   options.metadata = data.metadata;
-  if (!flags.quiet)
+  if (!flags.quiet && !fromCheckpoint)
     std::cerr << data.description << "\n";
 
   // 2. An instance, its parameters from the seed or a checkpoint.
@@ -153,11 +176,7 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
     return fail("cannot allocate an instance for batch " + std::to_string(options.batch));
   std::unique_ptr<rnnc_instance, std::function<void(rnnc_instance *)>> owner(instance, [&](rnnc_instance *i) { model.destroy(i); });
   train::initParameters(model, instance, flags.seed);
-  const int32_t threads = vm["threads"].as<int32_t>();
-  if (threads < 1 || threads > 64) {
-    std::cerr << "rnnrun: error: --threads must be in [1, 64], got " << threads << "\n";
-    return kExitUsage;
-  }
+  const int32_t threads = vm["threads"].as<int32_t>(); // in range: checkFlags
   if (model.setThreads(instance, threads) != RNNC_OK)
     return fail("cannot allocate working memory for " + std::to_string(threads) + " threads");
   runtime::TrainingProgress progress;
@@ -166,14 +185,15 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
   if (!options.checkpoint.empty() && (evalOnly || resume || predicting)) {
     if (!runtime::loadTrainingState(options.checkpoint, model, instance, progress, metadata, error))
       return fail(error);
-    if (predicting && metadata.count("vocab")) // the vocabulary the model was trained with
-      data.vocab = train::vocabularyOf(metadata);
+    if (predicting && metadata.count("vocab") && // the vocabulary the model was trained with
+        !checkpoint::parseVocabulary(metadata["vocab"], info.inputs[0].offset, data.vocab, error))
+      return fail(options.checkpoint + ": " + error);
+    if (predicting && data.kind == "imdb" && data.vocab.size() < 3)
+      return fail(options.checkpoint + ": the checkpoint holds no vocabulary, and none was loaded");
     if (!resume)
       progress = {};
   }
   train::Trainer trainer(model, instance, data.loss, data.classes, train::denormalizeTarget, &data);
-  if (predicting && options.checkpoint.empty())
-    return fail("--predict needs the trained parameters: --checkpoint PATH");
   if (predicting && data.kind == "csv")
     return predictSeries(model, trainer, flags, metadata, vm["predict"].as<std::string>(), options.batch);
   if (predicting)
@@ -239,9 +259,11 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
   }
   train::measureProcess(report, std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count() + loadSeconds);
   train::printReport(report, std::cout);
-  if (vm.count("json") && !writeFile(vm["json"].as<std::string>(), train::reportJson(report)))
-    return fail("cannot write '" + vm["json"].as<std::string>() + "'");
-  if (vm.count("plot") && !writeFile(vm["plot"].as<std::string>(), train::reportSvg(report)))
-    return fail("cannot write '" + vm["plot"].as<std::string>() + "'");
+  if (vm.count("json") &&
+      !io::writeFileAtomically(vm["json"].as<std::string>(), io::OutputKind::Json, train::reportJson(report), error))
+    return fail("--json: " + error);
+  if (vm.count("plot") &&
+      !io::writeFileAtomically(vm["plot"].as<std::string>(), io::OutputKind::Svg, train::reportSvg(report), error))
+    return fail("--plot: " + error);
   return status;
 }

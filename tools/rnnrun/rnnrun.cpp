@@ -3,6 +3,7 @@
 #include "compiler/driver/Frontend.h"
 #include "runtime/loader/Loader.h"
 #include "runtime/state/TrainingState.h"
+#include "tools/rnnrun/Flags.h"
 #include "tools/rnnrun/Training.h"
 
 #include <boost/program_options.hpp>
@@ -138,12 +139,16 @@ int main(int argc, char **argv) {
     return kExitUsage;
   }
   const std::string path = vm["model"].as<std::string>();
+  if (!checkFlags(vm, path))
+    return kExitUsage;
   const bool forwardOnly = vm.count("forward") || vm.count("input");
   int64_t batch = vm.count("batch") ? vm["batch"].as<int64_t>() : 1;
   if (batch < 1 || batch > (1 << 24)) {
     std::cerr << "rnnrun: error: --batch must be in [1, 16777216], got " << batch << "\n";
     return kExitUsage;
   }
+
+  rnnc::train::installInterruptHandlers(); // every long phase from here on stops on SIGINT / SIGTERM
 
   // 1. The model: a shared library, or a .rnn / .ir / .onnx compiled by the JIT.
   std::unique_ptr<rnnc::runtime::Model> model;
@@ -166,6 +171,8 @@ int main(int argc, char **argv) {
     options.optLevel = vm["opt"].as<int>();
     options.compilerVersion = "rnnc (JIT)";
     model = rnnc::compileForJit(*graph, options, error);
+    if (model && !rnnc::runtime::checkRunsHere(model->info(), "the JIT-compiled '" + path + "'", error))
+      model.reset(); // the same check as for a model.so: never run code this CPU lacks
   } else {
     model = rnnc::runtime::openSharedLibrary(path, error);
   }
@@ -189,7 +196,6 @@ int main(int argc, char **argv) {
     return kExitOk;
   }
   if (!forwardOnly) {
-    rnnc::train::installInterruptHandlers();
     return runTraining(*model, vm, path, loadMs / 1e3);
   }
 

@@ -185,9 +185,46 @@ TEST_F(CsvSeriesTest, DropRemovesRowsWithMissingCells) {
   options.missing = Missing::Drop;
   SeriesDataset data = load(path, options);
   EXPECT_EQ(data.rows, 3);
-  ASSERT_EQ(data.train.count, 2);
-  EXPECT_NEAR(data.denormalize(data.train.y[0]), 40, 1e-4);
-  EXPECT_NEAR(data.denormalize(data.train.y[1]), 50, 1e-4);
+  EXPECT_EQ(data.droppedRows, 2);
+  // Rows 1, 4, 5 are kept; the window of row 4 would be row 1 across the
+  // gap, so only row 5's (row 4) is made.
+  ASSERT_EQ(data.train.count, 1);
+  EXPECT_EQ(data.skippedWindows, 1);
+  EXPECT_NEAR(data.denormalize(data.train.y[0]), 50, 1e-4);
+}
+
+TEST_F(CsvSeriesTest, WindowsNeverSpanADroppedRow) {
+  // Derived cases: every pattern of dropped rows in a series of 12, window 1-3.
+  for (int window = 1; window <= 3; ++window)
+    for (int mask = 0; mask < 64; ++mask) {
+      std::string text = "t,x,y\n";
+      std::vector<int> kept;
+      for (int r = 0; r < 12; ++r) {
+        const bool drop = r >= 3 && r < 9 && (mask >> (r - 3) & 1);
+        text += std::to_string(r) + "," + (drop ? "" : std::to_string(r)) + "," + std::to_string(r * 10) + "\n";
+        if (!drop)
+          kept.push_back(r);
+      }
+      CsvOptions options = smallOptions("y");
+      options.window = window;
+      options.split = {1.0, 0.0, 0.0};
+      options.missing = Missing::Drop;
+      options.features = {"x"};
+      std::string error;
+      SeriesDataset data;
+      if (!loadCsvSeries(write("drop.csv", text), options, data, error))
+        continue; // too few rows for the window: an error, not a window
+      int64_t expected = 0;
+      for (size_t t = window; t < kept.size(); ++t)
+        expected += kept[t] - kept[t - window] == window;
+      EXPECT_EQ(data.train.count, expected) << "mask " << mask << " window " << window;
+      for (int64_t i = 0; i < data.train.count; ++i) { // x of the row before the target: one less
+        const double y = data.denormalize(data.train.y[i]);
+        const double x = data.featureMin[0] + data.train.x[i * window + window - 1] *
+                                                  scaleRange(data.featureMin[0], data.featureMax[0]);
+        EXPECT_NEAR(x, y / 10 - 1, 1e-3) << "mask " << mask;
+      }
+    }
 }
 
 TEST_F(CsvSeriesTest, FfillCarriesThePreviousValue) {
@@ -198,9 +235,24 @@ TEST_F(CsvSeriesTest, FfillCarriesThePreviousValue) {
   options.features = {"x"};
   SeriesDataset data = load(path, options);
   EXPECT_EQ(data.rows, 4);
-  ASSERT_EQ(data.train.count, 3);
-  EXPECT_FLOAT_EQ(data.train.x[1], 0.0f); // x of row 2 is row 1's (1), the minimum
-  EXPECT_NEAR(data.denormalize(data.train.y[1]), 20, 1e-4); // y of row 3 is row 2's
+  EXPECT_EQ(data.filledCells, 2);
+  // The target of row 3 was filled, not observed: its window is never made
+  // (never scored); rows 2 and 4 are the targets.
+  ASSERT_EQ(data.train.count, 2);
+  EXPECT_EQ(data.skippedWindows, 1);
+  EXPECT_NEAR(data.denormalize(data.train.y[0]), 20, 1e-4);
+  EXPECT_NEAR(data.denormalize(data.train.y[1]), 40, 1e-4);
+  EXPECT_FLOAT_EQ(data.train.x[0], 0.0f); // x of row 1 (1), the minimum
+}
+
+TEST_F(CsvSeriesTest, AConstantTargetIsNotScaledToZero) {
+  std::string path = write("constant.csv", "t,x,y\n1,1,5\n2,2,5\n3,3,5\n4,4,5\n5,5,9\n6,6,1\n");
+  CsvOptions options = smallOptions("y");
+  options.split = {0.5, 0.0, 0.5};
+  SeriesDataset data = load(path, options);
+  ASSERT_EQ(data.test.count, 2);
+  EXPECT_NEAR(data.denormalize(data.test.y[0]), 9, 1e-4); // not 5: the range is never divided by zero
+  EXPECT_NEAR(data.denormalize(data.test.y[1]), 1, 1e-4);
 }
 
 TEST_F(CsvSeriesTest, FfillCannotFillTheFirstRow) {

@@ -420,12 +420,16 @@ TEST_F(CheckpointTest, AcceptsWhatTheFormatAllows) {
   std::string error;
   Checkpoint ckpt;
   // No tensors; null metadata; unknown fields; two empty tensors at one offset;
-  // bytes after the last tensor (Python's safetensors would refuse those).
+  // no data section (every byte of one must belong to a tensor).
   for (const char *json : {"{}", R"({"__metadata__":null})",
                            R"({"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0],"x":{"y":1}},)"
                            R"("b":{"dtype":"U8","shape":[0,5],"data_offsets":[0,0]}})"}) {
-    writeBytes(path("ok.ckpt"), fileWithHeader(json, 3));
+    writeBytes(path("ok.ckpt"), fileWithHeader(json, 0));
     EXPECT_TRUE(load(path("ok.ckpt"), ckpt, error)) << json << ": " << error;
+    // Bytes no tensor owns (a header length one byte short reads as that).
+    writeBytes(path("bad.ckpt"), fileWithHeader(json, 3));
+    EXPECT_FALSE(load(path("bad.ckpt"), ckpt, error)) << json;
+    EXPECT_NE(error.find("the tensors cover 0 of the data section's 3 bytes"), std::string::npos) << error;
   }
   EXPECT_EQ(ckpt.tensors.size(), 2u);
 }
