@@ -120,6 +120,13 @@ void rnnc_binding_init_params(rnnc_instance *inst, uint64_t seed) {
       n *= p->dims[d];
     float *data = inst->params + p->offset;
     uint64_t state = seed * 0x2545F4914F6CDD1Dull + (uint64_t)k * 0x9E3779B97F4A7C15ull;
+    if (p->init == RNNC_INIT_STORED) {
+      if (info->stored_values)
+        memcpy(data, info->stored_values + p->offset, (size_t)n * sizeof(float));
+      else
+        memset(data, 0, (size_t)n * sizeof(float));
+      continue;
+    }
     for (int64_t i = 0; i < n; ++i) {
       if (p->init == RNNC_INIT_UNIFORM) {
         data[i] = (float)((2.0 * next_unit(&state) - 1.0) * p->init_scale);

@@ -153,11 +153,11 @@ int main(int argc, char **argv) {
 
   rnnc::train::installInterruptHandlers(); // every long phase from here on stops on SIGINT / SIGTERM
 
-  // 1. The model: a shared library, or a .rnn compiled by the JIT.
+  // 1. The model: a shared library, or a .rnn / .ir / .onnx compiled by the JIT.
   std::unique_ptr<rnnc::runtime::Model> model;
   std::string error;
   auto loadStart = std::chrono::steady_clock::now();
-  if (endsWith(path, ".rnn") || endsWith(path, ".ir")) {
+  if (endsWith(path, ".rnn") || endsWith(path, ".ir") || endsWith(path, ".onnx")) {
     rnnc::Diagnostics diag(std::cerr);
     std::optional<rnnc::ir::Graph> graph;
     std::ostringstream ignored;

@@ -14,10 +14,13 @@
 extern "C" {
 #endif
 
-#define RNNC_ABI_VERSION 1
+#define RNNC_ABI_VERSION 2
 
 enum rnnc_dtype { RNNC_F32 = 0, RNNC_I32 = 1 };
-enum rnnc_init { RNNC_INIT_UNIFORM = 0, RNNC_INIT_NORMAL = 1, RNNC_INIT_ZEROS = 2 };
+/* RNNC_INIT_STORED: the values are part of the library (imported weights,
+ * e.g. from ONNX) and rnnc_init_params copies them; when the library was
+ * built without them (rnnc --external-weights) they are zero until written. */
+enum rnnc_init { RNNC_INIT_UNIFORM = 0, RNNC_INIT_NORMAL = 1, RNNC_INIT_ZEROS = 2, RNNC_INIT_STORED = 3 };
 enum rnnc_status {
   RNNC_OK = 0,
   RNNC_ERR_BATCH = 1,       /* batch size is 0 or above the instance's capacity */
@@ -78,6 +81,10 @@ typedef struct rnnc_model_info {
   /* The model file's settings as JSON: {"loss": "mse", "data": {"kind": "csv", ...},
    * "train": {...}, "optimizer": {"kind": "adam", ...}} (absent keys: not given). */
   const char *config_json;
+  /* The values of RNNC_INIT_STORED parameters, at their offsets in a buffer of
+   * param_elements floats (other parameters' places are zero); NULL when the
+   * library stores none. */
+  const float *stored_values;
 } rnnc_model_info;
 
 typedef struct rnnc_instance rnnc_instance;
@@ -88,7 +95,8 @@ const rnnc_model_info *rnnc_model_info_get(void);
  * memory runs out. Its parameters are zero until initialized or written. */
 rnnc_instance *rnnc_create(int64_t max_batch);
 void rnnc_destroy(rnnc_instance *instance);
-/* Initializes every parameter as PyTorch does by default, from `seed`. */
+/* Initializes every parameter as PyTorch does by default, from `seed`;
+ * stored parameters get their stored values. */
 void rnnc_init_params(rnnc_instance *instance, uint64_t seed);
 /* The parameter buffer (param_elements floats, PyTorch layout). After
  * writing it, call rnnc_params_changed. */
