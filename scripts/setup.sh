@@ -10,6 +10,8 @@ packages=(
   libboost-program-options-dev
   libgtest-dev libgmock-dev
   nlohmann-json3-dev libarchive-dev
+  libopenmpi-dev openmpi-bin  # data-parallel training under mpirun (rnnrun links MPI; model.so does not)
+  libonnx-dev libprotobuf-dev python3-onnx  # ONNX import/export (compiler/onnx, docs/onnx.md) and its tests
   python3 python3-dev python3-numpy python3-pytest pybind11-dev  # the Python package (python/) and its tests
   python3-pip python3-setuptools python3-venv  # installing it from the source tree (docs/python.md)
   python3-torch   # the PyTorch interoperability test (test/lit/interop) and bench/peers

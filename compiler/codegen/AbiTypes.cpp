@@ -40,9 +40,9 @@ StructType *modelInfoType(LLVMContext &ctx) {
   Types t(ctx);
   // { abi_version, model_name, compiler_version, plan, target_cpu, target_features, num_inputs, inputs,
   //   num_outputs, outputs, num_params, params, param_elements, arena_per_sample, packed_elements,
-  //   arena_fixed, train, config_json }
+  //   arena_fixed, train, config_json, stored_values }
   return StructType::get(ctx, {t.i32, t.ptr, t.ptr, t.ptr, t.ptr, t.ptr, t.i32, t.ptr, t.i32, t.ptr, t.i32, t.ptr,
-                               t.i64, t.i64, t.i64, t.i64, trainInfoType(ctx), t.ptr});
+                               t.i64, t.i64, t.i64, t.i64, trainInfoType(ctx), t.ptr, t.ptr});
 }
 
 StructType *kernelArgsType(LLVMContext &ctx) {

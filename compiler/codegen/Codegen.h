@@ -26,6 +26,8 @@ struct CodegenOptions {
   plan::PlanOptions plan;
   TargetInfo target;
   std::string compilerVersion;
+  /// Embed the values of stored parameters (false: rnnc --external-weights).
+  bool storeWeights = true;
 };
 
 // The emitters, one per file; compiler/driver/Backend.cpp runs them in turn.

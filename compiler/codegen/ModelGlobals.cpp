@@ -5,6 +5,7 @@
 
 #include "compiler/support/Diagnostics.h"
 #include "compiler/support/Format.h"
+#include "rnnc/abi.h"
 
 #include "llvm/IR/Constants.h"
 
@@ -82,7 +83,10 @@ void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const Code
     double scale = 0;
     if (op.kind == ir::OpKind::Param) {
       const std::string kind = op.attrs.getString("init");
-      init = kind == "uniform" ? RNNC_INIT_UNIFORM : kind == "normal" ? RNNC_INIT_NORMAL : RNNC_INIT_ZEROS;
+      init = kind == "uniform" ? RNNC_INIT_UNIFORM
+             : kind == "normal"  ? RNNC_INIT_NORMAL
+             : kind == "stored"  ? RNNC_INIT_STORED
+                                 : RNNC_INIT_ZEROS;
       scale = init == RNNC_INIT_UNIFORM ? op.attrs.getNumber("bound") : op.attrs.getNumber("std", 1.0);
     }
     return ConstantStruct::get(
@@ -130,6 +134,19 @@ void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const Code
        targets.empty() ? static_cast<Constant *>(ConstantPointerNull::get(PointerType::getUnqual(ctx)))
                        : table(targets, "__rnnc_targets")});
 
+  // The stored parameters' values, at their offsets (abi.h stored_values).
+  Constant *stored = ConstantPointerNull::get(PointerType::getUnqual(ctx));
+  if (!graph.storedValues.empty() && options.storeWeights) {
+    std::vector<float> values(layout.paramElements, 0.0f);
+    for (size_t k = 0; k < layout.params.size(); ++k)
+      if (auto it = graph.storedValues.find(layout.params[k]); it != graph.storedValues.end())
+        std::copy(it->second->begin(), it->second->end(), values.begin() + layout.paramOffsets[k]);
+    Constant *data = ConstantDataArray::get(ctx, ArrayRef<float>(values));
+    auto *global = new GlobalVariable(module, data->getType(), true, GlobalValue::InternalLinkage, data, "__rnnc_stored");
+    global->setAlignment(Align(64));
+    stored = global;
+  }
+
   StructType *infoType = abi::modelInfoType(ctx);
   Constant *info = ConstantStruct::get(
       infoType,
@@ -141,7 +158,7 @@ void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const Code
        ConstantInt::get(i32, params.size()), table(params, "__rnnc_params"),
        ConstantInt::get(i64, layout.paramElements), ConstantInt::get(i64, layout.arenaPerSample),
        ConstantInt::get(i64, layout.packedElements), ConstantInt::get(i64, layout.arenaFixed), trainInfo,
-       string(module, configJson(graph), "config_json")});
+       string(module, configJson(graph), "config_json"), stored});
   new GlobalVariable(module, infoType, true, GlobalValue::ExternalLinkage, info, "__rnnc_info");
 }
 

@@ -90,7 +90,7 @@ bool compileGraph(const ir::Graph &graph, const BackendOptions &options, Compile
   if (!out.machine)
     return false;
   out.context = std::make_unique<llvm::LLVMContext>();
-  out.module = buildModule(graph, {options.plan, out.target, options.compilerVersion}, *out.context); // 1-4
+  out.module = buildModule(graph, {options.plan, out.target, options.compilerVersion, options.storeWeights}, *out.context); // 1-4
   codegen::optimizeModule(*out.module, *out.machine, options.optLevel);                             // 5. optimize
   // 6. writeOutput (object, model.so via ld.lld) or compileForJit (ORC LLJIT).
   return true;

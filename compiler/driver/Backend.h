@@ -19,6 +19,8 @@ struct BackendOptions {
   std::string targetCpu = "host";
   int optLevel = 2;
   std::string compilerVersion;
+  /// Embed imported (stored) weights in the library; false leaves them out.
+  bool storeWeights = true;
 };
 
 enum class OutputKind { LLVM, Object, Assembly, SharedLibrary };

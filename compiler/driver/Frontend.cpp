@@ -5,6 +5,7 @@
 #include "compiler/ir/Printer.h"
 #include "compiler/ir/Verifier.h"
 #include "compiler/lower/Lower.h"
+#include "compiler/onnx/Import.h"
 #include "compiler/parse/ASTPrinter.h"
 #include "compiler/parse/Parser.h"
 #include "compiler/passes/Autodiff.h"
@@ -23,8 +24,27 @@ constexpr size_t kMaxSourceBytes = 16u << 20;
 
 } // namespace
 
+static bool finishFrontend(std::optional<ir::Graph> graph, const FrontendOptions &options, Diagnostics &diag,
+                    std::ostream &out, std::optional<ir::Graph> *graphOut);
+
 bool runFrontend(const std::string &path, const FrontendOptions &options, Diagnostics &diag,
                  std::ostream &out, std::optional<ir::Graph> *graphOut) {
+  const bool isOnnx = options.inputLanguage.empty() ? endsWith(path, ".onnx") : options.inputLanguage == "onnx";
+  std::optional<ir::Graph> graph;
+  if (isOnnx) {
+    if (options.emit == EmitKind::AST) {
+      diag.error({}, "--emit=ast needs a .rnn model, not an ONNX model");
+      return false;
+    }
+    graph = onnx::importModel(path, {options.onnxDims}, diag);
+    if (!graph)
+      return false;
+    // The importer checks what it lowers; a graph that still fails
+    // verification is reported, not asserted, since the input is foreign.
+    if (!ir::verifyGraph(*graph, diag))
+      return false;
+    return finishFrontend(std::move(graph), options, diag, out, graphOut);
+  }
   std::string error;
   std::shared_ptr<SourceFile> file = SourceFile::read(path, error);
   if (!file) {
@@ -39,7 +59,6 @@ bool runFrontend(const std::string &path, const FrontendOptions &options, Diagno
   }
 
   const bool isIR = options.inputLanguage.empty() ? endsWith(path, ".ir") : options.inputLanguage == "ir";
-  std::optional<ir::Graph> graph;
   if (isIR) {
     if (options.emit == EmitKind::AST) {
       diag.error(start, "--emit=ast needs a .rnn model, not graph IR");
@@ -64,6 +83,11 @@ bool runFrontend(const std::string &path, const FrontendOptions &options, Diagno
     Diagnostics verifyDiag(problems);
     RNNC_ASSERT(ir::verifyGraph(*graph, verifyDiag), "lowering produces a valid graph:\n" + problems.str());
   }
+  return finishFrontend(std::move(graph), options, diag, out, graphOut);
+}
+
+static bool finishFrontend(std::optional<ir::Graph> graph, const FrontendOptions &options, Diagnostics &diag,
+                    std::ostream &out, std::optional<ir::Graph> *graphOut) {
   if (options.autodiff) {
     if (!graph->loss) {
       diag.error(graph->loc, "--autodiff needs a model with a loss");

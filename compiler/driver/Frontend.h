@@ -4,6 +4,7 @@
 #include "compiler/ir/Graph.h"
 #include "compiler/support/Diagnostics.h"
 
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -16,15 +17,19 @@ struct FrontendOptions {
   EmitKind emit = EmitKind::None;
   bool printLocations = false;
   /// How to read the input: by extension when empty (".ir" is graph IR,
-  /// anything else is a .rnn model), else "rnn" or "ir".
+  /// ".onnx" an ONNX model, anything else a .rnn model), else "rnn", "ir" or
+  /// "onnx".
   std::string inputLanguage;
+  /// ONNX: sizes for named dynamic dimensions (rnnc --onnx-dim NAME=N).
+  std::map<std::string, int64_t> onnxDims;
   /// Append the gradient graph (compiler/passes/Autodiff.h) after lowering.
   bool autodiff = false;
 };
 
 /// The front-end pipeline, one step per line: read -> parse -> (emit ast) ->
 /// lower (name resolution, layer expansion, shape inference) -> verify ->
-/// (emit ir). `.ir` files skip to parsing the graph IR. Errors go to `diag`;
+/// (emit ir). `.ir` files skip to parsing the graph IR; `.onnx` files are
+/// imported (compiler/onnx/Import.h). Errors go to `diag`;
 /// the requested stage is printed to `out`. Returns true when every step
 /// succeeded; the graph (when the pipeline got that far) goes to `graphOut`.
 bool runFrontend(const std::string &path, const FrontendOptions &options, Diagnostics &diag,

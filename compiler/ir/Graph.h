@@ -12,6 +12,7 @@
 #include "compiler/ir/Types.h"
 #include "compiler/support/SourceFile.h"
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +54,10 @@ public:
   /// After autodiff: the gradient of the loss with respect to each parameter
   /// it depends on, as (parameter, gradient) pairs.
   std::vector<std::pair<ValueId, ValueId>> gradients;
+  /// The values of parameters with init "stored" (imported weights, e.g.
+  /// from ONNX), in the parameter's PyTorch layout. Printed IR does not carry
+  /// them.
+  std::map<ValueId, std::shared_ptr<const std::vector<float>>> storedValues;
 
   /// Appends an op; its operands must already exist. Returns its id.
   ValueId add(Op op);

@@ -6,7 +6,8 @@
 namespace rnnc::ir {
 namespace {
 
-bool verifySource(const Op &op, std::string &symbol, std::string &error) {
+bool verifySource(const Graph &graph, ValueId id, std::string &symbol, std::string &error) {
+  const Op &op = graph.op(id);
   const TensorType &t = op.type;
   if (op.kind == OpKind::Param) {
     if (t.dtype != DType::F32 || !t.isStatic() || t.rank() == 0) {
@@ -14,10 +15,23 @@ bool verifySource(const Op &op, std::string &symbol, std::string &error) {
       return false;
     }
     std::string init = op.attrs.getString("init");
-    if (init != "uniform" && init != "normal" && init != "zeros") {
+    if (init != "uniform" && init != "normal" && init != "zeros" && init != "stored") {
       error = "parameter '" + op.name + "' has unknown init '" + init +
-              "' (expected uniform, normal or zeros)";
+              "' (expected uniform, normal, zeros or stored)";
       return false;
+    }
+    if (init == "stored") {
+      auto values = graph.storedValues.find(id);
+      if (values == graph.storedValues.end()) {
+        error = "parameter '" + op.name + "' has init \"stored\" but no stored values (printed IR does not carry "
+                "imported weights; compile the .onnx file itself)";
+        return false;
+      }
+      if (static_cast<int64_t>(values->second->size()) != t.elementCount().value_or(-1)) {
+        error = "parameter '" + op.name + "' has " + std::to_string(values->second->size()) +
+                " stored values for type " + t.str();
+        return false;
+      }
     }
     if (init == "uniform" && !(op.attrs.getNumber("bound", -1) > 0)) {
       error = "parameter '" + op.name + "' with uniform init needs a bound > 0";
@@ -78,7 +92,7 @@ bool verifyGraph(const Graph &graph, Diagnostics &diag) {
       else
         error = checkAttrs(op.kind, op.attrs);
       if (error.empty())
-        verifySource(op, batchSymbol, error);
+        verifySource(graph, static_cast<ValueId>(id), batchSymbol, error);
     } else {
       std::vector<TensorType> operandTypes;
       for (ValueId operand : op.operands)

@@ -35,8 +35,8 @@ py::dict describe(const rnnc_tensor_desc &d, bool parameter) {
   out["shape"] = py::tuple(shape);
   out["dtype"] = dtypeName(d.dtype);
   if (parameter) {
-    static const char *inits[] = {"uniform", "normal", "zeros"};
-    out["init"] = d.init >= 0 && d.init <= 2 ? inits[d.init] : "?";
+    static const char *inits[] = {"uniform", "normal", "zeros", "stored"};
+    out["init"] = d.init >= 0 && d.init <= 3 ? inits[d.init] : "?";
   }
   return out;
 }

@@ -47,6 +47,10 @@ public:
   int64_t (*steps_)(rnnc_instance *) = nullptr;
   float *(*state_)(rnnc_instance *) = nullptr;
   void (*setSteps_)(rnnc_instance *, int64_t) = nullptr;
+  int32_t (*compute_)(rnnc_instance *, int64_t, const void *const *, const void *const *, int64_t, float *) = nullptr;
+  int32_t (*chunks_)(rnnc_instance *) = nullptr;
+  const float *(*chunk_)(rnnc_instance *, int32_t, int64_t *, float *) = nullptr;
+  int32_t (*apply_)(rnnc_instance *, int32_t, const float *const *, const int64_t *) = nullptr;
 
   ~SharedLibraryModel() override {
     if (handle)
@@ -71,6 +75,18 @@ public:
   int64_t stepsDone(rnnc_instance *instance) override { return steps_(instance); }
   float *optimizerState(rnnc_instance *instance) override { return state_(instance); }
   void setStepsDone(rnnc_instance *instance, int64_t steps) override { setSteps_(instance, steps); }
+  int32_t computeGradients(rnnc_instance *instance, int64_t batch, const void *const *inputs,
+                           const void *const *targets, int64_t firstChunk, float *loss) override {
+    return compute_(instance, batch, inputs, targets, firstChunk, loss);
+  }
+  int32_t gradientChunks(rnnc_instance *instance) override { return chunks_(instance); }
+  const float *chunkGradient(rnnc_instance *instance, int32_t chunk, int64_t *rows, float *loss) override {
+    return chunk_(instance, chunk, rows, loss);
+  }
+  int32_t applyGradients(rnnc_instance *instance, int32_t count, const float *const *grads,
+                         const int64_t *rows) override {
+    return apply_(instance, count, grads, rows);
+  }
 };
 
 class BindingModel : public Model {
@@ -98,6 +114,18 @@ public:
   int64_t stepsDone(rnnc_instance *instance) override { return rnnc_binding_steps_done(instance); }
   float *optimizerState(rnnc_instance *instance) override { return rnnc_binding_optimizer_state(instance); }
   void setStepsDone(rnnc_instance *instance, int64_t steps) override { rnnc_binding_set_steps_done(instance, steps); }
+  int32_t computeGradients(rnnc_instance *instance, int64_t batch, const void *const *inputs,
+                           const void *const *targets, int64_t firstChunk, float *loss) override {
+    return rnnc_binding_compute_gradients(instance, batch, inputs, targets, firstChunk, loss);
+  }
+  int32_t gradientChunks(rnnc_instance *instance) override { return rnnc_binding_gradient_chunks(instance); }
+  const float *chunkGradient(rnnc_instance *instance, int32_t chunk, int64_t *rows, float *loss) override {
+    return rnnc_binding_chunk_gradient(instance, chunk, rows, loss);
+  }
+  int32_t applyGradients(rnnc_instance *instance, int32_t count, const float *const *grads,
+                         const int64_t *rows) override {
+    return rnnc_binding_apply_gradients(instance, count, grads, rows);
+  }
 
 private:
   rnnc_model_binding binding_;
@@ -200,7 +228,9 @@ std::unique_ptr<Model> openSharedLibrary(const std::string &path, std::string &e
       !bind(model->train_, "rnnc_train_step") || !bind(model->setLr_, "rnnc_set_learning_rate") ||
       !bind(model->setThreads_, "rnnc_set_threads") ||
       !bind(model->gradients_, "rnnc_gradients") || !bind(model->steps_, "rnnc_train_steps_done") ||
-      !bind(model->state_, "rnnc_optimizer_state") || !bind(model->setSteps_, "rnnc_set_train_steps_done"))
+      !bind(model->state_, "rnnc_optimizer_state") || !bind(model->setSteps_, "rnnc_set_train_steps_done") ||
+      !bind(model->compute_, "rnnc_compute_gradients") || !bind(model->chunks_, "rnnc_gradient_chunks") ||
+      !bind(model->chunk_, "rnnc_chunk_gradient") || !bind(model->apply_, "rnnc_apply_gradients"))
     return nullptr;
   return model;
 }

@@ -29,6 +29,12 @@ public:
   virtual int64_t stepsDone(rnnc_instance *instance) = 0;
   virtual float *optimizerState(rnnc_instance *instance) = 0;
   virtual void setStepsDone(rnnc_instance *instance, int64_t steps) = 0;
+  virtual int32_t computeGradients(rnnc_instance *instance, int64_t batch, const void *const *inputs,
+                                   const void *const *targets, int64_t firstChunk, float *loss) = 0;
+  virtual int32_t gradientChunks(rnnc_instance *instance) = 0;
+  virtual const float *chunkGradient(rnnc_instance *instance, int32_t chunk, int64_t *rows, float *loss) = 0;
+  virtual int32_t applyGradients(rnnc_instance *instance, int32_t count, const float *const *grads,
+                                 const int64_t *rows) = 0;
 };
 
 /// Opens a model.so with dlopen and checks, before running any of its code,

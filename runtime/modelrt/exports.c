@@ -61,3 +61,15 @@ EXPORT void rnnc_set_train_steps_done(rnnc_instance *instance, int64_t steps) {
   rnnc_binding_set_steps_done(instance, steps);
 }
 EXPORT const char *rnnc_status_message(int32_t status) { return rnnc_binding_status_message(status); }
+EXPORT int32_t rnnc_compute_gradients(rnnc_instance *instance, int64_t batch, const void *const *inputs,
+                                      const void *const *targets, int64_t first_chunk, float *loss) {
+  return rnnc_binding_compute_gradients(instance, batch, inputs, targets, first_chunk, loss);
+}
+EXPORT int32_t rnnc_gradient_chunks(rnnc_instance *instance) { return rnnc_binding_gradient_chunks(instance); }
+EXPORT const float *rnnc_chunk_gradient(rnnc_instance *instance, int32_t chunk, int64_t *rows, float *loss) {
+  return rnnc_binding_chunk_gradient(instance, chunk, rows, loss);
+}
+EXPORT int32_t rnnc_apply_gradients(rnnc_instance *instance, int32_t count, const float *const *grads,
+                                    const int64_t *rows) {
+  return rnnc_binding_apply_gradients(instance, count, grads, rows);
+}

@@ -40,6 +40,10 @@ struct rnnc_instance {
   int32_t threads;
   float *arenas[RNNC_MAX_THREADS];      /* [0] is `arena` */
   float *chunk_grads[RNNC_MAX_THREADS]; /* [0] is `grads` */
+  /* The chunks of the last rnnc_compute_gradients: their rows and losses. */
+  int32_t chunks_done;
+  int64_t chunk_rows[RNNC_MAX_THREADS];
+  float chunk_loss[RNNC_MAX_THREADS];
 };
 
 static void *aligned_zeroed(int64_t floats) {
@@ -116,6 +120,13 @@ void rnnc_binding_init_params(rnnc_instance *inst, uint64_t seed) {
       n *= p->dims[d];
     float *data = inst->params + p->offset;
     uint64_t state = seed * 0x2545F4914F6CDD1Dull + (uint64_t)k * 0x9E3779B97F4A7C15ull;
+    if (p->init == RNNC_INIT_STORED) {
+      if (info->stored_values)
+        memcpy(data, info->stored_values + p->offset, (size_t)n * sizeof(float));
+      else
+        memset(data, 0, (size_t)n * sizeof(float));
+      continue;
+    }
     for (int64_t i = 0; i < n; ++i) {
       if (p->init == RNNC_INIT_UNIFORM) {
         data[i] = (float)((2.0 * next_unit(&state) - 1.0) * p->init_scale);
@@ -244,7 +255,8 @@ static const void *row_of(const void *base, const rnnc_tensor_desc *d, int64_t r
 /* One chunk of rows, for one thread. */
 typedef struct chunk {
   rnnc_instance *inst;
-  int32_t index;
+  int32_t index;       /* local: which working memory and gradient buffer */
+  int64_t global;      /* the chunk's number in the global batch: its dropout seed */
   int64_t row0, rows;
   const void *const *inputs, *const *targets;
   float *const *outputs;
@@ -269,8 +281,9 @@ static int32_t forward_chunk(chunk *c) {
   return inst->model->forward(inst->params, inst->packed, inst->arenas[c->index], c->rows, in, out);
 }
 
-/* The loss and gradients of one chunk; chunk k > 0 draws its dropout masks
- * from its own seed, so a run is deterministic for a seed and a thread count. */
+/* The loss and gradients of one chunk; chunk k > 0 of the global batch draws
+ * its dropout masks from its own seed, so a run is deterministic for a seed
+ * and a total number of chunks (threads, or ranks x threads). */
 static int32_t train_chunk(chunk *c) {
   rnnc_instance *inst = c->inst;
   const rnnc_model_info *info = inst->model->info;
@@ -279,7 +292,7 @@ static int32_t train_chunk(chunk *c) {
     in[i] = row_of(c->inputs[i], &info->inputs[i], c->row0);
   for (int32_t i = 0; i < info->train.num_targets && i < RNNC_MAX_TENSORS; ++i)
     tg[i] = row_of(c->targets[i], &info->train.targets[i], c->row0);
-  const uint64_t seed = info->train.seed + (uint64_t)c->index * 0x9E3779B97F4A7C15ull;
+  const uint64_t seed = info->train.seed + (uint64_t)c->global * 0x9E3779B97F4A7C15ull;
   float *grads = inst->chunk_grads[c->index];
   if (inst->model->train)
     return inst->model->train(inst->params, inst->packed, inst->arenas[c->index], c->rows, in, tg, grads, &c->loss,
@@ -314,14 +327,14 @@ static void *run_chunk(void *arg) {
 /* Splits the batch into the instance's chunks and runs them, the first on
  * the calling thread. Returns the first error. */
 static int32_t run_chunks(rnnc_instance *inst, int64_t batch, const void *const *inputs, const void *const *targets,
-                          float *const *outputs, int training, chunk *chunks, int32_t *count) {
+                          float *const *outputs, int training, int64_t first_chunk, chunk *chunks, int32_t *count) {
   const int32_t n = batch < inst->threads ? (int32_t)batch : inst->threads;
   pthread_t threads[RNNC_MAX_THREADS];
   int started[RNNC_MAX_THREADS] = {0};
   int64_t row = 0;
   for (int32_t k = 0; k < n; ++k) {
     chunk *c = &chunks[k];
-    c->inst = inst, c->index = k, c->row0 = row, c->rows = batch / n + (k < batch % n);
+    c->inst = inst, c->index = k, c->global = first_chunk + k, c->row0 = row, c->rows = batch / n + (k < batch % n);
     c->inputs = inputs, c->targets = targets, c->outputs = outputs, c->training = training;
     c->loss = 0, c->status = RNNC_OK;
     row += c->rows;
@@ -350,7 +363,7 @@ int32_t rnnc_binding_forward(rnnc_instance *inst, int64_t batch, const void *con
     return RNNC_ERR_UNSUPPORTED;
   chunk chunks[RNNC_MAX_THREADS];
   int32_t count;
-  return run_chunks(inst, batch, inputs, NULL, outputs, 0, chunks, &count);
+  return run_chunks(inst, batch, inputs, NULL, outputs, 0, 0, chunks, &count);
 }
 
 /* Adam's element-wise update, vectorized for the CPU it runs on: the model
@@ -431,38 +444,91 @@ static void update(rnnc_instance *inst) {
   }
 }
 
-int32_t rnnc_binding_train_step(rnnc_instance *inst, int64_t batch, const void *const *inputs,
-                                const void *const *targets, float *loss) {
+int32_t rnnc_binding_compute_gradients(rnnc_instance *inst, int64_t batch, const void *const *inputs,
+                                       const void *const *targets, int64_t first_chunk, float *loss) {
   const rnnc_imperative_plan *plan = inst->model->imperative;
+  inst->chunks_done = 0;
   if (!inst->model->train && !(plan && plan->num_train_ops > 0))
     return RNNC_ERR_UNSUPPORTED;
-  if (batch < 1 || batch > inst->capacity)
+  if (batch < 1 || batch > inst->capacity || first_chunk < 0)
     return RNNC_ERR_BATCH;
-  const rnnc_model_info *info = inst->model->info;
   chunk chunks[RNNC_MAX_THREADS];
   int32_t count;
-  int32_t status = run_chunks(inst, batch, inputs, targets, NULL, 1, chunks, &count);
+  int32_t status = run_chunks(inst, batch, inputs, targets, NULL, 1, first_chunk, chunks, &count);
   if (status != RNNC_OK)
     return status;
   /* Every loss is a mean over the rows' elements: weight each chunk by its rows. */
   double total = 0;
-  for (int32_t k = 0; k < count; ++k)
+  for (int32_t k = 0; k < count; ++k) {
     total += (double)chunks[k].loss * chunks[k].rows;
-  *loss = (float)(total / batch);
-  if (count > 1) {
-    float *g = inst->grads;
+    inst->chunk_rows[k] = chunks[k].rows;
+    inst->chunk_loss[k] = chunks[k].loss;
+  }
+  inst->chunks_done = count;
+  if (loss)
+    *loss = (float)(total / batch);
+  return RNNC_OK;
+}
+
+int32_t rnnc_binding_gradient_chunks(rnnc_instance *inst) { return inst->chunks_done; }
+
+const float *rnnc_binding_chunk_gradient(rnnc_instance *inst, int32_t k, int64_t *rows, float *loss) {
+  if (k < 0 || k >= inst->chunks_done)
+    return NULL;
+  if (rows)
+    *rows = inst->chunk_rows[k];
+  if (loss)
+    *loss = inst->chunk_loss[k];
+  return inst->chunk_grads[k];
+}
+
+/* The batch's gradient from its chunks': the row-weighted mean, summed in
+ * double in chunk order (the one rule, whatever holds the chunks), then
+ * clipping and the optimizer update. */
+int32_t rnnc_binding_apply_gradients(rnnc_instance *inst, int32_t count, const float *const *grads,
+                                     const int64_t *rows) {
+  const rnnc_model_info *info = inst->model->info;
+  if (!inst->grads)
+    return RNNC_ERR_UNSUPPORTED;
+  if (count < 1)
+    return RNNC_ERR_BATCH;
+  int64_t batch = 0;
+  for (int32_t k = 0; k < count; ++k) {
+    if (rows[k] < 1)
+      return RNNC_ERR_BATCH;
+    batch += rows[k];
+  }
+  float *g = inst->grads;
+  if (count == 1) {
+    if (grads[0] != g)
+      memcpy(g, grads[0], (size_t)info->param_elements * sizeof(float));
+  } else {
     for (int64_t i = 0; i < info->param_elements; ++i) {
       double sum = 0;
       for (int32_t k = 0; k < count; ++k)
-        sum += (double)inst->chunk_grads[k][i] * chunks[k].rows;
+        sum += (double)grads[k][i] * rows[k];
       g[i] = (float)(sum / batch);
     }
   }
+  inst->chunks_done = 0; /* the chunk buffers may have been overwritten (grads is chunk 0's) */
   const unsigned mode = flush_denormals();
   update(inst);
   rnnc_binding_params_changed(inst);
   restore_denormals(mode);
   return RNNC_OK;
+}
+
+int32_t rnnc_binding_train_step(rnnc_instance *inst, int64_t batch, const void *const *inputs,
+                                const void *const *targets, float *loss) {
+  int32_t status = rnnc_binding_compute_gradients(inst, batch, inputs, targets, 0, loss);
+  if (status != RNNC_OK)
+    return status;
+  const float *grads[RNNC_MAX_THREADS];
+  int64_t rows[RNNC_MAX_THREADS];
+  const int32_t count = inst->chunks_done;
+  for (int32_t k = 0; k < count; ++k)
+    grads[k] = rnnc_binding_chunk_gradient(inst, k, &rows[k], NULL);
+  return rnnc_binding_apply_gradients(inst, count, grads, rows);
 }
 
 void rnnc_binding_set_learning_rate(rnnc_instance *inst, float lr) { inst->lr = lr; }
@@ -476,6 +542,7 @@ int32_t rnnc_binding_set_threads(rnnc_instance *inst, int32_t threads) {
   if (threads > inst->capacity)
     threads = (int32_t)inst->capacity;
   const int64_t rows = (inst->capacity + threads - 1) / threads;
+  inst->chunks_done = 0;
   for (int32_t t = 1; t < RNNC_MAX_THREADS; ++t) {
     free(inst->arenas[t]);
     free(inst->chunk_grads[t]);

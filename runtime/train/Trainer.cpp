@@ -165,7 +165,15 @@ TrainResult Trainer::train(const SplitView &train, const SplitView &validation, 
       inputs[0] = train.ids ? static_cast<const void *>(batchIds_.data()) : batchX_.data();
       targets[0] = train.labels ? static_cast<const void *>(batchLabels_.data()) : batchY_.data();
       float loss = 0;
-      const int32_t status = model_.trainStep(instance_, n, inputs, targets, &loss);
+      int32_t status;
+      if (options.step) {
+        bool interrupted = io::cancelRequested();
+        status = options.step(n, inputs, targets, &loss, interrupted);
+        if (interrupted)
+          io::gCancel = true;
+      } else {
+        status = model_.trainStep(instance_, n, inputs, targets, &loss);
+      }
       const std::string kept = checkpointPath.empty() && !options.checkpoint.empty()
                                    ? "; the checkpoint " + options.checkpoint + " was not changed"
                                    : checkpointPath.empty() ? "" : "; the last good checkpoint is " + checkpointPath;

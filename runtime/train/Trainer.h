@@ -64,6 +64,12 @@ struct TrainOptions {
   std::function<void(const std::string &)> print;
   /// Step lines redrawn in place: -1 when stderr is a terminal, 0 never, 1 always.
   int stepProgress = -1;
+  /// The train step, when not the model's own (rnnrun under mpirun: a
+  /// data-parallel step). `interrupted` is this process's SIGINT flag on the
+  /// way in and whether to stop (any rank's) on the way out.
+  std::function<int32_t(int64_t batch, const void *const *inputs, const void *const *targets, float *loss,
+                        bool &interrupted)>
+      step;
 };
 
 /// The options a model's own train block gives (batch, epochs, shuffle),

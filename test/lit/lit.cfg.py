@@ -6,7 +6,7 @@ import lit.formats
 config.name = "rnnc"
 config.test_format = lit.formats.ShTest(execute_external=True)
 config.suffixes = [".rnn", ".ir", ".test"]
-config.excludes = ["Inputs", "README.md", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in", "torch_roundtrip.py", "compare_outputs.py"]
+config.excludes = ["Inputs", "README.md", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in", "torch_roundtrip.py", "compare_outputs.py", "onnx_torch_models.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.rnnc_obj_root, "test", "lit")
 
@@ -20,3 +20,8 @@ config.substitutions.append(("%rnnc_src", config.rnnc_src_root))
 import subprocess
 if subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0:
     config.available_features.add("torch")
+
+# Open MPI's launcher, for the data-parallel tests (scripts/setup.sh installs it).
+import shutil
+if shutil.which("mpirun"):
+    config.available_features.add("mpi")

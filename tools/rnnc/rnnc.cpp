@@ -1,11 +1,15 @@
 //===- rnnc.cpp - The rnnc command line: flags in, libraries do the work --===//
 #include "compiler/driver/Backend.h"
 #include "compiler/driver/Frontend.h"
+#include "compiler/onnx/Export.h"
+#include "runtime/state/TrainingState.h"
+#include "runtime/checkpoint/Checkpoint.h"
 
 #include "runtime/support/OutputFile.h"
 
 #include <boost/program_options.hpp>
 
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <iostream>
@@ -19,12 +23,68 @@ constexpr int kExitOk = 0, kExitModelError = 1, kExitUsage = 2;
 
 const char *kUsage = R"(usage: rnnc FILE... [options]
 
-Compiles model descriptions (.rnn) or printed graph IR (.ir). With no --emit,
+Compiles model descriptions (.rnn), printed graph IR (.ir) or ONNX models
+(.onnx, docs/onnx.md). With no --emit,
 rnnc checks each model and reports its errors and warnings.
 
 Exit status: 0 success, 1 errors in the model, 2 bad usage.
 
 Options)";
+
+/// --emit=onnx: the parameters (rnnc_init_params from --seed, then
+/// --checkpoint) read from a JIT-compiled instance, and the graph written.
+bool exportOnnx(const rnnc::ir::Graph &graph, rnnc::BackendOptions backend, const po::variables_map &vm,
+                std::string &error) {
+  backend.compilerVersion = "rnnc (export)";
+  std::unique_ptr<rnnc::runtime::Model> model = rnnc::compileForJit(graph, backend, error);
+  if (!model)
+    return false;
+  rnnc_instance *instance = model->create(1);
+  if (!instance) {
+    error = "cannot allocate an instance";
+    return false;
+  }
+  model->initParams(instance, vm["seed"].as<uint64_t>());
+  if (vm.count("checkpoint")) {
+    rnnc::runtime::TrainingProgress progress;
+    std::map<std::string, std::string> metadata;
+    if (!rnnc::runtime::loadTrainingState(vm["checkpoint"].as<std::string>(), *model, instance, progress, metadata,
+                                          error)) {
+      model->destroy(instance);
+      return false;
+    }
+  }
+  const rnnc_model_info &info = model->info();
+  const float *values = model->params(instance);
+  std::map<std::string, std::vector<float>> params;
+  for (int32_t k = 0; k < info.num_params; ++k) {
+    const rnnc_tensor_desc &p = info.params[k];
+    int64_t n = 1;
+    for (int32_t d = 0; d < p.rank; ++d)
+      n *= p.dims[d];
+    params[p.name].assign(values + p.offset, values + p.offset + n);
+  }
+  model->destroy(instance);
+  return rnnc::onnx::exportModel(graph, params, vm["output"].as<std::string>(), error);
+}
+
+/// --external-weights: the imported weights as a checkpoint beside the library.
+bool writeStoredWeights(const rnnc::ir::Graph &graph, const std::string &path, std::ostream &err) {
+  rnnc::checkpoint::Checkpoint ckpt;
+  for (const auto &[id, values] : graph.storedValues) {
+    const rnnc::ir::Op &op = graph.op(id);
+    std::vector<int64_t> shape;
+    for (const rnnc::ir::Dim &d : op.type.dims)
+      shape.push_back(d.size);
+    ckpt.tensors.push_back(rnnc::checkpoint::makeF32(op.name, shape, values->data()));
+  }
+  std::string error;
+  if (!rnnc::checkpoint::save(path, ckpt, error)) {
+    err << "rnnc: error: " << error << "\n";
+    return false;
+  }
+  return true;
+}
 
 } // namespace
 
@@ -35,7 +95,7 @@ int main(int argc, char **argv) {
       ("version", "print the version and exit")
       ("emit", po::value<std::string>()->value_name("STAGE"),
        "print a stage: ast (syntax tree), ir (typed graph IR), summary (inputs and parameter table), "
-       "llvm (optimized LLVM IR), asm, obj, so (shared library)")
+       "llvm (optimized LLVM IR), asm, obj, so (shared library), onnx (the forward graph as an ONNX model)")
       ("output,o", po::value<std::string>()->value_name("FILE"),
        "write to FILE; with no --emit, -o FILE writes the model as a shared library (model.so)")
       ("plan", po::value<std::string>()->value_name("PLAN")->default_value("symbolic"),
@@ -48,8 +108,16 @@ int main(int argc, char **argv) {
       ("no-memplan", "symbolic plan: give every buffer its own arena space (no reuse)")
       ("print-locs", "with --emit=ir, print each op's source location as loc(\"file\":line:col)")
       ("language,x", po::value<std::string>()->value_name("LANG"),
-       "read FILE as rnn or ir regardless of its extension")
+       "read FILE as rnn, ir or onnx regardless of its extension")
+      ("onnx-dim", po::value<std::vector<std::string>>()->value_name("NAME=N")->composing(),
+       "ONNX: give the dynamic dimension NAME (a dim_param, e.g. a sequence length) the size N")
       ("no-warnings,w", "do not print warnings")
+      ("checkpoint", po::value<std::string>()->value_name("PATH"),
+       "--emit=onnx: the parameters to export (an rnnrun checkpoint or a PyTorch state dict); default: "
+       "rnnc_init_params with --seed")
+      ("seed", po::value<uint64_t>()->value_name("S")->default_value(0), "--emit=onnx: seed of the parameters' init")
+      ("external-weights", "ONNX input: leave the imported weights out of the library and write them to "
+       "FILE.safetensors beside it (load with rnnrun --checkpoint)")
       ("autodiff", "append the gradient graph of the loss (back-propagation through time); see it with --emit=ir");
   po::options_description hidden;
   hidden.add_options()("input", po::value<std::vector<std::string>>(), "input file");
@@ -87,6 +155,7 @@ int main(int argc, char **argv) {
 
   rnnc::FrontendOptions options;
   std::optional<rnnc::OutputKind> backendOutput;
+  bool emitOnnx = false;
   if (vm.count("emit")) {
     std::string emit = vm["emit"].as<std::string>();
     if (emit == "ast")
@@ -103,8 +172,10 @@ int main(int argc, char **argv) {
       backendOutput = rnnc::OutputKind::Object;
     else if (emit == "so")
       backendOutput = rnnc::OutputKind::SharedLibrary;
+    else if (emit == "onnx")
+      emitOnnx = true;
     else {
-      std::cerr << "rnnc: error: unknown --emit stage '" << emit << "' (expected ast, ir, summary, llvm, asm, obj or so)\n";
+      std::cerr << "rnnc: error: unknown --emit stage '" << emit << "' (expected ast, ir, summary, llvm, asm, obj, so or onnx)\n";
       return kExitUsage;
     }
   } else if (vm.count("output")) {
@@ -113,6 +184,18 @@ int main(int argc, char **argv) {
   if (backendOutput && (*backendOutput == rnnc::OutputKind::Object || *backendOutput == rnnc::OutputKind::SharedLibrary) &&
       !vm.count("output")) {
     std::cerr << "rnnc: error: --emit=obj and --emit=so need -o FILE\n";
+    return kExitUsage;
+  }
+  if (emitOnnx && !vm.count("output")) {
+    std::cerr << "rnnc: error: --emit=onnx needs -o FILE.onnx\n";
+    return kExitUsage;
+  }
+  if (vm.count("checkpoint") && !emitOnnx) {
+    std::cerr << "rnnc: error: --checkpoint goes with --emit=onnx\n";
+    return kExitUsage;
+  }
+  if (vm.count("external-weights") && !backendOutput) {
+    std::cerr << "rnnc: error: --external-weights goes with -o FILE.so\n";
     return kExitUsage;
   }
   rnnc::BackendOptions backend;
@@ -138,12 +221,23 @@ int main(int argc, char **argv) {
 
   if (vm.count("language")) {
     options.inputLanguage = vm["language"].as<std::string>();
-    if (options.inputLanguage != "rnn" && options.inputLanguage != "ir") {
+    if (options.inputLanguage != "rnn" && options.inputLanguage != "ir" && options.inputLanguage != "onnx") {
       std::cerr << "rnnc: error: unknown input language '" << options.inputLanguage
-                << "' (expected rnn or ir)\n";
+                << "' (expected rnn, ir or onnx)\n";
       return kExitUsage;
     }
   }
+  if (vm.count("onnx-dim"))
+    for (const std::string &spec : vm["onnx-dim"].as<std::vector<std::string>>()) {
+      const size_t eq = spec.find('=');
+      char *end = nullptr;
+      const long long n = eq == std::string::npos ? 0 : std::strtoll(spec.c_str() + eq + 1, &end, 10);
+      if (eq == 0 || eq == std::string::npos || !end || *end || n < 1 || n > (1ll << 31)) {
+        std::cerr << "rnnc: error: --onnx-dim takes NAME=N with N a positive size, got '" << spec << "'\n";
+        return kExitUsage;
+      }
+      options.onnxDims[spec.substr(0, eq)] = n;
+    }
   options.printLocations = vm.count("print-locs") > 0;
   options.autodiff = vm.count("autodiff") > 0;
 
@@ -170,7 +264,21 @@ int main(int argc, char **argv) {
       allOk = false;
       continue;
     }
+    if (emitOnnx) {
+      std::string error;
+      if (!exportOnnx(*graph, backend, vm, error)) {
+        std::cerr << "rnnc: error: " << input << ": " << error << "\n";
+        allOk = false;
+      }
+      continue;
+    }
     if (backendOutput) {
+      backend.storeWeights = !vm.count("external-weights");
+      if (!backend.storeWeights && !graph->storedValues.empty() &&
+          !writeStoredWeights(*graph, vm["output"].as<std::string>() + ".safetensors", std::cerr)) {
+        allOk = false;
+        continue;
+      }
       rnnc::CompiledModule compiled;
       std::string error;
       const std::string path = vm.count("output") && vm["output"].as<std::string>() != "-"

@@ -23,7 +23,8 @@ bool given(const po::variables_map &vm, const char *name) { return vm.count(name
 
 bool checkFlags(const po::variables_map &vm, const std::string &modelPath) {
   const bool jit = modelPath.size() > 4 && (modelPath.compare(modelPath.size() - 4, 4, ".rnn") == 0 ||
-                                            modelPath.compare(modelPath.size() - 3, 3, ".ir") == 0);
+                                            modelPath.compare(modelPath.size() - 3, 3, ".ir") == 0 ||
+                                            modelPath.compare(modelPath.size() - 5, 5, ".onnx") == 0);
   const char *pairs[][2] = {{"eval", "resume"}, {"eval", "predict"}, {"predict", "resume"}, {"forward", "eval"},
                             {"forward", "predict"}, {"forward", "resume"}, {"info", "eval"}, {"info", "predict"},
                             {"info", "resume"}, {"input", "eval"}, {"input", "predict"}, {"input", "resume"}};
@@ -33,7 +34,7 @@ bool checkFlags(const po::variables_map &vm, const std::string &modelPath) {
   if (!jit)
     for (const char *flag : {"plan", "target-cpu", "opt"})
       if (given(vm, flag))
-        return refuse(std::string("--") + flag + " applies to the JIT (a .rnn or .ir model); '" +
+        return refuse(std::string("--") + flag + " applies to the JIT (a .rnn, .ir or .onnx model); '" +
                       rnnc::io::escapeForMessage(modelPath) + "' is already compiled (give it to rnnc instead)");
   const int opt = vm["opt"].as<int>();
   if (opt < 0 || opt > 3)

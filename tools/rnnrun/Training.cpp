@@ -99,7 +99,9 @@ int predict(runtime::Model &model, rnnc_instance *instance, train::Trainer &trai
 
 } // namespace
 
-int runTraining(runtime::Model &model, const po::variables_map &vm, const std::string &modelPath, double loadSeconds) {
+int runTraining(runtime::Model &model, const po::variables_map &vm, const std::string &modelPath, double loadSeconds,
+                distributed::Session *session) {
+  const bool follower = session && session->rank() != 0; // a rank other than 0: trains, writes and prints nothing
   const auto wallStart = std::chrono::steady_clock::now();
   const rnnc_model_info &info = model.info();
 
@@ -110,7 +112,7 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
     flags.dataDir = vm["data-dir"].as<std::string>();
   flags.limit = vm["limit"].as<int64_t>();
   flags.seed = vm["seed"].as<uint64_t>();
-  flags.quiet = vm.count("quiet") > 0;
+  flags.quiet = vm.count("quiet") > 0 || follower;
   if (vm.count("missing")) {
     flags.missing = vm["missing"].as<std::string>();
     if (flags.missing != "error" && flags.missing != "drop" && flags.missing != "ffill") {
@@ -164,7 +166,13 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
     saved = ckpt.metadata;
   }
   const bool fromCheckpoint = predicting && (saved.count("vocab") || saved.count("normalization"));
+  if (follower) // rank 0 loads first (and writes the cache), the others read what it wrote
+    session->barrier();
   if (!(fromCheckpoint ? train::bindData(info, flags, data, error) : train::loadData(info, flags, data, error)))
+    return fail(error);
+  if (session && !follower)
+    session->barrier();
+  if (session && !distributed::checkSameRun(*session, modelPath, data, error))
     return fail(error);
   options.metadata = data.metadata;
   if (!flags.quiet && !fromCheckpoint)
@@ -194,6 +202,17 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
       progress = {};
   }
   train::Trainer trainer(model, instance, data.loss, data.classes, train::denormalizeTarget, &data);
+  if (session) {
+    if (predicting || evalOnly)
+      return fail("--eval and --predict run in one process: add --no-distributed or run them without mpirun");
+    options.step = [&, threads](int64_t n, const void *const *in, const void *const *tg, float *loss, bool &stop) {
+      return session->step(model, instance, threads, n, in, tg, loss, stop);
+    };
+    if (follower) {
+      options.checkpoint.clear();
+      options.interruptCheckpoint.clear();
+    }
+  }
   if (predicting && data.kind == "csv")
     return predictSeries(model, trainer, flags, metadata, vm["predict"].as<std::string>(), options.batch);
   if (predicting)
@@ -223,6 +242,12 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
       status = kExitInterrupted;
     }
   }
+
+  if (follower)
+    return status;
+  if (session)
+    report.data += "; data-parallel on " + std::to_string(session->size()) + " ranks x " + std::to_string(threads) +
+                   " threads, " + distributed::commSummary(*session);
 
   // 4. Test, baseline, report.
   if (status == kExitOk && data.test.count > 0) {

@@ -4,6 +4,7 @@
 #include "runtime/loader/Loader.h"
 #include "runtime/state/TrainingState.h"
 #include "tools/rnnrun/Flags.h"
+#include "tools/rnnrun/Distributed.h"
 #include "tools/rnnrun/Training.h"
 
 #include <boost/program_options.hpp>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <random>
@@ -107,6 +109,7 @@ int main(int argc, char **argv) {
       ("threads", po::value<int32_t>()->value_name("N")->default_value(1),
        "threads: each batch is split into N chunks of rows run in parallel")
       ("quiet,q", "no progress output")
+      ("no-distributed", "under mpirun, train in each process on its own instead of data-parallel across the ranks")
       ("batch", po::value<int64_t>()->value_name("N"), "samples per batch (default: the model's for training, 1 for --forward)")
       ("input", po::value<std::vector<std::string>>()->value_name("NAME=FILE"),
        "values of an input: whitespace-separated numbers, batch-major (the batch follows from the count)")
@@ -150,11 +153,11 @@ int main(int argc, char **argv) {
 
   rnnc::train::installInterruptHandlers(); // every long phase from here on stops on SIGINT / SIGTERM
 
-  // 1. The model: a shared library, or a .rnn compiled by the JIT.
+  // 1. The model: a shared library, or a .rnn / .ir / .onnx compiled by the JIT.
   std::unique_ptr<rnnc::runtime::Model> model;
   std::string error;
   auto loadStart = std::chrono::steady_clock::now();
-  if (endsWith(path, ".rnn") || endsWith(path, ".ir")) {
+  if (endsWith(path, ".rnn") || endsWith(path, ".ir") || endsWith(path, ".onnx")) {
     rnnc::Diagnostics diag(std::cerr);
     std::optional<rnnc::ir::Graph> graph;
     std::ostringstream ignored;
@@ -196,7 +199,18 @@ int main(int argc, char **argv) {
     return kExitOk;
   }
   if (!forwardOnly) {
-    return runTraining(*model, vm, path, loadMs / 1e3);
+    std::unique_ptr<rnnc::distributed::Session> session;
+    if (rnnc::distributed::launchedByMpirun() && !vm.count("no-distributed"))
+      session = std::make_unique<rnnc::distributed::Session>(&argc, &argv);
+    rnnc::train::installInterruptHandlers(); // again: MPI_Init may have replaced them
+    const int status = runTraining(*model, vm, path, loadMs / 1e3, session.get());
+    if (session && session->size() > 1 && status != kExitOk && status != 3)
+      session->abort(status); // the other ranks may be waiting for this one: end them all
+    if (session && status == 3) { // interrupted: mpirun is ending the job; MPI_Finalize would wait for it
+      std::cout.flush(), std::cerr.flush();
+      std::_Exit(status);
+    }
+    return status;
   }
 
   // 2. Inputs: from files, or seeded random values.

@@ -14,10 +14,13 @@
 extern "C" {
 #endif
 
-#define RNNC_ABI_VERSION 1
+#define RNNC_ABI_VERSION 2
 
 enum rnnc_dtype { RNNC_F32 = 0, RNNC_I32 = 1 };
-enum rnnc_init { RNNC_INIT_UNIFORM = 0, RNNC_INIT_NORMAL = 1, RNNC_INIT_ZEROS = 2 };
+/* RNNC_INIT_STORED: the values are part of the library (imported weights,
+ * e.g. from ONNX) and rnnc_init_params copies them; when the library was
+ * built without them (rnnc --external-weights) they are zero until written. */
+enum rnnc_init { RNNC_INIT_UNIFORM = 0, RNNC_INIT_NORMAL = 1, RNNC_INIT_ZEROS = 2, RNNC_INIT_STORED = 3 };
 enum rnnc_status {
   RNNC_OK = 0,
   RNNC_ERR_BATCH = 1,       /* batch size is 0 or above the instance's capacity */
@@ -78,6 +81,10 @@ typedef struct rnnc_model_info {
   /* The model file's settings as JSON: {"loss": "mse", "data": {"kind": "csv", ...},
    * "train": {...}, "optimizer": {"kind": "adam", ...}} (absent keys: not given). */
   const char *config_json;
+  /* The values of RNNC_INIT_STORED parameters, at their offsets in a buffer of
+   * param_elements floats (other parameters' places are zero); NULL when the
+   * library stores none. */
+  const float *stored_values;
 } rnnc_model_info;
 
 typedef struct rnnc_instance rnnc_instance;
@@ -88,7 +95,8 @@ const rnnc_model_info *rnnc_model_info_get(void);
  * memory runs out. Its parameters are zero until initialized or written. */
 rnnc_instance *rnnc_create(int64_t max_batch);
 void rnnc_destroy(rnnc_instance *instance);
-/* Initializes every parameter as PyTorch does by default, from `seed`. */
+/* Initializes every parameter as PyTorch does by default, from `seed`;
+ * stored parameters get their stored values. */
 void rnnc_init_params(rnnc_instance *instance, uint64_t seed);
 /* The parameter buffer (param_elements floats, PyTorch layout). After
  * writing it, call rnnc_params_changed. */
@@ -120,6 +128,25 @@ int64_t rnnc_train_steps_done(rnnc_instance *instance);
 float *rnnc_optimizer_state(rnnc_instance *instance);
 void rnnc_set_train_steps_done(rnnc_instance *instance, int64_t steps);
 const char *rnnc_status_message(int32_t status);
+
+/* Data-parallel training (docs/abi.md, docs/distributed.md): the fused train
+ * step split in two, for a host that sums gradients across processes.
+ * rnnc_compute_gradients runs forward and backward on `batch` rows in the
+ * instance's chunks (one per thread) without updating the parameters; chunk
+ * k draws its dropout masks as chunk first_chunk + k of a global batch does.
+ * *loss (may be NULL) receives the rows' mean loss. */
+int32_t rnnc_compute_gradients(rnnc_instance *instance, int64_t batch, const void *const *inputs,
+                               const void *const *targets, int64_t first_chunk, float *loss);
+/* How many chunks the last rnnc_compute_gradients ran (0 after an update). */
+int32_t rnnc_gradient_chunks(rnnc_instance *instance);
+/* Chunk k's gradient (param_elements floats, the mean over its rows), its
+ * rows and its loss; NULL if there is no such chunk. Valid until the next call. */
+const float *rnnc_chunk_gradient(rnnc_instance *instance, int32_t chunk, int64_t *rows, float *loss);
+/* The update from `count` chunks' gradients: their row-weighted mean, summed
+ * in double in the order given, then clipping and the optimizer step.
+ * rnnc_train_step is rnnc_compute_gradients (first_chunk 0) followed by this
+ * on the instance's own chunks, bit for bit. */
+int32_t rnnc_apply_gradients(rnnc_instance *instance, int32_t count, const float *const *grads, const int64_t *rows);
 
 #ifdef __cplusplus
 }

@@ -117,6 +117,12 @@ const float *rnnc_binding_gradients(rnnc_instance *instance);
 int64_t rnnc_binding_steps_done(rnnc_instance *instance);
 float *rnnc_binding_optimizer_state(rnnc_instance *instance);
 void rnnc_binding_set_steps_done(rnnc_instance *instance, int64_t steps);
+int32_t rnnc_binding_compute_gradients(rnnc_instance *instance, int64_t batch, const void *const *inputs,
+                                       const void *const *targets, int64_t first_chunk, float *loss);
+int32_t rnnc_binding_gradient_chunks(rnnc_instance *instance);
+const float *rnnc_binding_chunk_gradient(rnnc_instance *instance, int32_t chunk, int64_t *rows, float *loss);
+int32_t rnnc_binding_apply_gradients(rnnc_instance *instance, int32_t count, const float *const *grads,
+                                     const int64_t *rows);
 
 #ifdef __cplusplus
 }

@@ -59,7 +59,7 @@ TEST_F(AbiTypes, ModelInfoMatchesC) {
                {AT(S, abi_version), AT(S, model_name), AT(S, compiler_version), AT(S, plan), AT(S, target_cpu),
                 AT(S, target_features), AT(S, num_inputs), AT(S, inputs), AT(S, num_outputs), AT(S, outputs),
                 AT(S, num_params), AT(S, params), AT(S, param_elements), AT(S, arena_per_sample),
-                AT(S, packed_elements), AT(S, arena_fixed), AT(S, train), AT(S, config_json)});
+                AT(S, packed_elements), AT(S, arena_fixed), AT(S, train), AT(S, config_json), AT(S, stored_values)});
 }
 
 TEST_F(AbiTypes, KernelArgsMatchC) {

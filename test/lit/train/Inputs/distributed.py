@@ -1,0 +1,157 @@
+"""Data-parallel rnnrun under mpirun, on loopback (test/lit/train/distributed*.test).
+
+distributed.py determinism MODEL DATA_DIR WORK RANKS THREADS [rnnrun flags...]
+  trains MODEL for 2 epochs with `mpirun -np RANKS rnnrun --threads THREADS` and
+  with one process of RANKS*THREADS threads, and compares the checkpoints bit
+  for bit; then resumes the N-rank checkpoint for one more epoch on a
+  different number of ranks and in one process and compares those.
+distributed.py kill MODEL DATA_DIR WORK
+  kills one of 2 ranks with SIGKILL mid-training: mpirun must end within
+  seconds, saying which rank died, with the last checkpoint intact.
+distributed.py mismatch MODEL OTHER_MODEL DATA_DIR WORK
+  rank 1 loads OTHER_MODEL: both are refused before training.
+distributed.py interrupt MODEL DATA_DIR WORK
+  SIGINT to mpirun: rank 0 writes a checkpoint and rnnrun exits 3.
+"""
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def mpi_env():
+    env = dict(os.environ)
+    env.update({
+        "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+        "OMPI_MCA_btl": "self,tcp", "OMPI_MCA_btl_tcp_if_include": "lo", "OMPI_MCA_oob_tcp_if_include": "lo",
+        "OMPI_MCA_rmaps_base_oversubscribe": "1", "OMPI_MCA_btl_base_warn_component_unused": "0",
+    })
+    return env
+
+
+def mpirun(ranks, args, **kw):
+    return ["mpirun", "--oversubscribe", "-np", str(ranks)] + args
+
+
+def run(cmd, env=None, check=True):
+    p = subprocess.run(cmd, env=env or mpi_env(), capture_output=True, text=True)
+    if check and p.returncode != 0:
+        sys.exit("FAILED (%d): %s\n%s\n%s" % (p.returncode, " ".join(cmd), p.stdout, p.stderr))
+    return p
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def same(a, b, what):
+    if digest(a) != digest(b):
+        sys.exit("DIFFER: %s: %s and %s" % (what, a, b))
+    print("identical: %s" % what)
+
+
+def determinism(model, data, work, ranks, threads, extra):
+    ranks, threads = int(ranks), int(threads)
+    common = ["rnnrun", model, "--data-dir", data, "--seed", "3"] + extra
+    par, one = os.path.join(work, "par.safetensors"), os.path.join(work, "one.safetensors")
+    p = run(mpirun(ranks, common + ["--epochs", "2", "--threads", str(threads), "--checkpoint", par, "--json", os.path.join(work, "par.json")]))
+    if "data-parallel on %d ranks x %d threads" % (ranks, threads) not in p.stdout:
+        sys.exit("no data-parallel line in the report:\n" + p.stdout)
+    if p.stdout.count("| test") != 1 or p.stderr.count("epoch 2/2") != 1:
+        sys.exit("rank 0 alone must report and print progress:\n" + p.stdout + p.stderr)
+    run(common + ["--epochs", "2", "--threads", str(ranks * threads), "--checkpoint", one])
+    same(par, one, "%d ranks x %d threads == 1 process x %d threads" % (ranks, threads, ranks * threads))
+    # Resume on another number of ranks (same total chunks) and in one process.
+    total = ranks * threads
+    r2 = max(d for d in range(1, 4) if total % d == 0 and d != ranks)  # another number of ranks, same chunks
+    t2 = total // r2
+    res_par, res_one = os.path.join(work, "res_par.safetensors"), os.path.join(work, "res_one.safetensors")
+    for src, dst in ((par, res_par), (one, res_one)):
+        with open(src, "rb") as f, open(dst, "wb") as g:
+            g.write(f.read())
+    run(mpirun(r2, common + ["--epochs", "3", "--resume", "--threads", str(t2), "--checkpoint", res_par]))
+    run(common + ["--epochs", "3", "--resume", "--threads", str(total), "--checkpoint", res_one])
+    same(res_par, res_one, "resumed on %d ranks x %d threads == 1 process" % (r2, t2))
+
+
+def kill(model, data, work):
+    ck = os.path.join(work, "kill.safetensors")
+    cmd = mpirun(2, ["rnnrun", model, "--data-dir", data, "--epochs", "100000", "--checkpoint", ck])
+    p = subprocess.Popen(cmd, env=mpi_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while not (os.path.exists(ck) and os.path.getsize(ck) > 0):  # a checkpoint from epoch 1
+        if time.time() > deadline or p.poll() is not None:
+            p.kill()
+            sys.exit("no checkpoint appeared:\n" + (p.stdout.read() if p.stdout else ""))
+        time.sleep(0.1)
+    ranks = subprocess.run(["pgrep", "-P", str(p.pid), "-x", "rnnrun"], capture_output=True, text=True).stdout.split()
+    if len(ranks) != 2:
+        p.kill()
+        sys.exit("expected 2 rank processes under mpirun, found %r" % ranks)
+    killed = time.time()
+    os.kill(int(ranks[-1]), signal.SIGKILL)
+    try:
+        out, _ = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        sys.exit("HANG: mpirun still running 30 s after a rank was killed")
+    took = time.time() - killed
+    print("mpirun exit code %d after %.1f s" % (p.returncode, took))
+    print("stopped within 10 s" if took < 10 else "too slow: %.1f s" % took)
+    if "exited on signal 9" in out or "killed" in out.lower():
+        print("the death was reported")
+    else:
+        print("no message about the killed rank:\n" + out)
+    # The checkpoint is whole: it resumes.
+    run(["rnnrun", model, "--data-dir", data, "--eval", "--checkpoint", ck, "-q"])
+    print("checkpoint intact")
+
+
+def mismatch(model, other, data, work, other_data=None):
+    cmd = ["mpirun", "--oversubscribe", "-np", "1", "rnnrun", model, "--data-dir", data, "--epochs", "1", ":",
+           "-np", "1", "rnnrun", other, "--data-dir", other_data or data, "--epochs", "1"]
+    p = run(cmd, check=False)
+    print("exit code %d" % p.returncode)
+    errors = [l for l in p.stderr.splitlines() if l.startswith("rnnrun: error:")]
+    print(errors[0] if errors else "(no message)\n" + p.stderr)
+    if "epoch 1/1" in p.stderr:
+        print("TRAINED ANYWAY")
+
+
+def interrupt(model, data, work):
+    ck = os.path.join(work, "int.safetensors")
+    cmd = mpirun(2, ["rnnrun", model, "--data-dir", data, "--epochs", "100000", "--checkpoint", ck])
+    # mpirun passes Ctrl-C on as SIGTERM and sends SIGKILL this many seconds
+    # later (default 1): time for rank 0 to finish the step and the checkpoint.
+    env = dict(mpi_env(), OMPI_MCA_odls_base_sigkill_timeout="30")
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while not os.path.exists(ck):
+        if time.time() > deadline or p.poll() is not None:
+            p.kill()
+            sys.exit("no checkpoint appeared")
+        time.sleep(0.1)
+    os.remove(ck)
+    p.send_signal(signal.SIGINT)
+    try:
+        out, _ = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        sys.exit("HANG after SIGINT")
+    # Every rank exits 3; mpirun itself reports a job ended by the user as 1.
+    print("mpirun exit code %d" % p.returncode)
+    print("\n".join(l for l in out.splitlines() if l.startswith("rnnrun: interrupted")))
+    print("checkpoint written" if os.path.exists(ck) else "NO CHECKPOINT")
+    run(["rnnrun", model, "--data-dir", data, "--resume", "--checkpoint", ck, "--epochs", "1", "-q"], check=False)
+    p = run(["rnnrun", model, "--data-dir", data, "--eval", "--checkpoint", ck, "-q"])
+    print("checkpoint resumes" if "| test" in p.stdout else "checkpoint unusable")
+
+
+if __name__ == "__main__":
+    what, args = sys.argv[1], sys.argv[2:]
+    {"determinism": lambda: determinism(args[0], args[1], args[2], args[3], args[4], args[5:]),
+     "kill": lambda: kill(*args), "mismatch": lambda: mismatch(*args),
+     "mismatch-data": lambda: mismatch(args[0], args[0], args[1], args[3], args[2]), "interrupt": lambda: interrupt(*args)}[what]()

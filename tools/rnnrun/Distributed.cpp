@@ -1,0 +1,235 @@
+//===- Distributed.cpp - Data-parallel training over MPI ------------------===//
+#include "tools/rnnrun/Distributed.h"
+
+#include "runtime/train/Trainer.h"
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <unistd.h>
+
+namespace rnnc::distributed {
+
+bool launchedByMpirun() {
+  for (const char *name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"})
+    if (std::getenv(name))
+      return true;
+  return false;
+}
+
+namespace {
+
+/// A failed collective: the other ranks are gone or the network is. Say so
+/// and end the job rather than wait.
+[[noreturn]] void communicationFailed(int rank, int code, const char *what) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  std::cerr << "rnnrun: error: rank " << rank << ": " << what << " failed (" << std::string(text, length)
+            << "); another rank has probably died; stopping\n";
+  MPI_Abort(MPI_COMM_WORLD, 1);
+  std::_Exit(1);
+}
+
+/// Bytes per sample of a batch-major tensor of 4-byte elements.
+int64_t rowBytes(const rnnc_tensor_desc &d) {
+  int64_t n = 4;
+  for (int32_t k = 1; k < d.rank; ++k)
+    n *= d.dims[k];
+  return n;
+}
+
+} // namespace
+
+Session::Session(int *argc, char ***argv) {
+  MPI_Init(argc, argv);
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  if (const char *t = std::getenv("RNNC_DISTRIBUTED_TIMEOUT"); t && std::atof(t) > 0)
+    timeout_ = std::atof(t);
+  watchdog_ = std::thread([this] { watch(); });
+}
+
+Session::~Session() {
+  done_ = true;
+  watchdog_.join();
+  MPI_Finalize();
+}
+
+namespace {
+double monotonic() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+} // namespace
+
+void Session::watch() {
+  while (!done_) {
+    usleep(100000);
+    const double since = collectiveSince_.load();
+    if (since == 0)
+      continue;
+    const double waited = monotonic() - since;
+    const bool stopping = io::cancelRequested();
+    if ((stopping && waited > 5) || waited > timeout_) {
+      char text[256];
+      std::snprintf(text, sizeof text,
+                    "rnnrun: error: rank %d: the other ranks did not answer for %.0f s%s; one has probably died; "
+                    "stopping\n",
+                    rank_, waited, stopping ? " after the stop signal" : "");
+      (void)!write(STDERR_FILENO, text, std::strlen(text));
+      std::_Exit(1);
+    }
+  }
+}
+
+template <class F> int Session::collective(F call) {
+  collectiveSince_ = monotonic();
+  const int code = call();
+  collectiveSince_ = 0;
+  return code;
+}
+
+void Session::barrier() {
+  if (int code = collective([] { return MPI_Barrier(MPI_COMM_WORLD); }); code != MPI_SUCCESS)
+    communicationFailed(rank_, code, "MPI_Barrier");
+}
+
+void Session::abort(int code) {
+  std::cerr.flush();
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);
+}
+
+bool Session::agree(uint64_t value, const std::string &what, std::string &error) {
+  std::vector<unsigned long long> all(size_);
+  unsigned long long mine = value;
+  if (int code = collective([&] {
+        return MPI_Allgather(&mine, 1, MPI_UNSIGNED_LONG_LONG, all.data(), 1, MPI_UNSIGNED_LONG_LONG, MPI_COMM_WORLD);
+      });
+      code != MPI_SUCCESS)
+    communicationFailed(rank_, code, "MPI_Allgather");
+  std::string differing;
+  for (int r = 1; r < size_; ++r)
+    if (all[r] != all[0])
+      differing += (differing.empty() ? "" : ", ") + std::to_string(r);
+  if (differing.empty())
+    return true;
+  error = "rank " + differing + " loaded a different " + what + " from rank 0's; every rank must run the same";
+  return false;
+}
+
+int32_t Session::step(runtime::Model &model, rnnc_instance *instance, int32_t threads, int64_t batch,
+                      const void *const *inputs, const void *const *targets, float *loss, bool &interrupted) {
+  const rnnc_model_info &info = model.info();
+  const int64_t params = info.param_elements, record = params + 1; // a chunk's gradient, then its loss
+  const int64_t chunks = std::min<int64_t>(batch, int64_t(size_) * threads);
+  auto rowsOf = [&](int64_t k) { return batch / chunks + (k < batch % chunks); };
+  auto chunksOf = [&](int r) { return std::max<int64_t>(0, std::min<int64_t>(chunks, int64_t(r + 1) * threads) - int64_t(r) * threads); };
+  const int64_t first = int64_t(rank_) * threads, mine = chunksOf(rank_);
+  int64_t row0 = 0, rows = 0;
+  for (int64_t k = 0; k < first && k < chunks; ++k)
+    row0 += rowsOf(k);
+  for (int64_t k = first; k < first + mine; ++k)
+    rows += rowsOf(k);
+  send_.resize(std::max<int64_t>(1, mine * record));
+  if (mine > 0) {
+    const void *in[16], *tg[16];
+    for (int32_t i = 0; i < info.num_inputs && i < 16; ++i)
+      in[i] = static_cast<const char *>(inputs[i]) + row0 * rowBytes(info.inputs[i]);
+    for (int32_t i = 0; i < info.train.num_targets && i < 16; ++i)
+      tg[i] = static_cast<const char *>(targets[i]) + row0 * rowBytes(info.train.targets[i]);
+    if (int32_t status = model.computeGradients(instance, rows, in, tg, first, nullptr); status != RNNC_OK)
+      return status;
+    if (model.gradientChunks(instance) != mine)
+      return RNNC_ERR_BATCH;
+    for (int64_t k = 0; k < mine; ++k) {
+      float chunkLoss = 0;
+      const float *g = model.chunkGradient(instance, int32_t(k), nullptr, &chunkLoss);
+      std::memcpy(&send_[k * record], g, params * sizeof(float));
+      send_[k * record + params] = chunkLoss;
+    }
+  }
+  std::vector<int> counts(size_), displacements(size_);
+  for (int r = 0, offset = 0; r < size_; ++r) {
+    counts[r] = int(chunksOf(r) * record);
+    displacements[r] = offset;
+    offset += counts[r];
+  }
+  recv_.resize(chunks * record);
+  const auto start = std::chrono::steady_clock::now();
+  int flag = interrupted ? 1 : 0, anyFlag = 0;
+  if (int code = collective([&] {
+        return MPI_Allgatherv(send_.data(), counts[rank_], MPI_FLOAT, recv_.data(), counts.data(),
+                              displacements.data(), MPI_FLOAT, MPI_COMM_WORLD);
+      });
+      code != MPI_SUCCESS)
+    communicationFailed(rank_, code, "MPI_Allgatherv of the gradients");
+  if (int code = collective([&] { return MPI_Allreduce(&flag, &anyFlag, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD); });
+      code != MPI_SUCCESS)
+    communicationFailed(rank_, code, "MPI_Allreduce of the interrupt flag");
+  commSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ++steps;
+  interrupted = anyFlag != 0;
+  // The fused step's rule over all chunks, in chunk order (rnnc_apply_gradients).
+  std::vector<const float *> grads(chunks);
+  std::vector<int64_t> chunkRows(chunks);
+  double total = 0;
+  for (int64_t k = 0; k < chunks; ++k) {
+    grads[k] = &recv_[k * record];
+    chunkRows[k] = rowsOf(k);
+    total += double(recv_[k * record + params]) * chunkRows[k];
+  }
+  *loss = float(total / batch);
+  return model.applyGradients(instance, int32_t(chunks), grads.data(), chunkRows.data());
+}
+
+namespace {
+template <class T> uint64_t hashVector(const std::vector<T> &v, uint64_t h) {
+  return hashBytes(v.data(), v.size() * sizeof(T), h);
+}
+uint64_t hashSplit(const train::Split &split, uint64_t h) {
+  h = hashBytes(&split.count, sizeof split.count, h);
+  return hashVector(split.labels, hashVector(split.y, hashVector(split.ids, hashVector(split.x, h))));
+}
+} // namespace
+
+bool checkSameRun(Session &session, const std::string &modelPath, const train::LoadedData &data, std::string &error) {
+  if (!session.agree(hashFile(modelPath), "model ('" + modelPath + "')", error))
+    return false;
+  const uint64_t h = hashSplit(data.test, hashSplit(data.validation, hashSplit(data.train, 1469598103934665603ull)));
+  return session.agree(h, "data set (" + data.description + ")", error);
+}
+
+std::string commSummary(const Session &session) {
+  char text[96];
+  std::snprintf(text, sizeof text, "gradient exchange %.2f ms per step",
+                session.steps ? 1e3 * session.commSeconds / double(session.steps) : 0.0);
+  return text;
+}
+
+uint64_t hashBytes(const void *data, size_t bytes, uint64_t h) {
+  const auto *p = static_cast<const unsigned char *>(data);
+  for (size_t i = 0; i < bytes; ++i)
+    h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+uint64_t hashFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return 0;
+  uint64_t h = 1469598103934665603ull;
+  std::vector<char> buffer(1 << 16);
+  while (in) {
+    in.read(buffer.data(), std::streamsize(buffer.size()));
+    h = hashBytes(buffer.data(), size_t(in.gcount()), h);
+  }
+  return h;
+}
+
+} // namespace rnnc::distributed
