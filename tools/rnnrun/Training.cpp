@@ -236,9 +236,10 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
     if (result == train::TrainResult::Failed)
       return fail(error);
     if (result == train::TrainResult::Interrupted) {
-      std::cerr << "rnnrun: interrupted at epoch " << progress.epoch + 1 << ", step " << progress.step
-                << "; checkpoint written to " << trainer.checkpointPath << " (continue with --resume --checkpoint "
-                << trainer.checkpointPath << ")\n";
+      if (!follower) // rank 0 alone reports (the other ranks write no checkpoint)
+        std::cerr << "rnnrun: interrupted at epoch " << progress.epoch + 1 << ", step " << progress.step
+                  << "; checkpoint written to " << trainer.checkpointPath << " (continue with --resume --checkpoint "
+                  << trainer.checkpointPath << ")\n";
       status = kExitInterrupted;
     }
   }
