@@ -236,10 +236,9 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
     if (result == train::TrainResult::Failed)
       return fail(error);
     if (result == train::TrainResult::Interrupted) {
-      if (!follower) // rank 0 alone reports (the other ranks write no checkpoint)
-        std::cerr << "rnnrun: interrupted at epoch " << progress.epoch + 1 << ", step " << progress.step
-                  << "; checkpoint written to " << trainer.checkpointPath << " (continue with --resume --checkpoint "
-                  << trainer.checkpointPath << ")\n";
+      std::cerr << "rnnrun: interrupted at epoch " << progress.epoch + 1 << ", step " << progress.step
+                << "; checkpoint written to " << trainer.checkpointPath << " (continue with --resume --checkpoint "
+                << trainer.checkpointPath << ")\n";
       status = kExitInterrupted;
     }
   }
