@@ -166,10 +166,11 @@ TrainResult Trainer::train(const SplitView &train, const SplitView &validation, 
       targets[0] = train.labels ? static_cast<const void *>(batchLabels_.data()) : batchY_.data();
       float loss = 0;
       int32_t status;
+      bool stopAgreed = false; // with a step of the caller's: whether any rank asked to stop, by this step
       if (options.step) {
-        bool interrupted = io::cancelRequested();
-        status = options.step(n, inputs, targets, &loss, interrupted);
-        if (interrupted)
+        stopAgreed = io::cancelRequested();
+        status = options.step(n, inputs, targets, &loss, stopAgreed);
+        if (stopAgreed)
           io::gCancel = true;
       } else {
         status = model_.trainStep(instance_, n, inputs, targets, &loss);
@@ -205,7 +206,9 @@ TrainResult Trainer::train(const SplitView &train, const SplitView &validation, 
                      (long long)epoch + 1, (long long)options.epochs, (long long)step + 1, (long long)steps,
                      lossSum / samples, rate, clock((epochSamples - from - n) / std::max(rate, 1e-9)).c_str());
       }
-      if (io::cancelRequested()) {
+      // A signal that arrives after the step's agreement waits for the next
+      // step: every rank stops after the same one.
+      if (options.step ? stopAgreed : io::cancelRequested()) {
         if (!options.quiet && terminal)
           print("\n");
         return interrupt();
@@ -219,7 +222,13 @@ TrainResult Trainer::train(const SplitView &train, const SplitView &validation, 
     progress.epoch = epoch + 1;
     progress.step = 0;
     progress.samples = 0;
-    if (validation.count > 0 && !evaluate(validation, batch, record.validation, error))
+    // With a step of the caller's (data-parallel), the ranks decide together
+    // whether to stop, after a step; a rank that left the validation alone on
+    // its own signal would leave the others waiting in the next step.
+    pollCancel_ = !options.step;
+    const bool validated = validation.count == 0 || evaluate(validation, batch, record.validation, error);
+    pollCancel_ = true;
+    if (!validated)
       return io::cancelRequested() ? interrupt() : TrainResult::Failed;
     if (!options.quiet) {
       std::string line = terminal ? "\r\033[K" : "";
@@ -284,7 +293,7 @@ bool Trainer::predict(const SplitView &split, int64_t batch, std::vector<float> 
   std::iota(order.begin(), order.end(), 0);
   auto start = std::chrono::steady_clock::now();
   for (int64_t from = 0; from < split.count; from += batch) {
-    if (io::cancelRequested()) {
+    if (pollCancel_ && io::cancelRequested()) {
       error = "interrupted after " + std::to_string(from) + " of " + std::to_string(split.count) + " samples";
       return false;
     }

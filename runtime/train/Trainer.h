@@ -137,6 +137,7 @@ private:
   const void *context_;
   std::vector<float> bestParams_;
   bool lastWasBest_ = false;
+  bool pollCancel_ = true; ///< predict() stops on SIGINT / SIGTERM
   std::vector<float> batchX_, batchY_;
   std::vector<int32_t> batchIds_, batchLabels_;
 };

@@ -75,7 +75,7 @@ void Session::watch() {
       continue;
     const double waited = monotonic() - since;
     const bool stopping = io::cancelRequested();
-    if ((stopping && waited > 5) || waited > timeout_) {
+    if ((stopping && waited > std::max(5.0, 3 * longestStep_.load())) || waited > timeout_) {
       char text[256];
       std::snprintf(text, sizeof text,
                     "rnnrun: error: rank %d: the other ranks did not answer for %.0f s%s; one has probably died; "
@@ -105,6 +105,16 @@ void Session::abort(int code) {
   std::_Exit(code);
 }
 
+int Session::finish(int status) {
+  int all = status;
+  // Not under the watchdog: rank 0 may take long (the test split, the report),
+  // and mpirun ends the followers if it dies.
+  if (int code = MPI_Allreduce(&status, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD); code != MPI_SUCCESS)
+    communicationFailed(rank_, code, "MPI_Allreduce of the exit status");
+  finished_ = true;
+  return all;
+}
+
 bool Session::agree(uint64_t value, const std::string &what, std::string &error) {
   std::vector<unsigned long long> all(size_);
   unsigned long long mine = value;
@@ -125,6 +135,7 @@ bool Session::agree(uint64_t value, const std::string &what, std::string &error)
 
 int32_t Session::step(runtime::Model &model, rnnc_instance *instance, int32_t threads, int64_t batch,
                       const void *const *inputs, const void *const *targets, float *loss, bool &interrupted) {
+  const auto stepStart = std::chrono::steady_clock::now();
   const rnnc_model_info &info = model.info();
   const int64_t params = info.param_elements, record = params + 1; // a chunk's gradient, then its loss
   const int64_t chunks = std::min<int64_t>(batch, int64_t(size_) * threads);
@@ -185,7 +196,9 @@ int32_t Session::step(runtime::Model &model, rnnc_instance *instance, int32_t th
     total += double(recv_[k * record + params]) * chunkRows[k];
   }
   *loss = float(total / batch);
-  return model.applyGradients(instance, int32_t(chunks), grads.data(), chunkRows.data());
+  const int32_t status = model.applyGradients(instance, int32_t(chunks), grads.data(), chunkRows.data());
+  longestStep_ = std::max(longestStep_.load(), std::chrono::duration<double>(std::chrono::steady_clock::now() - stepStart).count());
+  return status;
 }
 
 namespace {

@@ -39,6 +39,13 @@ public:
   void barrier();
   /// Ends the job after a failure on this rank (all ranks stop).
   [[noreturn]] void abort(int code);
+  /// The orderly end, once every rank is past training (completed, or
+  /// stopped after the same step): waits for every rank (the followers for
+  /// rank 0's checkpoint, test and report), with no watchdog, and returns the
+  /// highest of the ranks' exit statuses, which every rank then exits with
+  /// (after MPI_Finalize, in the destructor).
+  int finish(int status);
+  bool finished() const { return finished_; }
 
   /// One data-parallel step of a global batch of `batch` rows (every rank
   /// passes the whole batch; it runs its rows): rank r runs chunks r*T ..
@@ -56,11 +63,15 @@ private:
   template <class F> int collective(F call);
   void watch();
   int rank_ = 0, size_ = 1;
-  /// The watchdog: a collective still waiting 5 s after a stop signal (mpirun
+  /// The watchdog: a collective still waiting after a stop signal (mpirun
   /// sends SIGTERM to the survivors when a rank dies, and they would wait for
-  /// it forever), or after RNNC_DISTRIBUTED_TIMEOUT seconds (default 600),
-  /// ends the process with a message.
+  /// it forever) for 5 s or 3 times the longest step so far, whichever is
+  /// longer (the others may still be computing their share of the step), or
+  /// after RNNC_DISTRIBUTED_TIMEOUT seconds (default 600), ends the process
+  /// with a message.
   std::atomic<double> collectiveSince_{0}; ///< 0: not in a collective
+  std::atomic<double> longestStep_{0};
+  bool finished_ = false;
   std::atomic<bool> done_{false};
   double timeout_ = 600;
   std::thread watchdog_;

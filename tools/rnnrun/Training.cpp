@@ -97,10 +97,10 @@ int predict(runtime::Model &model, rnnc_instance *instance, train::Trainer &trai
   return kExitOk;
 }
 
-} // namespace
-
-int runTraining(runtime::Model &model, const po::variables_map &vm, const std::string &modelPath, double loadSeconds,
-                distributed::Session *session) {
+/// runTraining; `trained` is set once training has returned on this rank
+/// without a failure (under mpirun, every rank is then at the same step).
+int trainAndReport(runtime::Model &model, const po::variables_map &vm, const std::string &modelPath,
+                   double loadSeconds, distributed::Session *session, bool &trained) {
   const bool follower = session && session->rank() != 0; // a rank other than 0: trains, writes and prints nothing
   const auto wallStart = std::chrono::steady_clock::now();
   const rnnc_model_info &info = model.info();
@@ -235,12 +235,19 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
     train::TrainResult result = trainer.train(data.train, data.validation, options, progress, report.history, error);
     if (result == train::TrainResult::Failed)
       return fail(error);
+    trained = true;
     if (result == train::TrainResult::Interrupted) {
-      std::cerr << "rnnrun: interrupted at epoch " << progress.epoch + 1 << ", step " << progress.step
-                << "; checkpoint written to " << trainer.checkpointPath << " (continue with --resume --checkpoint "
-                << trainer.checkpointPath << ")\n";
+      if (!follower) { // rank 0 wrote the checkpoint; the others stopped after the same step and say nothing
+        std::ostringstream line; // one write: mpirun's output forwarding does not cut it
+        line << "rnnrun: interrupted at epoch " << progress.epoch + 1 << ", step " << progress.step
+             << "; checkpoint written to " << trainer.checkpointPath << " (continue with --resume --checkpoint "
+             << trainer.checkpointPath << ")\n";
+        std::cerr << line.str() << std::flush;
+      }
       status = kExitInterrupted;
     }
+  } else {
+    trained = true;
   }
 
   if (follower)
@@ -291,4 +298,15 @@ int runTraining(runtime::Model &model, const po::variables_map &vm, const std::s
       !io::writeFileAtomically(vm["plot"].as<std::string>(), io::OutputKind::Svg, train::reportSvg(report), error))
     return fail("--plot: " + error);
   return status;
+}
+
+} // namespace
+
+int runTraining(runtime::Model &model, const po::variables_map &vm, const std::string &modelPath, double loadSeconds,
+                distributed::Session *session) {
+  bool trained = false;
+  const int status = trainAndReport(model, vm, modelPath, loadSeconds, session, trained);
+  // Past training every rank ends together: the followers wait for rank 0
+  // (its checkpoint, test and report) and all exit with the same status.
+  return session && trained ? session->finish(status) : status;
 }

@@ -204,12 +204,15 @@ int main(int argc, char **argv) {
       session = std::make_unique<rnnc::distributed::Session>(&argc, &argv);
     rnnc::train::installInterruptHandlers(); // again: MPI_Init may have replaced them
     const int status = runTraining(*model, vm, path, loadMs / 1e3, session.get());
-    if (session && session->size() > 1 && status != kExitOk && status != 3)
-      session->abort(status); // the other ranks may be waiting for this one: end them all
-    if (session && status == 3) { // interrupted: mpirun is ending the job; MPI_Finalize would wait for it
+    // Past training the ranks agreed on the status (Session::finish) and end
+    // together, through MPI_Finalize. Before it, this rank failed alone or
+    // was interrupted while the others may be waiting for it.
+    if (session && !session->finished() && session->size() > 1 && status == 3) {
       std::cout.flush(), std::cerr.flush();
-      std::_Exit(status);
+      std::_Exit(status); // interrupted while loading: the others were signalled too
     }
+    if (session && !session->finished() && session->size() > 1 && status != kExitOk)
+      session->abort(status); // the other ranks may be waiting for this one: end them all
     return status;
   }
 

@@ -11,7 +11,9 @@ distributed.py kill MODEL DATA_DIR WORK
 distributed.py mismatch MODEL OTHER_MODEL DATA_DIR WORK
   rank 1 loads OTHER_MODEL: both are refused before training.
 distributed.py interrupt MODEL DATA_DIR WORK
-  SIGINT to mpirun: rank 0 writes a checkpoint and rnnrun exits 3.
+  SIGINT to mpirun: rank 0 alone writes a checkpoint and says so.
+distributed.py interrupt-ranks MODEL DATA_DIR WORK
+  SIGTERM to every rank: the same, and mpirun exits 3.
 """
 import hashlib
 import os
@@ -121,12 +123,20 @@ def mismatch(model, other, data, work, other_data=None):
         print("TRAINED ANYWAY")
 
 
-def interrupt(model, data, work):
-    ck = os.path.join(work, "int.safetensors")
-    cmd = mpirun(2, ["rnnrun", model, "--data-dir", data, "--epochs", "100000", "--checkpoint", ck])
-    # mpirun passes Ctrl-C on as SIGTERM and sends SIGKILL this many seconds
-    # later (default 1): time for rank 0 to finish the step and the checkpoint.
-    env = dict(mpi_env(), OMPI_MCA_odls_base_sigkill_timeout="30")
+def interrupt(model, data, work, target="mpirun"):
+    """SIGINT to mpirun (Ctrl-C), or SIGTERM to every rank (what a batch system
+    sends): all ranks stop after the same step, rank 0 alone writes the
+    checkpoint and says so, once, and every rank exits 3 after MPI_Finalize."""
+    ck = os.path.join(work, "int-%s.safetensors" % target)
+    # -q: mpirun reads no output while it waits to signal the ranks (below);
+    # rank 0's epoch lines would fill the pipe and block it.
+    cmd = mpirun(2, ["rnnrun", model, "--data-dir", data, "--epochs", "100000", "--checkpoint", ck, "-q"])
+    # On Ctrl-C mpirun sends SIGCONT, waits odls_base_sigkill_timeout seconds
+    # (default 1), sends SIGTERM, waits as long again, then SIGKILL: the ranks
+    # have that long to finish the step and the checkpoint.
+    env = dict(mpi_env(), OMPI_MCA_odls_base_sigkill_timeout="5")
+    if os.path.exists(ck):  # from an earlier run: wait for this run's
+        os.remove(ck)
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
     while not os.path.exists(ck):
@@ -135,17 +145,27 @@ def interrupt(model, data, work):
             sys.exit("no checkpoint appeared")
         time.sleep(0.1)
     os.remove(ck)
-    p.send_signal(signal.SIGINT)
+    if target == "mpirun":
+        p.send_signal(signal.SIGINT)
+    else:
+        ranks = subprocess.run(["pgrep", "-P", str(p.pid), "-x", "rnnrun"], capture_output=True, text=True).stdout.split()
+        if len(ranks) != 2:
+            p.kill()
+            sys.exit("expected 2 rank processes under mpirun, found %r" % ranks)
+        for rank in ranks:
+            os.kill(int(rank), signal.SIGTERM)
     try:
         out, _ = p.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         p.kill()
-        sys.exit("HANG after SIGINT")
-    # Every rank exits 3; mpirun itself reports a job ended by the user as 1.
+        sys.exit("HANG after the signal")
+    # Open MPI's mpirun exits 1 for a job it ended on Ctrl-C, whatever the
+    # ranks' status; when the ranks were signalled, it exits with theirs.
     print("mpirun exit code %d" % p.returncode)
-    print("\n".join(l for l in out.splitlines() if l.startswith("rnnrun: interrupted")))
+    lines = [l for l in out.splitlines() if l.startswith("rnnrun:")]
+    print("\n".join(lines) if lines else "(no line from rnnrun)\n" + out)
     print("checkpoint written" if os.path.exists(ck) else "NO CHECKPOINT")
-    run(["rnnrun", model, "--data-dir", data, "--resume", "--checkpoint", ck, "--epochs", "1", "-q"], check=False)
+    p = run(["rnnrun", model, "--data-dir", data, "--resume", "--checkpoint", ck, "--epochs", "1", "-q"], check=False)
     p = run(["rnnrun", model, "--data-dir", data, "--eval", "--checkpoint", ck, "-q"])
     print("checkpoint resumes" if "| test" in p.stdout else "checkpoint unusable")
 
@@ -154,4 +174,5 @@ if __name__ == "__main__":
     what, args = sys.argv[1], sys.argv[2:]
     {"determinism": lambda: determinism(args[0], args[1], args[2], args[3], args[4], args[5:]),
      "kill": lambda: kill(*args), "mismatch": lambda: mismatch(*args),
-     "mismatch-data": lambda: mismatch(args[0], args[0], args[1], args[3], args[2]), "interrupt": lambda: interrupt(*args)}[what]()
+     "mismatch-data": lambda: mismatch(args[0], args[0], args[1], args[3], args[2]), "interrupt": lambda: interrupt(*args),
+     "interrupt-ranks": lambda: interrupt(*args, target="ranks")}[what]()
