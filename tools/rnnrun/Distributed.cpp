@@ -1,6 +1,7 @@
 //===- Distributed.cpp - Data-parallel training over MPI ------------------===//
 #include "tools/rnnrun/Distributed.h"
 
+#include "runtime/support/Checksum.h"
 #include "runtime/train/Trainer.h"
 
 #include <mpi.h>
@@ -115,7 +116,7 @@ int Session::finish(int status) {
   return all;
 }
 
-bool Session::agree(uint64_t value, const std::string &what, std::string &error) {
+bool Session::agree(uint64_t value, const std::string &difference, std::string &error) {
   std::vector<unsigned long long> all(size_);
   unsigned long long mine = value;
   if (int code = collective([&] {
@@ -129,8 +130,47 @@ bool Session::agree(uint64_t value, const std::string &what, std::string &error)
       differing += (differing.empty() ? "" : ", ") + std::to_string(r);
   if (differing.empty())
     return true;
-  error = "rank " + differing + " loaded a different " + what + " from rank 0's; every rank must run the same";
+  error = "rank " + differing + " " + difference + "; every rank must run the same";
   return false;
+}
+
+void Session::broadcast(void *data, size_t bytes) {
+  auto *p = static_cast<char *>(data);
+  for (size_t done = 0; done < bytes;) { // MPI counts are int: pieces of 1 GB
+    const int n = int(std::min<size_t>(bytes - done, size_t(1) << 30));
+    if (int code = collective([&] { return MPI_Bcast(p + done, n, MPI_BYTE, 0, MPI_COMM_WORLD); }); code != MPI_SUCCESS)
+      communicationFailed(rank_, code, "MPI_Bcast of the training split");
+    done += size_t(n);
+  }
+}
+
+int Session::shareData(train::LoadedData &data, int status) {
+  train::Split &split = data.train;
+  long long header[5] = {status, split.count, split.inputWidth, split.idInputs, split.labelTargets};
+  broadcast(header, sizeof header);
+  if (header[0] != 0) {
+    finished_ = true;
+    return int(header[0]);
+  }
+  if (rank_ != 0) {
+    split = train::Split();
+    split.count = header[1];
+    split.inputWidth = header[2];
+    split.idInputs = header[3] != 0;
+    split.labelTargets = header[4] != 0;
+    (split.idInputs ? split.ids.resize(size_t(split.count * split.inputWidth))
+                    : split.x.resize(size_t(split.count * split.inputWidth)));
+    (split.labelTargets ? split.labels.resize(size_t(split.count)) : split.y.resize(size_t(split.count)));
+  }
+  if (split.idInputs)
+    broadcast(split.ids.data(), split.ids.size() * sizeof(int32_t));
+  else
+    broadcast(split.x.data(), split.x.size() * sizeof(float));
+  if (split.labelTargets)
+    broadcast(split.labels.data(), split.labels.size() * sizeof(int32_t));
+  else
+    broadcast(split.y.data(), split.y.size() * sizeof(float));
+  return 0;
 }
 
 int32_t Session::step(runtime::Model &model, rnnc_instance *instance, int32_t threads, int64_t batch,
@@ -201,21 +241,13 @@ int32_t Session::step(runtime::Model &model, rnnc_instance *instance, int32_t th
   return status;
 }
 
-namespace {
-template <class T> uint64_t hashVector(const std::vector<T> &v, uint64_t h) {
-  return hashBytes(v.data(), v.size() * sizeof(T), h);
-}
-uint64_t hashSplit(const train::Split &split, uint64_t h) {
-  h = hashBytes(&split.count, sizeof split.count, h);
-  return hashVector(split.labels, hashVector(split.y, hashVector(split.ids, hashVector(split.x, h))));
-}
-} // namespace
-
-bool checkSameRun(Session &session, const std::string &modelPath, const train::LoadedData &data, std::string &error) {
-  if (!session.agree(hashFile(modelPath), "model ('" + modelPath + "')", error))
+bool checkSameRun(Session &session, const std::string &modelPath, const std::string &options, std::string &error) {
+  if (!session.agree(hashFile(modelPath), "loaded a different model ('" + modelPath + "') from rank 0's", error))
     return false;
-  const uint64_t h = hashSplit(data.test, hashSplit(data.validation, hashSplit(data.train, 1469598103934665603ull)));
-  return session.agree(h, "data set (" + data.description + ")", error);
+  return session.agree(io::fnv1a64(options.data(), options.size()),
+                       "was started with other options than rank 0 (rank 0 alone reads the data, and every rank "
+                       "must train the same way; this rank's: " + options + ")",
+                       error);
 }
 
 std::string commSummary(const Session &session) {
@@ -225,22 +257,15 @@ std::string commSummary(const Session &session) {
   return text;
 }
 
-uint64_t hashBytes(const void *data, size_t bytes, uint64_t h) {
-  const auto *p = static_cast<const unsigned char *>(data);
-  for (size_t i = 0; i < bytes; ++i)
-    h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
-
 uint64_t hashFile(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return 0;
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = io::fnv1a64(nullptr, 0);
   std::vector<char> buffer(1 << 16);
   while (in) {
     in.read(buffer.data(), std::streamsize(buffer.size()));
-    h = hashBytes(buffer.data(), size_t(in.gcount()), h);
+    h = io::fnv1a64(buffer.data(), size_t(in.gcount()), h);
   }
   return h;
 }

@@ -32,9 +32,15 @@ public:
   int rank() const { return rank_; }
   int size() const { return size_; }
 
-  /// Every rank's `value` equals rank 0's; otherwise sets `error` (naming the
-  /// ranks that differ and `what`) on every rank and returns false.
-  bool agree(uint64_t value, const std::string &what, std::string &error);
+  /// Every rank's `value` equals rank 0's; otherwise sets `error` on every
+  /// rank ("rank 1, 2 " + `difference`) and returns false.
+  bool agree(uint64_t value, const std::string &difference, std::string &error);
+  /// Data loaded once: rank 0 passes its `status` (0: `data` loaded) and
+  /// sends its training split; the other ranks, which read no data, receive
+  /// it into `data.train` (their validation and test splits stay empty: rank
+  /// 0 alone evaluates). Returns rank 0's status on every rank; when it is not
+  /// 0 the ranks end together (finished()).
+  int shareData(train::LoadedData &data, int status);
   /// Waits for every rank.
   void barrier();
   /// Ends the job after a failure on this rank (all ranks stop).
@@ -61,6 +67,8 @@ public:
 private:
   /// Runs `call` (a collective) under the watchdog.
   template <class F> int collective(F call);
+  /// MPI_Bcast of rank 0's bytes, under the watchdog.
+  void broadcast(void *data, size_t bytes);
   void watch();
   int rank_ = 0, size_ = 1;
   /// The watchdog: a collective still waiting after a stop signal (mpirun
@@ -79,14 +87,13 @@ private:
 };
 
 /// Refuses a run whose ranks loaded a different model (file bytes of
-/// `modelPath`) or different data (every split's samples) from rank 0's.
-bool checkSameRun(Session &session, const std::string &modelPath, const train::LoadedData &data, std::string &error);
+/// `modelPath`) from rank 0's, or were given other options than rank 0
+/// (`options`: the flags that decide the data and the training, as text).
+bool checkSameRun(Session &session, const std::string &modelPath, const std::string &options, std::string &error);
 /// "communication 12.3 ms per step" for the report.
 std::string commSummary(const Session &session);
 
-/// FNV-1a over bytes, to compare what ranks loaded.
-uint64_t hashBytes(const void *data, size_t bytes, uint64_t h = 1469598103934665603ull);
-/// The hash of a file's bytes (0 if it cannot be read).
+/// The FNV-1a hash (io::fnv1a64) of a file's bytes (0 if it cannot be read).
 uint64_t hashFile(const std::string &path);
 
 } // namespace rnnc::distributed

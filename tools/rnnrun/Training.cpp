@@ -97,6 +97,33 @@ int predict(runtime::Model &model, rnnc_instance *instance, train::Trainer &trai
   return kExitOk;
 }
 
+/// The flags that decide the data and the training, as text: every rank of
+/// a data-parallel run must be given the same.
+std::string runOptions(const po::variables_map &vm) {
+  std::ostringstream out;
+  for (const char *name : {"data", "data-dir", "limit", "seed", "missing", "na-values", "batch", "epochs", "lr",
+                           "drop-last", "threads", "resume", "plan", "target-cpu", "opt"}) {
+    if (!vm.count(name))
+      continue;
+    const boost::any &value = vm[name].value();
+    out << (out.tellp() > 0 ? " --" : "--") << name;
+    if (const auto *v = boost::any_cast<std::string>(&value))
+      out << " " << *v;
+    else if (const auto *v = boost::any_cast<std::vector<std::string>>(&value))
+      for (const std::string &item : *v)
+        out << " " << item;
+    else if (const auto *v = boost::any_cast<int64_t>(&value))
+      out << " " << *v;
+    else if (const auto *v = boost::any_cast<uint64_t>(&value))
+      out << " " << *v;
+    else if (const auto *v = boost::any_cast<int32_t>(&value))
+      out << " " << *v;
+    else if (const auto *v = boost::any_cast<float>(&value))
+      out << " " << *v;
+  }
+  return out.str();
+}
+
 /// runTraining; `trained` is set once training has returned on this rank
 /// without a failure (under mpirun, every rank is then at the same step).
 int trainAndReport(runtime::Model &model, const po::variables_map &vm, const std::string &modelPath,
@@ -166,14 +193,26 @@ int trainAndReport(runtime::Model &model, const po::variables_map &vm, const std
     saved = ckpt.metadata;
   }
   const bool fromCheckpoint = predicting && (saved.count("vocab") || saved.count("normalization"));
-  if (follower) // rank 0 loads first (and writes the cache), the others read what it wrote
-    session->barrier();
-  if (!(fromCheckpoint ? train::bindData(info, flags, data, error) : train::loadData(info, flags, data, error)))
+  if (session && (predicting || evalOnly))
+    return fail("--eval and --predict run in one process: add --no-distributed or run them without mpirun");
+  if (session && !distributed::checkSameRun(*session, modelPath, runOptions(vm), error))
     return fail(error);
-  if (session && !follower)
-    session->barrier();
-  if (session && !distributed::checkSameRun(*session, modelPath, data, error))
+  if (session) {
+    // Rank 0 alone reads the data (and builds the IMDB cache) and sends the
+    // training split to the others, which read nothing: the steps' shuffle is
+    // global, so each rank's rows change every epoch. Rank 0 alone evaluates.
+    int status = kExitOk;
+    if (!follower && !train::loadData(info, flags, data, error))
+      status = fail(error);
+    train::DataFlags bound = flags;
+    bound.dataDir.clear(); // the followers need not have the data directory
+    if (follower && !train::bindData(info, bound, data, error))
+      status = fail(error); // the model's own binding: rank 0 fails the same way
+    if (const int shared = session->shareData(data, status); shared != kExitOk)
+      return follower ? shared : status;
+  } else if (!(fromCheckpoint ? train::bindData(info, flags, data, error) : train::loadData(info, flags, data, error))) {
     return fail(error);
+  }
   options.metadata = data.metadata;
   if (!flags.quiet && !fromCheckpoint)
     std::cerr << data.description << "\n";
@@ -203,8 +242,6 @@ int trainAndReport(runtime::Model &model, const po::variables_map &vm, const std
   }
   train::Trainer trainer(model, instance, data.loss, data.classes, train::denormalizeTarget, &data);
   if (session) {
-    if (predicting || evalOnly)
-      return fail("--eval and --predict run in one process: add --no-distributed or run them without mpirun");
     options.step = [&, threads](int64_t n, const void *const *in, const void *const *tg, float *loss, bool &stop) {
       return session->step(model, instance, threads, n, in, tg, loss, stop);
     };

@@ -5,6 +5,8 @@ distributed.py determinism MODEL DATA_DIR WORK RANKS THREADS [rnnrun flags...]
   with one process of RANKS*THREADS threads, and compares the checkpoints bit
   for bit; then resumes the N-rank checkpoint for one more epoch on a
   different number of ranks and in one process and compares those.
+distributed.py shared-data MODEL DATA_DIR WORK
+  rank 1 has no data set (rank 0 sends the training split) and writes no cache.
 distributed.py kill MODEL DATA_DIR WORK
   kills one of 2 ranks with SIGKILL mid-training: mpirun must end within
   seconds, saying which rank died, with the last checkpoint intact.
@@ -77,6 +79,28 @@ def determinism(model, data, work, ranks, threads, extra):
     run(mpirun(r2, common + ["--epochs", "3", "--resume", "--threads", str(t2), "--checkpoint", res_par]))
     run(common + ["--epochs", "3", "--resume", "--threads", str(total), "--checkpoint", res_one])
     same(res_par, res_one, "resumed on %d ranks x %d threads == 1 process" % (r2, t2))
+
+
+def shared_data(model, data, work):
+    """Rank 0 alone reads the data set (and writes the IMDB cache): rank 1
+    runs where there is no data set and with a cache directory of its own, and
+    must still train, to the checkpoint of one process of 2 threads."""
+    empty = os.path.join(work, "nodata")
+    os.makedirs(empty, exist_ok=True)
+    caches = [os.path.join(work, "cache0"), os.path.join(work, "cache1")]
+    par, one = os.path.join(work, "shared.safetensors"), os.path.join(work, "shared_one.safetensors")
+    common = ["rnnrun", model, "--seed", "3", "--epochs", "2", "--checkpoint", par]
+    rank = lambda data_dir, cache: ["env", "RNN_DATA_DIR=" + data_dir, "XDG_CACHE_HOME=" + cache] + common
+    p = run(["mpirun", "--oversubscribe", "-np", "1"] + rank(data, caches[0]) + [":", "-np", "1"] +
+            rank(os.path.join(empty, "missing"), caches[1]), check=False)
+    if p.returncode != 0:
+        sys.exit("FAILED (%d): rank 1 without the data set\n%s\n%s" % (p.returncode, p.stdout, p.stderr))
+    print("rank 1 trained without the data set")
+    read = [os.path.join(d, f) for d, _, files in os.walk(caches[1]) for f in files]
+    print("rank 1 wrote no cache" if not read else "rank 1 wrote %r" % read)
+    run(["env", "RNN_DATA_DIR=" + data, "XDG_CACHE_HOME=" + caches[0], "rnnrun", model, "--seed", "3", "--epochs", "2",
+         "--threads", "2", "--checkpoint", one])
+    same(par, one, "rank 0 sent the data: 2 ranks x 1 thread == 1 process x 2 threads")
 
 
 def kill(model, data, work):
@@ -173,6 +197,6 @@ def interrupt(model, data, work, target="mpirun"):
 if __name__ == "__main__":
     what, args = sys.argv[1], sys.argv[2:]
     {"determinism": lambda: determinism(args[0], args[1], args[2], args[3], args[4], args[5:]),
-     "kill": lambda: kill(*args), "mismatch": lambda: mismatch(*args),
+     "kill": lambda: kill(*args), "shared-data": lambda: shared_data(*args), "mismatch": lambda: mismatch(*args),
      "mismatch-data": lambda: mismatch(args[0], args[0], args[1], args[3], args[2]), "interrupt": lambda: interrupt(*args),
      "interrupt-ranks": lambda: interrupt(*args, target="ranks")}[what]()
