@@ -109,19 +109,29 @@ void optimizeModule(Module &module, TargetMachine &machine, int optLevel) {
   passes.run(module, mam);
 }
 
-bool emitFile(Module &module, TargetMachine &machine, FileKind kind, const std::string &path, std::string &error) {
-  std::error_code ec;
-  raw_fd_ostream out(path, ec, sys::fs::OF_None);
-  if (ec) {
-    error = "cannot write '" + path + "': " + ec.message();
-    return false;
-  }
+bool emitToMemory(Module &module, TargetMachine &machine, FileKind kind, SmallVectorImpl<char> &bytes,
+                  std::string &error) {
+  raw_svector_ostream out(bytes);
   legacy::PassManager passes;
   if (machine.addPassesToEmitFile(passes, out, nullptr, kind == FileKind::Object ? CGFT_ObjectFile : CGFT_AssemblyFile)) {
     error = "the target cannot emit this file type";
     return false;
   }
   passes.run(module);
+  return true;
+}
+
+bool emitFile(Module &module, TargetMachine &machine, FileKind kind, const std::string &path, std::string &error) {
+  SmallVector<char, 0> bytes;
+  if (!emitToMemory(module, machine, kind, bytes, error))
+    return false;
+  std::error_code ec;
+  raw_fd_ostream out(path, ec, sys::fs::OF_None);
+  if (ec) {
+    error = "cannot write '" + path + "': " + ec.message();
+    return false;
+  }
+  out.write(bytes.data(), bytes.size());
   out.flush();
   if (out.has_error()) {
     error = "cannot write '" + path + "'";

@@ -3,6 +3,7 @@
 
 #include "compiler/codegen/Codegen.h"
 
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/Target/TargetMachine.h"
 
 #include <memory>
@@ -20,6 +21,9 @@ std::unique_ptr<llvm::TargetMachine> createTargetMachine(const std::string &cpu,
 void optimizeModule(llvm::Module &module, llvm::TargetMachine &machine, int optLevel);
 
 enum class FileKind { Object, Assembly };
+/// The module as an object file or assembly, in memory.
+bool emitToMemory(llvm::Module &module, llvm::TargetMachine &machine, FileKind kind, llvm::SmallVectorImpl<char> &bytes,
+                  std::string &error);
 /// Writes the module as an object file or assembly. Returns false and sets
 /// `error` on failure.
 bool emitFile(llvm::Module &module, llvm::TargetMachine &machine, FileKind kind, const std::string &path,

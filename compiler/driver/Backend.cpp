@@ -7,6 +7,7 @@
 #include "compiler/plan/ImperativePlan.h"
 #include "compiler/plan/SymbolicPlan.h"
 #include "compiler/support/Diagnostics.h"
+#include "runtime/support/OutputFile.h"
 
 #include "llvm/IR/Verifier.h"
 
@@ -98,20 +99,28 @@ bool compileGraph(const ir::Graph &graph, const BackendOptions &options, Compile
 
 bool writeOutput(CompiledModule &compiled, OutputKind kind, const std::string &path, std::string &error) {
   switch (kind) {
-  case OutputKind::LLVM: {
-    std::error_code ec;
-    llvm::raw_fd_ostream out(path, ec, llvm::sys::fs::OF_Text);
-    if (ec) {
-      error = "cannot write '" + path + "': " + ec.message();
+  case OutputKind::LLVM:
+  case OutputKind::Object:
+  case OutputKind::Assembly: {
+    // Made in memory, then written atomically (io::AtomicFile): the target
+    // names the old file or the whole new one, never a part of it.
+    llvm::SmallVector<char, 0> bytes;
+    if (kind == OutputKind::LLVM) {
+      llvm::raw_svector_ostream text(bytes);
+      compiled.module->print(text, nullptr);
+    } else if (!codegen::emitToMemory(*compiled.module, *compiled.machine,
+                                      kind == OutputKind::Object ? codegen::FileKind::Object : codegen::FileKind::Assembly,
+                                      bytes, error)) {
       return false;
     }
-    compiled.module->print(out, nullptr);
-    return true;
+    if (path == "-") {
+      llvm::outs().write(bytes.data(), bytes.size());
+      llvm::outs().flush();
+      return true;
+    }
+    return io::writeFileAtomically(path, kind == OutputKind::Object ? io::OutputKind::Object : io::OutputKind::Text,
+                                   std::string(bytes.data(), bytes.size()), error);
   }
-  case OutputKind::Object:
-    return codegen::emitFile(*compiled.module, *compiled.machine, codegen::FileKind::Object, path, error);
-  case OutputKind::Assembly:
-    return codegen::emitFile(*compiled.module, *compiled.machine, codegen::FileKind::Assembly, path, error);
   case OutputKind::SharedLibrary: {
     llvm::SmallString<128> object;
     int fd = -1;

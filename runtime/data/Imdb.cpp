@@ -2,6 +2,7 @@
 #include "runtime/data/Imdb.h"
 
 #include "runtime/support/Cancel.h"
+#include "runtime/support/Checksum.h"
 #include "runtime/support/InputFile.h"
 #include "runtime/support/Text.h"
 
@@ -362,13 +363,6 @@ ImdbDataset buildDataset(Reviews &reviews, const ImdbOptions &options, const Pro
 
 //===--- The cache --------------------------------------------------------===//
 
-uint64_t fnv1a(const char *data, size_t size) {
-  uint64_t hash = 14695981039346656037ull;
-  for (size_t i = 0; i < size; ++i)
-    hash = (hash ^ static_cast<unsigned char>(data[i])) * 1099511628211ull;
-  return hash;
-}
-
 /// The newest modification time of `source`; for a directory, also of the
 /// four review folders, which change when reviews are added or removed.
 int64_t sourceMtime(const std::string &source) {
@@ -395,7 +389,7 @@ std::string cacheKeyText(const std::string &source, const ImdbOptions &options) 
 
 std::string cachePath(const std::string &cacheDir, const std::string &keyText) {
   char hex[17];
-  uint64_t key = fnv1a(keyText.data(), keyText.size());
+  uint64_t key = io::fnv1a64(keyText.data(), keyText.size());
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(key));
   return (fs::path(cacheDir) / ("imdb-" + std::string(hex) + ".bin")).string();
 }
@@ -463,7 +457,7 @@ std::string encodeCache(const std::string &keyText, const ImdbDataset &dataset) 
     out.ints(split->labels);
   }
   out.text(dataset.source);
-  out.u64(fnv1a(out.bytes.data(), out.bytes.size()));
+  out.u64(io::fnv1a64(out.bytes.data(), out.bytes.size()));
   return out.bytes;
 }
 
@@ -491,7 +485,7 @@ bool decodeCache(const std::string &bytes, const std::string &keyText, ImdbDatas
   size_t body = bytes.size() - sizeof checksum;
   std::memcpy(&checksum, bytes.data() + body, sizeof checksum);
   CacheReader in{bytes, sizeof kCacheMagic, body};
-  if (checksum != fnv1a(bytes.data(), body) || in.text() != keyText)
+  if (checksum != io::fnv1a64(bytes.data(), body) || in.text() != keyText)
     return false;
   dataset.maxlen = static_cast<int64_t>(in.u64());
   uint64_t vocabSize = in.u64();
