@@ -91,7 +91,7 @@ std::string reportJson(const RunReport &r) {
   nlohmann::json epochs = nlohmann::json::array();
   for (const EpochRecord &e : r.history)
     epochs.push_back({{"epoch", e.epoch}, {"train_loss", e.trainLoss}, {"seconds", e.seconds},
-                      {"samples_per_second", e.samplesPerSecond}, {"validation", scoresJson(e.validation)}});
+                      {"samples", e.samples}, {"samples_per_second", e.samplesPerSecond}, {"validation", scoresJson(e.validation)}});
   nlohmann::json j = {{"model", r.model}, {"plan", r.plan}, {"source", r.source}, {"data", r.data},
                       {"epoch_definition", r.epochDefinition}, {"epochs", epochs},
                       {"library_bytes", r.librarySizeBytes}, {"checkpoint_bytes", r.checkpointBytes},

@@ -219,6 +219,7 @@ TrainResult Trainer::train(const SplitView &train, const SplitView &validation, 
     record.seconds = secondsSince(start);
     record.trainLoss = samples ? lossSum / samples : 0;
     record.samplesPerSecond = samples / std::max(record.seconds, 1e-9);
+    record.samples = samples;
     progress.epoch = epoch + 1;
     progress.step = 0;
     progress.samples = 0;

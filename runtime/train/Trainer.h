@@ -83,6 +83,7 @@ void initParameters(runtime::Model &model, rnnc_instance *instance, uint64_t run
 struct EpochRecord {
   int64_t epoch = 0;
   double trainLoss = 0, seconds = 0, samplesPerSecond = 0;
+  int64_t samples = 0; ///< trained in this run (a resumed epoch: the rest of it)
   Scores validation;
 };
 
