@@ -18,10 +18,11 @@ falls REPORT.json
 """
 import json
 import os
-import struct
 import sys
 
 import torch
+
+from torch_roundtrip import load_safetensors  # rnnc checkpoints as torch tensors
 
 VOCAB, MAXLEN, STEPS, FEATURES = 500, 32, 6, 3
 
@@ -51,21 +52,6 @@ class Imdb(torch.nn.Module):
 
 MODELS = {"series": (Series, lambda: torch.randn(4, STEPS, FEATURES), "x"),
           "imdb": (Imdb, lambda: torch.randint(0, VOCAB, (4, MAXLEN)), "ids")}
-
-
-def load_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    out = {}
-    for name, info in header.items():
-        if name != "__metadata__":
-            begin, end = info["data_offsets"]
-            raw = bytearray(data[8 + n + begin:8 + n + end])
-            dtype = {"F32": torch.float32, "I64": torch.int64}[info["dtype"]]
-            out[name] = torch.frombuffer(raw, dtype=dtype).reshape(info["shape"]).clone()
-    return out
 
 
 def export(out):
