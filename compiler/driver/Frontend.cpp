@@ -22,6 +22,41 @@ bool endsWith(const std::string &s, const std::string &suffix) {
 /// The largest source file accepted; larger ones are certainly not models.
 constexpr size_t kMaxSourceBytes = 16u << 20;
 
+/// Reads a source file into `diag` (for its excerpts); null after reporting
+/// why not.
+std::shared_ptr<SourceFile> readSource(const std::string &path, Diagnostics &diag) {
+  std::string error;
+  std::shared_ptr<SourceFile> file = SourceFile::read(path, error);
+  if (!file) {
+    diag.error({}, error);
+    return nullptr;
+  }
+  diag.addFile(file);
+  if (file->text().size() > kMaxSourceBytes) {
+    diag.error(file->loc(1, 1), "file is larger than 16 MiB; this is not a model description");
+    return nullptr;
+  }
+  return file;
+}
+
+/// The training stub `stubPath` lowered onto `base` (lowerStub).
+std::optional<ir::Graph> addTrainingStub(const std::string &stubPath, ir::Graph base, const std::string &baseWhat,
+                                         Diagnostics &diag) {
+  std::shared_ptr<SourceFile> file = readSource(stubPath, diag);
+  if (!file)
+    return std::nullopt;
+  std::optional<ast::File> tree = parseFile(*file, diag);
+  if (!tree)
+    return std::nullopt;
+  std::optional<ir::Graph> graph = lowerStub(*tree, file->loc(1, 1), std::move(base), baseWhat, diag);
+  if (!graph)
+    return std::nullopt;
+  std::ostringstream problems;
+  Diagnostics verifyDiag(problems);
+  RNNC_ASSERT(ir::verifyGraph(*graph, verifyDiag), "lowering a stub produces a valid graph:\n" + problems.str());
+  return graph;
+}
+
 } // namespace
 
 static bool finishFrontend(std::optional<ir::Graph> graph, const FrontendOptions &options, Diagnostics &diag,
@@ -31,6 +66,11 @@ bool runFrontend(const std::string &path, const FrontendOptions &options, Diagno
                  std::ostream &out, std::optional<ir::Graph> *graphOut) {
   const bool isOnnx = options.inputLanguage.empty() ? endsWith(path, ".onnx") : options.inputLanguage == "onnx";
   std::optional<ir::Graph> graph;
+  if (!options.trainStub.empty() && !isOnnx) {
+    diag.error({}, "--train " + options.trainStub + " adds training to an ONNX model; '" + path +
+                       "' is not one (a .rnn model declares its loss, optimizer, train and data blocks itself)");
+    return false;
+  }
   if (isOnnx) {
     if (options.emit == EmitKind::AST) {
       diag.error({}, "--emit=ast needs a .rnn model, not an ONNX model");
@@ -43,20 +83,17 @@ bool runFrontend(const std::string &path, const FrontendOptions &options, Diagno
     // verification is reported, not asserted, since the input is foreign.
     if (!ir::verifyGraph(*graph, diag))
       return false;
+    if (!options.trainStub.empty()) {
+      graph = addTrainingStub(options.trainStub, std::move(*graph), "the imported model '" + path + "'", diag);
+      if (!graph)
+        return false;
+    }
     return finishFrontend(std::move(graph), options, diag, out, graphOut);
   }
-  std::string error;
-  std::shared_ptr<SourceFile> file = SourceFile::read(path, error);
-  if (!file) {
-    diag.error({}, error);
+  std::shared_ptr<SourceFile> file = readSource(path, diag);
+  if (!file)
     return false;
-  }
-  diag.addFile(file);
   SourceLoc start = file->loc(1, 1);
-  if (file->text().size() > kMaxSourceBytes) {
-    diag.error(start, "file is larger than 16 MiB; this is not a model description");
-    return false;
-  }
 
   const bool isIR = options.inputLanguage.empty() ? endsWith(path, ".ir") : options.inputLanguage == "ir";
   if (isIR) {

@@ -22,6 +22,10 @@ struct FrontendOptions {
   std::string inputLanguage;
   /// ONNX: sizes for named dynamic dimensions (rnnc --onnx-dim NAME=N).
   std::map<std::string, int64_t> onnxDims;
+  /// ONNX: a training stub, a .rnn model file that adds the loss, optimizer,
+  /// train and data blocks to the import (rnnc --train STUB.rnn; lowerStub in
+  /// compiler/lower/Lower.h). Empty: none.
+  std::string trainStub;
   /// Append the gradient graph (compiler/passes/Autodiff.h) after lowering.
   bool autodiff = false;
 };
@@ -29,7 +33,8 @@ struct FrontendOptions {
 /// The front-end pipeline, one step per line: read -> parse -> (emit ast) ->
 /// lower (name resolution, layer expansion, shape inference) -> verify ->
 /// (emit ir). `.ir` files skip to parsing the graph IR; `.onnx` files are
-/// imported (compiler/onnx/Import.h). Errors go to `diag`;
+/// imported (compiler/onnx/Import.h), then given the training stub if there
+/// is one (parsed and lowered onto the import). Errors go to `diag`;
 /// the requested stage is printed to `out`. Returns true when every step
 /// succeeded; the graph (when the pipeline got that far) goes to `graphOut`.
 bool runFrontend(const std::string &path, const FrontendOptions &options, Diagnostics &diag,

@@ -12,6 +12,11 @@ using ir::Op;
 using ir::OpKind;
 
 void checkDataBinding(const ir::Graph &graph, Diagnostics &diag) {
+  // Values imported from elsewhere (a training stub's base) have no location.
+  auto noteAt = [&](SourceLoc loc, const std::string &message) {
+    if (loc.valid())
+      diag.note(loc, message);
+  };
   const ir::Section &data = *graph.data;
   std::vector<const Op *> inputs, targets;
   for (const Op &op : graph.ops()) {
@@ -32,7 +37,7 @@ void checkDataBinding(const ir::Graph &graph, Diagnostics &diag) {
       diag.error(data.loc, "data imdb with maxlen=" + std::to_string(maxlen) +
                                 " feeds token ids of type i32[batch," + std::to_string(maxlen) +
                                 "], but input '" + in.name + "' is " + in.type.str());
-      diag.note(in.loc, "'" + in.name + "' is declared here");
+      noteAt(in.loc, "'" + in.name + "' is declared here");
     }
     for (const Op &op : graph.ops())
       if (op.kind == OpKind::Embedding && op.operands[0] == graph.find(in.name).value()) {
@@ -41,7 +46,7 @@ void checkDataBinding(const ir::Graph &graph, Diagnostics &diag) {
           diag.error(data.loc, "data imdb has vocab=" + std::to_string(data.attrs.getInt("vocab")) +
                                     " but the embedding of '" + in.name + "' has " +
                                     std::to_string(rows) + " rows");
-          diag.note(op.loc, "the embedding is here");
+          noteAt(op.loc, "the embedding is here");
         }
       }
     if (targets.size() == 1 && !(targets[0]->type.dtype == DType::I32 && targets[0]->type.rank() == 1) &&
@@ -57,7 +62,7 @@ void checkDataBinding(const ir::Graph &graph, Diagnostics &diag) {
     diag.error(data.loc, "data csv with window=" + std::to_string(window) +
                               " feeds f32[batch," + std::to_string(window) +
                               ",features], but input '" + in.name + "' is " + in.type.str());
-    diag.note(in.loc, "'" + in.name + "' is declared here");
+    noteAt(in.loc, "'" + in.name + "' is declared here");
     return;
   }
   if (const Attr *features = data.attrs.find("features")) {

@@ -32,6 +32,7 @@ struct Symbol {
   Attr constant;     ///< Const
   ValueId value = 0; ///< Input/Target/Value
   bool used = false;
+  bool imported = false; ///< a training stub's name for a value of its base
 };
 
 const char *symbolKindName(Symbol::Kind kind) {
@@ -48,8 +49,12 @@ class Lowering {
 public:
   Lowering(Diagnostics &diag) : diag_(diag) {}
 
-  std::optional<Graph> run(const ast::File &file, SourceLoc fileLoc) {
+  /// `base`: the graph a training stub adds to (lowerStub); none for a model.
+  std::optional<Graph> run(const ast::File &file, SourceLoc fileLoc, std::optional<Graph> base = std::nullopt,
+                           const std::string &baseWhat = "") {
     unsigned errorsBefore = diag_.errorCount();
+    if (base)
+      adoptBase(std::move(*base), baseWhat, fileLoc);
     for (const ast::Stmt &c : file.constants)
       declareConst(c);
     if (file.models.empty()) {
@@ -76,6 +81,11 @@ private:
 
   bool declare(const std::string &name, SourceLoc loc, Symbol symbol) {
     auto it = symbols_.find(name);
+    if (it != symbols_.end() && it->second.imported) {
+      diag_.error(loc, "'" + name + "' is already defined: it is " +
+                           (it->second.kind == Symbol::Kind::Input ? "an input" : "the output") + " of " + baseWhat_);
+      return false;
+    }
     if (it != symbols_.end()) {
       diag_.error(loc, "'" + name + "' is already defined");
       diag_.note(it->second.loc, "previous definition of '" + name + "' (a " +
@@ -88,13 +98,43 @@ private:
     return true;
   }
 
-  /// Reports an undefined name, with a suggestion when one is close.
+  /// Reports an undefined name, with a suggestion when one is close (and, in
+  /// a training stub, the names its base offers).
   void undefined(const std::string &name, SourceLoc loc, const char *what) {
     std::vector<std::string> candidates(order_.begin(), order_.end());
     std::string message = "undefined " + std::string(what) + " '" + name + "'";
     if (auto best = closestName(name, candidates))
       message += "; did you mean '" + *best + "'?";
+    if (!baseWhat_.empty() && std::string(what) == "name")
+      message += " (" + baseWhat_ + " has " + baseNames_ + ")";
     diag_.error(loc, message);
+  }
+
+  /// A training stub's base: the stub's model adds to it, and sees its inputs
+  /// and its output by name.
+  void adoptBase(Graph base, const std::string &what, SourceLoc loc) {
+    RNNC_ASSERT(base.output && !base.loss, "a training stub's base has an output and no loss");
+    graph_ = std::move(base);
+    baseWhat_ = what;
+    std::string inputs;
+    auto adopt = [&](ValueId id, Symbol::Kind kind) {
+      Symbol sym{kind};
+      sym.value = id;
+      sym.used = true; // used by the base
+      sym.imported = true;
+      declare(graph_.op(id).name, loc, sym);
+    };
+    for (ValueId id = 0; id < graph_.size(); ++id)
+      if (graph_.op(id).kind == OpKind::Input) {
+        adopt(id, Symbol::Kind::Input);
+        inputs += (inputs.empty() ? "'" : ", '") + graph_.op(id).name + "'";
+        if (batchSymbol_.empty() && graph_.op(id).type.rank() > 0)
+          batchSymbol_ = graph_.op(id).type.dims[0].symbol;
+      }
+    if (!symbols_.count(graph_.op(*graph_.output).name))
+      adopt(*graph_.output, Symbol::Kind::Value);
+    baseNames_ = (inputs.empty() ? "no inputs" : "input " + inputs) + " and output '" +
+                 graph_.op(*graph_.output).name + "'";
   }
 
   void declareConst(const ast::Stmt &s) {
@@ -134,7 +174,8 @@ private:
       if (it->second.kind != Symbol::Kind::Const) {
         diag_.error(e.loc, "'" + e.text + "' is a tensor " + symbolKindName(it->second.kind) +
                                ", but a constant is needed here");
-        diag_.note(it->second.loc, "'" + e.text + "' is defined here");
+        if (!it->second.imported)
+          diag_.note(it->second.loc, "'" + e.text + "' is defined here");
         return std::nullopt;
       }
       it->second.used = true;
@@ -458,6 +499,10 @@ private:
     }
     if (symbols_.count(s.name)) {
       declare(s.name, s.nameLoc, Symbol{Symbol::Kind::Input});
+      return;
+    }
+    if (graph_.find(s.name)) { // a value of a stub's base that has no name in the stub
+      diag_.error(s.nameLoc, "'" + s.name + "' is the name of a value inside " + baseWhat_ + "; choose another name");
       return;
     }
     Op op{isTarget ? OpKind::Target : OpKind::Input, s.name, {}, attrs, type, s.loc};
@@ -868,6 +913,9 @@ private:
       graph_.output = predictionOfLoss_;
     if (loss_)
       graph_.loss = loss_->value;
+    if (!baseWhat_.empty() && !firstLoss_)
+      diag_.error(model.nameLoc, "the training stub '" + model.name + "' declares no loss; add 'loss FN(" +
+                                     graph_.op(*graph_.output).name + ", TARGET)' on the output of " + baseWhat_);
     if (!graph_.output && !graph_.loss && diag_.errorCount() == 0)
       diag_.error(model.nameLoc, "model '" + model.name +
                                      "' has neither a loss nor an output (add 'loss FN(prediction, target)' or 'output NAME')");
@@ -913,6 +961,8 @@ private:
   std::optional<Ref> output_, loss_;
   std::optional<ValueId> predictionOfLoss_;
   bool sawTrain_ = false, sawData_ = false;
+  std::string baseWhat_;  ///< a training stub's base, for messages: "the imported model 'net.onnx'"
+  std::string baseNames_; ///< "input 'x' and output 'y'"
   std::optional<SourceLoc> firstLoss_, firstOptimizer_;
 
 public:
@@ -932,6 +982,14 @@ std::optional<ir::Graph> lowerToGraph(const ast::File &file, SourceLoc fileLoc, 
   if (!file.models.empty())
     lowering.scanDefinitions(file.models[0]);
   return lowering.run(file, fileLoc);
+}
+
+std::optional<ir::Graph> lowerStub(const ast::File &stub, SourceLoc fileLoc, ir::Graph base, const std::string &baseWhat,
+                                   Diagnostics &diag) {
+  Lowering lowering(diag);
+  if (!stub.models.empty())
+    lowering.scanDefinitions(stub.models[0]);
+  return lowering.run(stub, fileLoc, std::move(base), baseWhat);
 }
 
 } // namespace rnnc

@@ -20,4 +20,15 @@ namespace rnnc {
 /// graph only if there was none. `fileLoc` locates file-level errors.
 std::optional<ir::Graph> lowerToGraph(const ast::File &file, SourceLoc fileLoc, Diagnostics &diag);
 
+/// Lowers a training stub onto `base` (docs/language.md, "Training stubs"):
+/// `base` is a model from elsewhere (an ONNX import) with an output and no
+/// loss. The stub is a model file lowered as above, in which `base`'s inputs
+/// and output are already defined names; it adds what training needs (a
+/// target, the loss on that output or on layers the stub puts on it, the
+/// optimizer, train and data blocks) and must declare a loss. The result is
+/// named by the stub's model. Errors point into the stub; `baseWhat` names the
+/// base in them ("the imported model 'net.onnx'").
+std::optional<ir::Graph> lowerStub(const ast::File &stub, SourceLoc fileLoc, ir::Graph base, const std::string &baseWhat,
+                                   Diagnostics &diag);
+
 } // namespace rnnc

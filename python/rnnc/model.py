@@ -13,15 +13,18 @@ import sys
 from rnnc import _arrays, _rnnc
 
 
-def compile(path, plan="symbolic", target_cpu="host", opt_level=2, fuse=True, hoist=True, memplan=True):
-    """Compiles a .rnn model in this process (LLVM's JIT, as `rnnrun model.rnn`).
+def compile(path, plan="symbolic", target_cpu="host", opt_level=2, fuse=True, hoist=True, memplan=True, train=None):
+    """Compiles a .rnn model (or a .ir or .onnx one) in this process (LLVM's JIT, as `rnnrun model.rnn`).
 
     plan: "symbolic" (whole graph, fused cells) or "imperative" (op by op).
     fuse/hoist/memplan: the symbolic plan's optimizations (rnnc --no-fuse ...).
+    train: for an ONNX model, the path of a training stub (`rnnc --train STUB.rnn`,
+    docs/onnx.md) that adds the loss, optimizer, train and data blocks, so that
+    the imported model can be fit.
     Raises rnnc.CompileError with the model's diagnostics (path:line:col).
     """
     return Model(_rnnc.compile(os.fspath(path), plan, target_cpu, _arrays.count_arg(opt_level, "opt_level", 0, 3),
-                               bool(fuse), bool(hoist), bool(memplan)))
+                               bool(fuse), bool(hoist), bool(memplan), "" if train is None else os.fspath(train)))
 
 
 def load(path):

@@ -89,7 +89,7 @@ py::dict infoOf(Session &session) {
 }
 
 std::unique_ptr<Session> compileModel(const std::string &path, const std::string &plan, const std::string &targetCpu,
-                                      int optLevel, bool fuse, bool hoist, bool memplan) {
+                                      int optLevel, bool fuse, bool hoist, bool memplan, const std::string &train) {
   if (plan != "symbolic" && plan != "imperative")
     throw py::value_error("plan must be 'symbolic' or 'imperative', got '" + plan + "'");
   if (optLevel < 0 || optLevel > 3)
@@ -102,7 +102,9 @@ std::unique_ptr<Session> compileModel(const std::string &path, const std::string
   {
     py::gil_scoped_release release;
     Diagnostics diag(messages);
-    parsed = runFrontend(path, {}, diag, ignored, &graph);
+    FrontendOptions frontend;
+    frontend.trainStub = train; // rnnc --train STUB.rnn: an ONNX import made trainable
+    parsed = runFrontend(path, frontend, diag, ignored, &graph);
     if (parsed) {
       BackendOptions options; // as rnnrun's JIT: the same code, the same checkpoints
       options.plan.kind = plan == "symbolic" ? plan::PlanKind::Symbolic : plan::PlanKind::Imperative;
@@ -348,7 +350,7 @@ PYBIND11_MODULE(_rnnc, m) {
   m.doc() = "rnnc's C++ runtime, bound for the rnnc package (use `import rnnc`, not this module).";
   registerErrors(m);
   m.def("compile", &compileModel, py::arg("path"), py::arg("plan"), py::arg("target_cpu"), py::arg("opt_level"),
-        py::arg("fuse"), py::arg("hoist"), py::arg("memplan"));
+        py::arg("fuse"), py::arg("hoist"), py::arg("memplan"), py::arg("train"));
   m.def("load", &loadLibrary, py::arg("path"));
 
   py::class_<Session>(m, "Session")

@@ -35,3 +35,48 @@ def test_torch_export_imports_with_torch_names_and_outputs(tmp_path, cell, bidir
     fresh.load_state_dict({k: torch.from_numpy(v) for k, v in m.state_dict().items()}, strict=True)
     with torch.no_grad():
         np.testing.assert_allclose(fresh(ids).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+from onnx_finetune import Series  # noqa: E402  the LSTM of the lit fine-tuning test
+
+STUB = """// a training stub (docs/onnx.md): the import's output is y
+model net {
+  target t: f32[batch]
+  loss mse(y, t)
+  optimizer adam(lr=0.01)
+  train { batch=16 epochs=6 seed=1 }
+}
+"""
+
+
+def test_a_training_stub_fine_tunes_the_import_from_its_weights(tmp_path):
+    torch.manual_seed(5)
+    net = Series().eval()
+    x = torch.randn(64, 6, 3)
+    t = (0.5 * x[:, -1, 0] + x[:, :, 1].mean(dim=1)).numpy()
+    path = str(tmp_path / "net.onnx")
+    torch.onnx.export(net, (x[:4],), path, opset_version=14, input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    (tmp_path / "stub.rnn").write_text(STUB)
+    m = rnnc.compile(path, train=tmp_path / "stub.rnn")
+    with torch.no_grad():
+        np.testing.assert_allclose(m.predict(x.numpy()), net(x).numpy(), rtol=1e-4, atol=1e-5)
+    history = m.fit(x.numpy(), t, verbose=0)
+    losses = history.history["loss"]
+    assert len(losses) == 6 and losses[-1] < losses[0], losses
+    tuned = Series()
+    tuned.load_state_dict({k: torch.from_numpy(v) for k, v in m.state_dict().items()}, strict=True)
+    moved = max(float((tuned.state_dict()[k] - v).abs().max()) for k, v in net.state_dict().items())
+    assert moved > 1e-3
+    with torch.no_grad():
+        np.testing.assert_allclose(m.predict(x.numpy()), tuned(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_a_bad_training_stub_is_a_compile_error_at_its_line(tmp_path):
+    torch.manual_seed(5)
+    path = str(tmp_path / "net.onnx")
+    torch.onnx.export(Series().eval(), (torch.randn(4, 6, 3),), path, opset_version=14, input_names=["x"],
+                      output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    (tmp_path / "stub.rnn").write_text(STUB.replace("mse(y, t)", "mse(out, t)"))
+    with pytest.raises(rnnc.CompileError, match=r"stub.rnn:4:12: error: undefined name 'out'.*output 'y'"):
+        rnnc.compile(path, train=tmp_path / "stub.rnn")

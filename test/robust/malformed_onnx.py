@@ -9,7 +9,9 @@ compiles them, then derives a deterministic corpus from them:
     variable sequence lengths, non-zero initial states, external data,
     weights of the wrong shape, several outputs, empty / non-protobuf files;
   - truncations and random byte changes, which must give exit code 0 or 1
-    (a changed weight is still a model), never a signal or a sanitizer report.
+    (a changed weight is still a model), never a signal or a sanitizer report;
+  - training stubs (rnnc --train STUB.rnn) for the valid model: one that is
+    right compiles, and its truncations and byte changes give 0 or 1 too.
 
 usage: malformed_onnx.py RNNC WORK_DIR [RNNC_FOR_VALID]
 (RNNC_FOR_VALID compiles the valid models to libraries; default RNNC. The
@@ -213,6 +215,31 @@ def main():
                 b[rng.randrange(len(b))] = rng.randrange(256)
             check(f"bytes-{cell}-{k}", bytes(b), None, False)
             count += 1
+    # Training stubs: the valid model made trainable, then damaged stubs.
+    model = os.path.join(work, "stub-base.onnx")
+    with open(model, "wb") as f:
+        f.write(base_model().SerializeToString())
+
+    def check_stub(label, text, strict):
+        path = os.path.join(work, label + ".rnn")
+        with open(path, "wb") as f:
+            f.write(text)
+        p = subprocess.run([rnnc, model, "--train", path, "--emit=summary"], capture_output=True, timeout=120)
+        if p.returncode < 0 or SANITIZER.search(p.stderr) or p.returncode not in ((0,) if strict else (0, 1)) or \
+                (p.returncode == 1 and b"error:" not in p.stderr):
+            failures.append(f"{label}: exit {p.returncode}\n{p.stderr.decode(errors='replace')[-600:]}")
+
+    stub = (f"model m {{\n  target label: i32[batch] classes {U}\n  loss softmax_cross_entropy(y, label)\n"
+            f"  optimizer adam(lr=0.01)\n  train {{ batch=4 epochs=1 }}\n  data imdb {{ vocab={V} maxlen={T} }}\n}}\n").encode()
+    check_stub("stub-valid", stub, True)
+    count += 1
+    for k in range(12):
+        check_stub(f"stub-truncate-{k}", stub[:len(stub) * k // 12], False)
+        b = bytearray(stub)
+        for _ in range(rng.randint(1, 4)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        check_stub(f"stub-bytes-{k}", bytes(b), False)
+        count += 2
     if failures:
         print("\n".join(failures))
         print(f"{len(failures)} of {count} ONNX inputs mishandled")

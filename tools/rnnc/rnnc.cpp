@@ -111,6 +111,10 @@ int main(int argc, char **argv) {
        "read FILE as rnn, ir or onnx regardless of its extension")
       ("onnx-dim", po::value<std::vector<std::string>>()->value_name("NAME=N")->composing(),
        "ONNX: give the dynamic dimension NAME (a dim_param, e.g. a sequence length) the size N")
+      ("train", po::value<std::string>()->value_name("STUB.rnn"),
+       "ONNX input: a training stub, a model block in the .rnn language that adds a target, the loss on the "
+       "import's output, optimizer, train and data blocks, so that the import can be trained (fine-tuned) by "
+       "rnnrun; see docs/onnx.md")
       ("no-warnings,w", "do not print warnings")
       ("checkpoint", po::value<std::string>()->value_name("PATH"),
        "--emit=onnx: the parameters to export (an rnnrun checkpoint or a PyTorch state dict); default: "
@@ -238,6 +242,8 @@ int main(int argc, char **argv) {
       }
       options.onnxDims[spec.substr(0, eq)] = n;
     }
+  if (vm.count("train"))
+    options.trainStub = vm["train"].as<std::string>();
   options.printLocations = vm.count("print-locs") > 0;
   options.autodiff = vm.count("autodiff") > 0;
 
@@ -249,7 +255,10 @@ int main(int argc, char **argv) {
                             : *backendOutput == rnnc::OutputKind::Object ? OutputKind::Object
                                                                           : OutputKind::Text;
     std::string error;
-    if (!rnnc::io::checkOutput(vm["output"].as<std::string>(), kind, inputs, "-o", error)) {
+    std::vector<std::string> read = inputs;
+    if (!options.trainStub.empty())
+      read.push_back(options.trainStub);
+    if (!rnnc::io::checkOutput(vm["output"].as<std::string>(), kind, read, "-o", error)) {
       std::cerr << "rnnc: error: " << error << "\n";
       return kExitUsage;
     }

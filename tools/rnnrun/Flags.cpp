@@ -36,6 +36,11 @@ bool checkFlags(const po::variables_map &vm, const std::string &modelPath) {
       if (given(vm, flag))
         return refuse(std::string("--") + flag + " applies to the JIT (a .rnn, .ir or .onnx model); '" +
                       rnnc::io::escapeForMessage(modelPath) + "' is already compiled (give it to rnnc instead)");
+  const bool onnx = modelPath.size() > 5 && modelPath.compare(modelPath.size() - 5, 5, ".onnx") == 0;
+  if (vm.count("train") && !onnx)
+    return refuse("--train STUB.rnn adds training to an ONNX model (a .onnx file); '" +
+                  rnnc::io::escapeForMessage(modelPath) + "' is not one" +
+                  (jit ? "" : " (compile the stub in: rnnc model.onnx --train STUB.rnn -o model.so)"));
   const int opt = vm["opt"].as<int>();
   if (opt < 0 || opt > 3)
     return refuse("-O takes 0, 1, 2 or 3, got " + std::to_string(opt));
@@ -57,6 +62,8 @@ bool checkFlags(const po::variables_map &vm, const std::string &modelPath) {
     rnnc::io::OutputKind kind;
   };
   std::vector<std::string> inputs = {modelPath};
+  if (vm.count("train"))
+    inputs.push_back(vm["train"].as<std::string>());
   if (vm.count("predict"))
     inputs.push_back(vm["predict"].as<std::string>());
   std::vector<std::pair<std::string, std::string>> seen; // resolved path, flag

@@ -116,6 +116,9 @@ int main(int argc, char **argv) {
       ("seed", po::value<uint64_t>()->value_name("S")->default_value(0), "seed of parameter init and random inputs")
       ("print", po::value<int64_t>()->value_name("ROWS")->default_value(8), "output rows to print")
       ("repeat", po::value<int>()->value_name("K")->default_value(1), "run forward K times and report the median time")
+      ("train", po::value<std::string>()->value_name("STUB.rnn"),
+       "an ONNX model: the training stub (loss, optimizer, train and data blocks) that makes it trainable, as rnnc "
+       "--train; see docs/onnx.md")
       ("plan", po::value<std::string>()->value_name("PLAN")->default_value("symbolic"), "JIT: symbolic or imperative")
       ("target-cpu", po::value<std::string>()->value_name("CPU")->default_value("host"), "JIT: target CPU")
       ("opt,O", po::value<int>()->value_name("N")->default_value(2), "JIT: optimization level 0-3");
@@ -161,7 +164,10 @@ int main(int argc, char **argv) {
     rnnc::Diagnostics diag(std::cerr);
     std::optional<rnnc::ir::Graph> graph;
     std::ostringstream ignored;
-    if (!rnnc::runFrontend(path, {}, diag, ignored, &graph))
+    rnnc::FrontendOptions frontend;
+    if (vm.count("train"))
+      frontend.trainStub = vm["train"].as<std::string>();
+    if (!rnnc::runFrontend(path, frontend, diag, ignored, &graph))
       return kExitError;
     rnnc::BackendOptions options;
     const std::string plan = vm["plan"].as<std::string>();
