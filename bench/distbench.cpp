@@ -89,7 +89,7 @@ int main(int argc, char **argv) {
     const int32_t status = session ? session->step(*model, instance, threads, batch, inputs.data(), targets.data(), &loss, stop)
                                    : model->trainStep(instance, batch, inputs.data(), targets.data(), &loss);
     if (status != RNNC_OK) {
-      std::cerr << "step failed: " << rnnc_status_message(status) << "\n";
+      std::cerr << "step failed: " << rnnc_binding_status_message(status) << "\n";
       return 1;
     }
     if (s == 0 && session)
