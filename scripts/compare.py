@@ -106,14 +106,15 @@ def main():
     runs = load(directory)
     torch = load_json(os.path.join(directory, "pytorch.json"))
     bench = load_json(os.path.join(directory, "bench", "bench.json"))
+    # (row, value, format, whether the value depends on the run's data and settings)
     rows = [
-        ("training time per epoch", lambda r: epoch_seconds(r), lambda v: f"{v:.3f} s"),
-        ("prediction time per sample", lambda r: r["predict_seconds_per_sample"], lambda v: f"{v * 1e6:.1f} us"),
-        ("prediction time per batch", lambda r: r["predict_seconds_per_batch"], lambda v: f"{v * 1e3:.2f} ms"),
-        ("model library size", lambda r: r["library_bytes"], lambda v: f"{v / 1024:.0f} KiB"),
-        ("model load time", lambda r: r["load_seconds"], lambda v: f"{v * 1e3:.2f} ms"),
-        ("peak resident memory", lambda r: r["peak_resident_mib"], lambda v: f"{v:.0f} MiB"),
-        ("CPU utilisation", lambda r: r["cpu_utilisation"], lambda v: f"{v * 100:.0f}%"),
+        ("training time per epoch", lambda r: epoch_seconds(r), lambda v: f"{v:.3f} s", True),
+        ("prediction time per sample", lambda r: r["predict_seconds_per_sample"], lambda v: f"{v * 1e6:.1f} us", True),
+        ("prediction time per batch", lambda r: r["predict_seconds_per_batch"], lambda v: f"{v * 1e3:.2f} ms", True),
+        ("model library size", lambda r: r["library_bytes"], lambda v: f"{v / 1024:.0f} KiB", False),
+        ("model load time", lambda r: r["load_seconds"], lambda v: f"{v * 1e3:.2f} ms", False),
+        ("peak resident memory", lambda r: r["peak_resident_mib"], lambda v: f"{v:.0f} MiB", True),
+        ("CPU utilisation", lambda r: r["cpu_utilisation"], lambda v: f"{v * 100:.0f}%", True),
     ]
     for model, plans in runs.items():
         s, i = plans.get("symbolic"), plans.get("imperative")
@@ -121,7 +122,15 @@ def main():
             continue
         t = (torch or {}).get("models", {}).get(model)
         print(f"\n### {model}\n")
-        print(f"epoch = {s['epoch_definition']}; data: {s['data']}\n")
+        # A ratio between two runs means something only when both ran the same epochs on the same data.
+        same = s.get("epoch_definition") == i.get("epoch_definition") and s.get("data") == i.get("data") \
+            and len(s.get("epochs", [])) == len(i.get("epochs", []))
+        if same:
+            print(f"epoch = {s['epoch_definition']}; data: {s['data']}\n")
+        else:
+            print(f"The two plans ran with different settings, so only the library size and load time are compared:\n"
+                  f"symbolic: epoch = {s['epoch_definition']}, {len(s['epochs'])} epoch(s); data: {s['data']}\n"
+                  f"imperative: epoch = {i['epoch_definition']}, {len(i['epochs'])} epoch(s); data: {i['data']}\n")
         if t:
             print(f"PyTorch {torch['torch']} ({torch['blas']}, 1 thread): the same windows, batch and optimizer.\n")
             print("| | rnnc symbolic | rnnc imperative | imperative / symbolic | PyTorch | PyTorch / symbolic |")
@@ -130,15 +139,18 @@ def main():
             print("| | rnnc symbolic | rnnc imperative | imperative / symbolic |")
             print("|---|---|---|---|")
         torch_rows = {"training time per epoch": "epoch_seconds", "prediction time per sample": "predict_seconds_per_sample"}
-        for name, get, fmt in rows:
+        for name, get, fmt, per_run in rows:
             a, b = get(s), get(i)
+            compared = ratio(a, b) if same or not per_run else "- (other settings)"
             extra = ""
             if t:
                 v = t.get(torch_rows.get(name, ""), None)
                 extra = f" {fmt(v)} | {ratio(a, v)} |" if v is not None else " - | |"
-            print(f"| {name} | {fmt(a)} | {fmt(b)} | {ratio(a, b)} |{extra}")
+            print(f"| {name} | {fmt(a)} | {fmt(b)} | {compared} |{extra}")
         extra = f" R2 {t['test_r2']:.4f} after {t['epochs']} epochs | |" if t else ""
-        print(f"| test metric after {len(s['epochs'])} epochs | {metric(s)} | {metric(i)} | |{extra}")
+        after = f"after {len(s['epochs'])} epochs" if same else \
+            f"(symbolic {len(s['epochs'])} epochs, imperative {len(i['epochs'])})"
+        print(f"| test metric {after} | {metric(s)} | {metric(i)} | |{extra}")
         print(f"| baseline | {baseline(s)} | | |" + (" | |" if t else ""))
     epoch_definitions(bench, torch)
     ablation(bench)

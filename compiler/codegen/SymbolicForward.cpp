@@ -1,0 +1,321 @@
+//===- SymbolicForward.cpp - Forward kernels of the symbolic plan ----------===//
+#include "compiler/codegen/SymbolicEmitter.h"
+
+namespace rnnc::codegen::detail {
+
+void SymbolicEmitter::elementwise(Function *f, const ir::Op &op) {
+  Value *x = arg(f, 0), *y = arg(f, 1);
+  Value *n = builder_.CreateMul(batchArg(f), e_.c64(plan::perSampleElements(op.type)));
+  e_.vectorLoop(n, [&](unsigned w, Value *j) {
+    Value *v = e_.load(w, x, j);
+    Value *r = op.kind == OpKind::Relu   ? e_.max(v, e_.cf(w, 0.0))
+               : op.kind == OpKind::Tanh ? e_.tanh(v)
+                                         : e_.sigmoid(v);
+    e_.store(r, y, j);
+  });
+  finish();
+}
+
+void SymbolicEmitter::softmax(Function *f, const ir::Op &op) {
+  Value *x = arg(f, 0), *y = arg(f, 1);
+  const int64_t width = op.type.dims.back().size;
+  Value *rows = builder_.CreateMul(batchArg(f), e_.c64(plan::perSampleElements(op.type) / width));
+  AllocaInst *m = e_.slot(e_.f32(), "max"), *sum = e_.slot(e_.f32(), "sum");
+  e_.loop(rows, [&](Value *r) {
+    Value *row = builder_.CreateMul(r, e_.c64(width));
+    builder_.CreateStore(ConstantFP::getInfinity(e_.f32(), true), m);
+    e_.loop(e_.c64(width), [&](Value *k) {
+      builder_.CreateStore(e_.max(builder_.CreateLoad(e_.f32(), m), e_.load(1, x, builder_.CreateAdd(row, k))), m);
+    }, "k");
+    builder_.CreateStore(e_.cf(1, 0.0), sum);
+    Value *mx = builder_.CreateLoad(e_.f32(), m);
+    e_.loop(e_.c64(width), [&](Value *k) {
+      Value *v = e_.exp(builder_.CreateFSub(e_.load(1, x, builder_.CreateAdd(row, k)), mx));
+      e_.store(v, y, builder_.CreateAdd(row, k));
+      builder_.CreateStore(builder_.CreateFAdd(builder_.CreateLoad(e_.f32(), sum), v), sum);
+    }, "k");
+    Value *inverse = builder_.CreateFDiv(e_.cf(1, 1.0), builder_.CreateLoad(e_.f32(), sum));
+    e_.loop(e_.c64(width), [&](Value *k) {
+      Value *at = builder_.CreateAdd(row, k);
+      e_.store(builder_.CreateFMul(e_.load(1, y, at), inverse), y, at);
+    }, "k");
+  }, "r");
+  finish();
+}
+
+void SymbolicEmitter::selectStep(Function *f, const ir::Op &op) {
+  const ir::TensorType &x = graph_.op(op.operands[0]).type;
+  const int64_t T = x.dims[1].size, F = x.dims[2].size, t = op.kind == OpKind::Last ? T - 1 : 0;
+  Value *src = arg(f, 0), *dst = arg(f, 1);
+  e_.loop(batchArg(f), [&](Value *b) {
+    Value *from = builder_.CreateAdd(builder_.CreateMul(b, e_.c64(T * F)), e_.c64(t * F));
+    Value *to = builder_.CreateMul(b, e_.c64(F));
+    e_.vectorLoop(F, [&](unsigned w, Value *j) {
+      e_.store(e_.load(w, src, builder_.CreateAdd(from, j)), dst, builder_.CreateAdd(to, j));
+    });
+  }, "b");
+  finish();
+}
+
+void SymbolicEmitter::concat(Function *f, const ir::Op &op) {
+  const int64_t axis = op.attrs.getInt("axis");
+  int64_t rowsPerSample = 1;
+  for (int64_t d = 1; d < axis; ++d)
+    rowsPerSample *= op.type.dims[d].size;
+  const int64_t outWidth = plan::perSampleElements(op.type) / rowsPerSample;
+  const size_t parts = op.operands.size();
+  Value *out = arg(f, static_cast<unsigned>(parts));
+  Value *rows = builder_.CreateMul(batchArg(f), e_.c64(rowsPerSample));
+  e_.loop(rows, [&](Value *r) {
+    int64_t offset = 0;
+    for (size_t k = 0; k < parts; ++k) {
+      const int64_t width = plan::perSampleElements(graph_.op(op.operands[k]).type) / rowsPerSample;
+      Value *src = arg(f, static_cast<unsigned>(k));
+      Value *from = builder_.CreateMul(r, e_.c64(width));
+      Value *to = builder_.CreateAdd(builder_.CreateMul(r, e_.c64(outWidth)), e_.c64(offset));
+      e_.vectorLoop(width, [&](unsigned w, Value *j) {
+        e_.store(e_.load(w, src, builder_.CreateAdd(from, j)), out, builder_.CreateAdd(to, j));
+      });
+      offset += width;
+    }
+  }, "r");
+  finish();
+}
+
+void SymbolicEmitter::embedding(Function *f, const ir::Op &op) {
+  const ir::TensorType &table = graph_.op(op.operands[1]).type;
+  const int64_t vocab = table.dims[0].size, dim = table.dims[1].size;
+  Value *ids = arg(f, 0), *weights = arg(f, 1), *out = arg(f, 2);
+  Value *rows = builder_.CreateMul(batchArg(f), e_.c64(plan::perSampleElements(graph_.op(op.operands[0]).type)));
+  LLVMContext &ctx = module_.getContext();
+  BasicBlock *bad = BasicBlock::Create(ctx, "bad_token", f);
+  e_.loop(rows, [&](Value *i) {
+    Value *id = builder_.CreateSExt(builder_.CreateAlignedLoad(e_.i32(), e_.at(ids, i, e_.i32()), Align(4)), e_.i64());
+    Value *outside = builder_.CreateICmpUGE(id, e_.c64(vocab)); // negative ids wrap to huge
+    BasicBlock *ok = BasicBlock::Create(ctx, "token_ok", f);
+    builder_.CreateCondBr(outside, bad, ok);
+    builder_.SetInsertPoint(ok);
+    Value *from = builder_.CreateMul(id, e_.c64(dim)), *to = builder_.CreateMul(i, e_.c64(dim));
+    e_.vectorLoop(dim, [&](unsigned w, Value *j) {
+      e_.store(e_.load(w, weights, builder_.CreateAdd(from, j)), out, builder_.CreateAdd(to, j));
+    });
+  }, "i");
+  finish();
+  builder_.SetInsertPoint(bad);
+  builder_.CreateRet(builder_.getInt32(2)); // RNNC_ERR_TOKEN
+}
+
+void SymbolicEmitter::dense(Function *f, const ir::Op &op) {
+  const ir::TensorType &w = graph_.op(op.operands[1]).type;
+  const int64_t units = w.dims[0].size, in = w.dims[1].size;
+  const bool hasBias = op.operands.size() > 2;
+  Value *x = arg(f, 0), *wt = arg(f, 1), *bias = hasBias ? arg(f, 2) : nullptr, *y = arg(f, hasBias ? 3 : 2);
+  Value *rows = builder_.CreateMul(batchArg(f), e_.c64(plan::perSampleElements(op.type) / units));
+  matmulPacked(x, wt, bias, y, rows, in, units);
+  finish();
+}
+
+void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *first, Value *kEnd, int64_t T, int64_t H,
+                                int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell) {
+  IRBuilder<> &b = builder_;
+  const int64_t GH = G * H;
+  std::vector<Value *> row, prevRow;
+  for (int64_t i = 0; i < rows; ++i) {
+    Value *bi = b.CreateAdd(b0, e_.c64(i));
+    row.push_back(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t));
+    prevRow.push_back(b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev), e_.c64(H)));
+  }
+  // Hidden units j0 .. j0 + chunks * w.
+  auto cells = [&](unsigned w, Value *j0, int64_t chunks) {
+    std::vector<Value *> js;
+    for (int64_t c = 0; c < chunks; ++c)
+      js.push_back(b.CreateAdd(j0, e_.c64(c * w)));
+    // acc[i][c][g]; GRU's hn[i][c] holds W_hn h + b_hn.
+    std::vector<std::vector<std::vector<AllocaInst *>>> acc(rows, std::vector<std::vector<AllocaInst *>>(chunks));
+    std::vector<std::vector<AllocaInst *>> hn(rows, std::vector<AllocaInst *>(chunks, nullptr));
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t c = 0; c < chunks; ++c) {
+        for (int64_t g = 0; g < G; ++g) {
+          acc[i][c].push_back(e_.slot(e_.vec(w), "gate"));
+          b.CreateStore(e_.load(w, proj, b.CreateAdd(b.CreateMul(row[i], e_.c64(GH)), b.CreateAdd(js[c], e_.c64(g * H)))),
+                        acc[i][c][g]);
+        }
+        if (!lstm) {
+          hn[i][c] = e_.slot(e_.vec(w), "hn");
+          b.CreateStore(e_.load(w, bhh, b.CreateAdd(js[c], e_.c64(2 * H))), hn[i][c]);
+        }
+      }
+    e_.loop(e_.c64(0), kEnd, 1, [&](Value *k) {
+      std::vector<std::vector<Value *>> wk(chunks);
+      for (int64_t c = 0; c < chunks; ++c)
+        for (int64_t g = 0; g < G; ++g)
+          wk[c].push_back(e_.load(w, whhT, b.CreateAdd(b.CreateMul(k, e_.c64(GH)), b.CreateAdd(js[c], e_.c64(g * H)))));
+      for (int64_t i = 0; i < rows; ++i) {
+        Value *hk = e_.splat(w, e_.load(1, y, b.CreateAdd(prevRow[i], k)));
+        for (int64_t c = 0; c < chunks; ++c)
+          for (int64_t g = 0; g < G; ++g) {
+            AllocaInst *target = (!lstm && g == 2) ? hn[i][c] : acc[i][c][g];
+            b.CreateStore(e_.fma(hk, wk[c][g], b.CreateLoad(e_.vec(w), target)), target);
+          }
+      }
+    }, "k");
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t c = 0; c < chunks; ++c) {
+        Value *j = js[c];
+        auto a = [&](int64_t g) { return b.CreateLoad(e_.vec(w), acc[i][c][g]); };
+        Value *out = b.CreateAdd(b.CreateMul(row[i], e_.c64(H)), j);
+        if (lstm) {
+          Value *cIndex = b.CreateAdd(b.CreateMul(b.CreateAdd(b0, e_.c64(i)), e_.c64(H)), j);
+          Value *ig = e_.sigmoid(a(0)), *fg = e_.sigmoid(a(1)), *gg = e_.tanh(a(2)), *og = e_.sigmoid(a(3));
+          Value *cNew = e_.fma(fg, e_.load(w, cell, cIndex), b.CreateFMul(ig, gg));
+          e_.store(cNew, cell, cIndex);
+          e_.store(b.CreateFMul(og, e_.tanh(cNew)), y, out);
+        } else {
+          Value *r = e_.sigmoid(a(0)), *z = e_.sigmoid(a(1));
+          Value *n = e_.tanh(e_.fma(r, b.CreateLoad(e_.vec(w), hn[i][c]), a(2)));
+          Value *hPrev = b.CreateSelect(first, e_.cf(w, 0.0), e_.load(w, y, b.CreateAdd(prevRow[i], j)));
+          e_.store(e_.fma(z, b.CreateFSub(hPrev, n), n), y, out);
+        }
+      }
+  };
+  // Four live vectors per row and chunk; AVX-512 has room for 24, AVX2 for 8.
+  const int64_t w = e_.width, room = w >= 16 ? 24 : 8;
+  const int64_t pairs = rows * 4 * 2 <= room ? H / (2 * w) * (2 * w) : 0;
+  if (pairs > 0)
+    e_.loop(e_.c64(0), e_.c64(pairs), 2 * w, [&](Value *j) { cells(w, j, 2); }, "j2");
+  const int64_t vectorEnd = pairs + (H - pairs) / w * w;
+  if (vectorEnd > pairs)
+    e_.loop(e_.c64(pairs), e_.c64(vectorEnd), w, [&](Value *j) { cells(w, j, 1); }, "j");
+  if (H > vectorEnd)
+    e_.loop(e_.c64(vectorEnd), e_.c64(H), 1, [&](Value *j) { cells(1, j, 1); }, "jt");
+}
+
+void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step &step) {
+  const ir::RecurrentFacts facts = ir::recurrentFacts(op);
+  const bool lstm = facts.lstm(), reverse = facts.reverse;
+  const ir::TensorType &xt = graph_.op(op.operands[0]).type;
+  const int64_t T = xt.dims[1].size, I = xt.dims[2].size, H = facts.hidden;
+  const int64_t G = facts.gates(), GH = G * H;
+  const bool hoist = plan_.options.hoistInputProjection, fuse = plan_.options.fuseCells;
+  Value *x = arg(f, 0), *wihT = arg(f, 1), *whhT = arg(f, 2), *bias = arg(f, 3), *bhh = arg(f, 4), *y = arg(f, 5);
+  Value *proj = scratchArg(f, step, plan::Scratch::Projection), *cell = scratchArg(f, step, plan::Scratch::CellState),
+        *gatesBuf = scratchArg(f, step, plan::Scratch::Gates);
+  RNNC_ASSERT(hoist == (proj != nullptr) && lstm == (cell != nullptr) && !fuse == (gatesBuf != nullptr),
+              "the plan made the scratch this kernel reads");
+  Value *batch = batchArg(f);
+  IRBuilder<> &b = builder_;
+
+  // 1. The input projection of every time step as one matrix product.
+  if (hoist)
+    matmulPacked(x, wihT, bias, proj, b.CreateMul(batch, e_.c64(T)), I, GH);
+  if (lstm)
+    e_.vectorLoop(b.CreateMul(batch, e_.c64(H)), [&](unsigned w, Value *j) { e_.store(e_.cf(w, 0.0), cell, j); });
+
+  // 2. The recurrence.
+  e_.loop(e_.c64(T), [&](Value *s) {
+    Value *t = reverse ? b.CreateSub(e_.c64(T - 1), s) : s;
+    Value *first = b.CreateICmpEQ(s, e_.c64(0));
+    Value *tPrev = b.CreateSelect(first, t, reverse ? b.CreateAdd(t, e_.c64(1)) : b.CreateSub(t, e_.c64(1)));
+    Value *kEnd = b.CreateSelect(first, e_.c64(0), e_.c64(H)); // h_{-1} = 0: no recurrent product
+    // Fused and hoisted: blocks of rows share each loaded recurrent weight.
+    // Four live vectors per row and chunk (LSTM: the gates; GRU: r, z, the
+    // n gate's projection and W_hn h): AVX-512's 32 registers hold 6 rows
+    // (24 accumulators) and the 4 weight vectors, AVX2's 16 hold 2 rows;
+    // the rows left over go in smaller blocks, down to single rows.
+    Value *firstSingle = e_.c64(0);
+    if (fuse && hoist)
+      firstSingle = rowBlocks(e_.c64(0), batch, e_.width >= 16 ? std::vector<int64_t>{6, 4, 2, 1} : std::vector<int64_t>{2, 1},
+                              [&](Value *b0, int64_t rows) {
+                                fusedRows(b0, rows, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell);
+                              }, "bb");
+    e_.loop(firstSingle, batch, 1, [&](Value *bi) {
+      Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t);
+      Value *prevRow = b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev), e_.c64(H));
+      Value *projRow = hoist ? b.CreateMul(row, e_.c64(GH)) : nullptr;
+      Value *xRow = b.CreateMul(row, e_.c64(I));
+
+      // Pre-activations of the gates for hidden units j..j+w: the input part
+      // (hoisted or computed here), then the recurrent product.
+      auto preActivations = [&](unsigned w, Value *j, std::vector<AllocaInst *> &acc, AllocaInst *&hn) {
+        for (int64_t g = 0; g < G; ++g) {
+          acc.push_back(e_.slot(e_.vec(w), "gate"));
+          Value *col = b.CreateAdd(j, e_.c64(g * H));
+          b.CreateStore(hoist ? e_.load(w, proj, b.CreateAdd(projRow, col)) : e_.load(w, bias, col), acc[g]);
+        }
+        if (!hoist) {
+          e_.loop(e_.c64(I), [&](Value *k) {
+            Value *xk = e_.splat(w, e_.load(1, x, b.CreateAdd(xRow, k)));
+            for (int64_t g = 0; g < G; ++g) {
+              Value *wk = e_.load(w, wihT, b.CreateAdd(b.CreateMul(k, e_.c64(GH)), b.CreateAdd(j, e_.c64(g * H))));
+              b.CreateStore(e_.fma(xk, wk, b.CreateLoad(e_.vec(w), acc[g])), acc[g]);
+            }
+          }, "k");
+        }
+        if (!lstm) { // GRU: the n gate keeps W_hn h + b_hn apart
+          hn = e_.slot(e_.vec(w), "hn");
+          b.CreateStore(e_.load(w, bhh, b.CreateAdd(j, e_.c64(2 * H))), hn);
+        }
+        e_.loop(e_.c64(0), kEnd, 1, [&](Value *k) {
+          Value *hk = e_.splat(w, e_.load(1, y, b.CreateAdd(prevRow, k)));
+          Value *wRow = b.CreateMul(k, e_.c64(GH));
+          for (int64_t g = 0; g < G; ++g) {
+            AllocaInst *target = (!lstm && g == 2) ? hn : acc[g];
+            Value *wk = e_.load(w, whhT, b.CreateAdd(wRow, b.CreateAdd(j, e_.c64(g * H))));
+            b.CreateStore(e_.fma(hk, wk, b.CreateLoad(e_.vec(w), target)), target);
+          }
+        }, "k");
+      };
+
+      // The state update of hidden units j..j+w from the pre-activations.
+      auto update = [&](unsigned w, Value *j, const std::vector<Value *> &a, Value *hnValue) {
+        Value *out = b.CreateAdd(b.CreateMul(row, e_.c64(H)), j);
+        if (lstm) {
+          Value *cIndex = b.CreateAdd(b.CreateMul(bi, e_.c64(H)), j);
+          Value *i = e_.sigmoid(a[0]), *fg = e_.sigmoid(a[1]), *g = e_.tanh(a[2]), *o = e_.sigmoid(a[3]);
+          Value *c = e_.fma(fg, e_.load(w, cell, cIndex), b.CreateFMul(i, g));
+          e_.store(c, cell, cIndex);
+          e_.store(b.CreateFMul(o, e_.tanh(c)), y, out);
+        } else {
+          Value *r = e_.sigmoid(a[0]), *z = e_.sigmoid(a[1]);
+          Value *n = e_.tanh(e_.fma(r, hnValue, a[2]));
+          Value *hPrev = b.CreateSelect(first, e_.cf(w, 0.0), e_.load(w, y, b.CreateAdd(prevRow, j)));
+          e_.store(e_.fma(z, b.CreateFSub(hPrev, n), n), y, out); // (1-z) n + z h
+        }
+      };
+
+      if (fuse) {
+        e_.vectorLoop(H, [&](unsigned w, Value *j) {
+          std::vector<AllocaInst *> acc;
+          AllocaInst *hn = nullptr;
+          preActivations(w, j, acc, hn);
+          std::vector<Value *> a;
+          for (AllocaInst *slot : acc)
+            a.push_back(b.CreateLoad(e_.vec(w), slot));
+          update(w, j, a, hn ? b.CreateLoad(e_.vec(w), hn) : nullptr);
+        });
+      } else {
+        // Unfused: the pre-activations go to memory, a second loop reads them.
+        const int64_t stride = (G + 1) * H;
+        Value *gRow = b.CreateMul(bi, e_.c64(stride));
+        e_.vectorLoop(H, [&](unsigned w, Value *j) {
+          std::vector<AllocaInst *> acc;
+          AllocaInst *hn = nullptr;
+          preActivations(w, j, acc, hn);
+          for (int64_t g = 0; g < G; ++g)
+            e_.store(b.CreateLoad(e_.vec(w), acc[g]), gatesBuf, b.CreateAdd(gRow, b.CreateAdd(j, e_.c64(g * H))));
+          if (hn)
+            e_.store(b.CreateLoad(e_.vec(w), hn), gatesBuf, b.CreateAdd(gRow, b.CreateAdd(j, e_.c64(G * H))));
+        });
+        e_.vectorLoop(H, [&](unsigned w, Value *j) {
+          std::vector<Value *> a;
+          for (int64_t g = 0; g < G; ++g)
+            a.push_back(e_.load(w, gatesBuf, b.CreateAdd(gRow, b.CreateAdd(j, e_.c64(g * H)))));
+          update(w, j, a, lstm ? nullptr : e_.load(w, gatesBuf, b.CreateAdd(gRow, b.CreateAdd(j, e_.c64(G * H)))));
+        });
+      }
+    }, "b");
+  }, "s");
+  finish();
+}
+
+} // namespace rnnc::codegen::detail
