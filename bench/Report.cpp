@@ -47,12 +47,47 @@ double peakFraction(const RunInfo &run, const Case &c) {
 
 std::string percent(double fraction) { return fraction < 0 ? "-" : fixed(fraction * 100, 0) + "%"; }
 
-/// "2.31x": how many times faster the symbolic plan is than `other`.
+/// "2.31x": how many times faster the symbolic plan is than `other`; none
+/// when either figure is implausible (bench/Plausibility.h).
 std::string speedup(const Case *symbolic, const Case *other) {
   if (!symbolic || !other)
     return "-";
+  if (!symbolic->implausible.empty() || !other->implausible.empty())
+    return "- (see note)";
   return fixed(other->seconds / symbolic->seconds, 2) + "x";
 }
+
+/// Collects the notes on implausible figures: the table shows "[n]" after
+/// such a time, and the note says why and that a rerun did not change it.
+class Notes {
+public:
+  /// The time of `c`, with its note's mark when it has one.
+  std::string time(const Case &c) {
+    if (c.implausible.empty())
+      return duration(c.seconds);
+    notes_.push_back(c.engine + ", " + c.workload + ", " + std::to_string(c.threads) + " thread" +
+                     (c.threads > 1 ? "s" : "") + ": " + c.implausible + (c.reruns ? ", also when measured again" : "") +
+                     "; no ratio is given for it");
+    return duration(c.seconds) + " [" + std::to_string(notes_.size()) + "]";
+  }
+  std::string time(const Case *c) { return c ? time(*c) : "-"; }
+  /// The notes since the last flush, as a paragraph, and clears them.
+  std::string flush() {
+    std::string out;
+    if (notes_.empty())
+      return out;
+    out = "\nImplausible figures (the machine is shared; each was measured again and stayed so):\n\n";
+    for (size_t k = 0; k < notes_.size(); ++k)
+      out += "- [" + std::to_string(k + 1 + flushed_) + "] " + notes_[k] + ".\n";
+    flushed_ += notes_.size();
+    notes_.clear();
+    return out;
+  }
+
+private:
+  std::vector<std::string> notes_;
+  size_t flushed_ = 0;
+};
 
 std::vector<std::string> workloadsInOrder(const std::vector<Case> &cases) {
   std::vector<std::string> names;
@@ -102,6 +137,7 @@ std::string markdownReport(const RunInfo &run, const Results &results) {
   const std::vector<Case> &cases = results.cases, &scaling = results.scaling;
   const MemoryResult &memory = results.memory;
   std::ostringstream md;
+  Notes notes;
   std::time_t now = std::time(nullptr);
   char date[32];
   std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
@@ -125,11 +161,12 @@ std::string markdownReport(const RunInfo &run, const Results &results) {
     for (const std::string &w : workloadsInOrder(cases)) {
       const Case *s = find(cases, w, "symbolic", threads), *i = find(cases, w, "imperative", threads),
                  *d = find(cases, w, "oneDNN", threads);
-      md << "| " << w << " | " << (s ? duration(s->seconds) : "-") << " | " << (s ? fixed(gflops(*s), 1) : "-")
-         << " | " << (s ? percent(peakFraction(run, *s)) : "-") << " | " << (i ? duration(i->seconds) : "-")
-         << " | " << (d ? duration(d->seconds) : "-") << " | " << (d ? percent(peakFraction(run, *d)) : "-")
+      md << "| " << w << " | " << notes.time(s) << " | " << (s ? fixed(gflops(*s), 1) : "-")
+         << " | " << (s ? percent(peakFraction(run, *s)) : "-") << " | " << notes.time(i)
+         << " | " << notes.time(d) << " | " << (d ? percent(peakFraction(run, *d)) : "-")
          << " | " << speedup(s, d) << " | " << speedup(s, i) << " |\n";
     }
+    md << notes.flush();
   }
 
   // The targets of issue 6, checked against this run.
@@ -138,8 +175,10 @@ std::string markdownReport(const RunInfo &run, const Results &results) {
     bool met;
   };
   std::vector<Target> targets;
-  auto sym = [&](const std::string &w, int t) { return find(cases, w, "symbolic", t); };
-  auto dnn = [&](const std::string &w, int t) { return find(cases, w, "oneDNN", t); };
+  // Only figures that are believed take part in the targets.
+  auto believed = [](const Case *c) { return c && c->implausible.empty() ? c : nullptr; };
+  auto sym = [&](const std::string &w, int t) { return believed(find(cases, w, "symbolic", t)); };
+  auto dnn = [&](const std::string &w, int t) { return believed(find(cases, w, "oneDNN", t)); };
   auto fasterAndPeak = [&](const std::string &w, const std::string &label) {
     const Case *s = sym(w, 2), *d = dnn(w, 2);
     if (!s || !d)
@@ -193,6 +232,8 @@ std::string markdownReport(const RunInfo &run, const Results &results) {
   md << "\n## Targets (issue 6; figures set for a 2-core AVX2 machine)\n\n| target | measured | met |\n|---|---|---|\n";
   for (const Target &t : targets)
     md << "| " << t.what << " | " << t.measured << " | " << (t.met ? "yes" : "**no**") << " |\n";
+  if (std::any_of(cases.begin(), cases.end(), [](const Case &c) { return !c.implausible.empty(); }))
+    md << "\nTargets whose figures are implausible (see the notes under the tables) are left out.\n";
 
   if (memory.peakBytes > 0) {
     md << "\n## Memory of a W4 training step (B=" << memory.batch << ", measured in a child process)\n\n"
@@ -202,7 +243,9 @@ std::string markdownReport(const RunInfo &run, const Results &results) {
     if (memory.imperativePeakBytes > 0)
       md << "| peak, imperative plan | " << megabytes(memory.imperativePeakBytes) << " |\n";
     md << "| budget: parameters " << megabytes(4 * memory.paramElements) << ", Adam state "
-       << megabytes(8 * memory.paramElements) << ", kept activations and one batch of input | "
+       << megabytes(8 * memory.paramElements)
+       << ", kept activations (the embedding output; per layer, direction and step the 4 gates the forward pass "
+          "keeps for the backward pass, the cell state and the output) and one batch of input | "
        << megabytes(memoryBudgetBytes(memory)) << " |\n";
   }
 
@@ -245,10 +288,11 @@ std::string markdownReport(const RunInfo &run, const Results &results) {
       for (const Case &o : scaling)
         if (o.engine == "oneDNN" && o.sweep == c.sweep && o.sweepValue == c.sweepValue && o.seconds >= 0)
           d = &o;
-      md << "| " << c.sweep << " | " << c.sweepValue << " | " << duration(c.seconds) << " | "
-         << (c.seconds >= 0 ? fixed(gflops(c), 1) : "-") << " | " << (d ? duration(d->seconds) : "-") << " | "
+      md << "| " << c.sweep << " | " << c.sweepValue << " | " << (c.seconds >= 0 ? notes.time(c) : "-") << " | "
+         << (c.seconds >= 0 ? fixed(gflops(c), 1) : "-") << " | " << notes.time(d) << " | "
          << (d ? fixed(gflops(*d), 1) : "-") << " | " << (c.seconds >= 0 ? speedup(&c, d) : "-") << " |\n";
     }
+    md << notes.flush();
   }
   return md.str();
 }
@@ -271,6 +315,10 @@ nlohmann::json jsonReport(const RunInfo &run, const Results &results) {
       if (c.seconds >= 0) {
         row["gflops"] = gflops(c);
         row["peak_fraction"] = peakFraction(run, c);
+        row["repetitions"] = c.repetitions;
+        row["reruns"] = c.reruns;
+        if (!c.implausible.empty())
+          row["implausible"] = c.implausible;
       }
       if (!c.sweep.empty())
         row["sweep"] = c.sweep, row["value"] = c.sweepValue;

@@ -23,6 +23,9 @@ struct Case {
   /// Builds what the case needs (untimed) and returns the timed function.
   std::function<std::function<void()>()> prepare;
   double seconds = -1;  // the median, per run / perRun; < 0: not measured
+  std::vector<double> repetitions; // each repetition's time, per run / perRun
+  int reruns = 0;       // how many times it was measured again (bench/Plausibility.h)
+  std::string implausible; // why the figure is not to be believed, after its reruns
 };
 
 struct Settings {

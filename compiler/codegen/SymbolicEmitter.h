@@ -18,6 +18,7 @@
 #include "llvm/IR/Intrinsics.h"
 
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -97,7 +98,11 @@ private:
   /// that at least 8 independent FMA chains cover the FMA latency (one row
   /// alone had 4: batch 1 was bound by latency, not by loads).
   void fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *first, Value *kEnd, int64_t T, int64_t H,
-                 int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell);
+                 int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws);
+  /// Training: stores what the backward pass reads of (batch row, step) `row`
+  /// and hidden units j..: the G + 1 vectors (LSTM i, f, g, o, c; GRU r, z,
+  /// n, W_hn h + b_hn) into the workspace [B,T,(G+1)*H]; nothing without one.
+  void keep(Value *ws, Value *row, Value *j, int64_t H, int64_t G, std::initializer_list<Value *> values);
 
   // --- Training kernels (SymbolicTraining.cpp) -------------------------------
 

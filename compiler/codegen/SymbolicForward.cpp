@@ -115,8 +115,17 @@ void SymbolicEmitter::dense(Function *f, const ir::Op &op) {
   finish();
 }
 
+void SymbolicEmitter::keep(Value *ws, Value *row, Value *j, int64_t H, int64_t G, std::initializer_list<Value *> values) {
+  if (!ws)
+    return;
+  Value *base = builder_.CreateAdd(builder_.CreateMul(row, e_.c64((G + 1) * H)), j);
+  int64_t k = 0;
+  for (Value *v : values)
+    e_.store(v, ws, builder_.CreateAdd(base, e_.c64(k++ * H)));
+}
+
 void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *first, Value *kEnd, int64_t T, int64_t H,
-                                int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell) {
+                                int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws) {
   IRBuilder<> &b = builder_;
   const int64_t GH = G * H;
   std::vector<Value *> row, prevRow;
@@ -170,11 +179,14 @@ void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev,
           Value *cNew = e_.fma(fg, e_.load(w, cell, cIndex), b.CreateFMul(ig, gg));
           e_.store(cNew, cell, cIndex);
           e_.store(b.CreateFMul(og, e_.tanh(cNew)), y, out);
+          keep(ws, row[i], j, H, G, {ig, fg, gg, og, cNew});
         } else {
           Value *r = e_.sigmoid(a(0)), *z = e_.sigmoid(a(1));
-          Value *n = e_.tanh(e_.fma(r, b.CreateLoad(e_.vec(w), hn[i][c]), a(2)));
+          Value *hnValue = b.CreateLoad(e_.vec(w), hn[i][c]);
+          Value *n = e_.tanh(e_.fma(r, hnValue, a(2)));
           Value *hPrev = b.CreateSelect(first, e_.cf(w, 0.0), e_.load(w, y, b.CreateAdd(prevRow[i], j)));
           e_.store(e_.fma(z, b.CreateFSub(hPrev, n), n), y, out);
+          keep(ws, row[i], j, H, G, {r, z, n, hnValue});
         }
       }
   };
@@ -199,7 +211,7 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
   const bool hoist = plan_.options.hoistInputProjection, fuse = plan_.options.fuseCells;
   Value *x = arg(f, 0), *wihT = arg(f, 1), *whhT = arg(f, 2), *bias = arg(f, 3), *bhh = arg(f, 4), *y = arg(f, 5);
   Value *proj = scratchArg(f, step, plan::Scratch::Projection), *cell = scratchArg(f, step, plan::Scratch::CellState),
-        *gatesBuf = scratchArg(f, step, plan::Scratch::Gates);
+        *gatesBuf = scratchArg(f, step, plan::Scratch::Gates), *ws = scratchArg(f, step, plan::Scratch::Workspace);
   RNNC_ASSERT(hoist == (proj != nullptr) && lstm == (cell != nullptr) && !fuse == (gatesBuf != nullptr),
               "the plan made the scratch this kernel reads");
   Value *batch = batchArg(f);
@@ -226,7 +238,7 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
     if (fuse && hoist)
       firstSingle = rowBlocks(e_.c64(0), batch, e_.width >= 16 ? std::vector<int64_t>{6, 4, 2, 1} : std::vector<int64_t>{2, 1},
                               [&](Value *b0, int64_t rows) {
-                                fusedRows(b0, rows, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell);
+                                fusedRows(b0, rows, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell, ws);
                               }, "bb");
     e_.loop(firstSingle, batch, 1, [&](Value *bi) {
       Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t);
@@ -275,11 +287,13 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
           Value *c = e_.fma(fg, e_.load(w, cell, cIndex), b.CreateFMul(i, g));
           e_.store(c, cell, cIndex);
           e_.store(b.CreateFMul(o, e_.tanh(c)), y, out);
+          keep(ws, row, j, H, G, {i, fg, g, o, c});
         } else {
           Value *r = e_.sigmoid(a[0]), *z = e_.sigmoid(a[1]);
           Value *n = e_.tanh(e_.fma(r, hnValue, a[2]));
           Value *hPrev = b.CreateSelect(first, e_.cf(w, 0.0), e_.load(w, y, b.CreateAdd(prevRow, j)));
           e_.store(e_.fma(z, b.CreateFSub(hPrev, n), n), y, out); // (1-z) n + z h
+          keep(ws, row, j, H, G, {r, z, n, hnValue});
         }
       };
 

@@ -266,103 +266,45 @@ bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const pl
 
 /// Back-propagation through time for one layer and direction. Arguments: x,
 /// W_ih^T, W_hh^T, bias sum, b_hh, y, dy, W_hh, out [B,T,2*G*H]; scratch:
-/// projection [B,T,G*H], activations [B,T,(G+1)*H], d h to the previous step
-/// [B,H], and for LSTM the cell states [B,T,H] and d c [B,H]. 1) the input
-/// projection as one matrix product, 2) the gates recomputed step by step
-/// from y (no recurrence to wait for: h_{t-1} is known), 3) the backward
-/// recurrence, fused per chunk of hidden units, then d h_{t-1} = dz W_hh.
+/// the workspace the layer's forward step kept (per step the gate
+/// activations, LSTM: and the cell state; GRU: and W_hn h + b_hn), d h to the
+/// previous step [B,H], for LSTM d c [B,H], and where the plan made them
+/// the two halves of the result apart (then `out` is not written). Nothing of the forward pass
+/// is recomputed but tanh(c). The backward recurrence runs fused per chunk
+/// of hidden units, then d h_{t-1} = dz W_hh for all rows at once: the only
+/// product inside the recurrence. The input-side products (dx, dW_ih, dW_hh
+/// and the bias gradients) are the graph's dense_grad ops over all B*T rows
+/// of `out`, after it.
 void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::Step &step) {
   IRBuilder<> &b = builder_;
   const ir::RecurrentFacts facts = ir::recurrentFacts(op);
   const bool lstm = facts.lstm(), reverse = facts.reverse;
   const ir::TensorType &xt = graph_.op(op.operands[0]).type;
-  const int64_t T = xt.dims[1].size, I = xt.dims[2].size, H = facts.hidden;
+  const int64_t T = xt.dims[1].size, H = facts.hidden;
   const int64_t G = facts.gates(), GH = G * H, A = (G + 1) * H;
-  Value *x = arg(f, 0), *wihT = arg(f, 1), *whhT = arg(f, 2), *bias = arg(f, 3), *bhh = arg(f, 4), *y = arg(f, 5),
-        *dy = arg(f, 6), *whh = arg(f, 7), *out = arg(f, 8);
-  Value *proj = scratchArg(f, step, plan::Scratch::Projection), *acts = scratchArg(f, step, plan::Scratch::Activations),
-        *dhNext = scratchArg(f, step, plan::Scratch::HiddenGrad), *cell = scratchArg(f, step, plan::Scratch::CellStates),
+  Value *y = arg(f, 5), *dy = arg(f, 6), *whh = arg(f, 7), *out = arg(f, 8);
+  Value *acts = scratchArg(f, step, plan::Scratch::Workspace), *dhNext = scratchArg(f, step, plan::Scratch::HiddenGrad),
         *dcNext = scratchArg(f, step, plan::Scratch::CellGrad);
-  RNNC_ASSERT(proj && acts && dhNext && lstm == (cell != nullptr) && lstm == (dcNext != nullptr),
-              "the plan made the scratch this kernel reads");
+  RNNC_ASSERT(acts && dhNext && lstm == (dcNext != nullptr), "the plan made the scratch this kernel reads");
+  // The two halves of the result: in `out` ([B,T,2*G*H]), or straight in the
+  // buffers of their slices ([B,T,G*H] each; LSTM: one buffer, as its halves
+  // are equal).
+  Value *ih = scratchArg(f, step, plan::Scratch::InputSideGrad), *hh = scratchArg(f, step, plan::Scratch::HiddenSideGrad);
+  const bool split = ih != nullptr;
+  const bool sameHalves =
+      split && step.scratch[step.scratchIndex(plan::Scratch::InputSideGrad)].buffer ==
+                   step.scratch[step.scratchIndex(plan::Scratch::HiddenSideGrad)].buffer;
+  RNNC_ASSERT(!sameHalves || lstm, "only LSTM's halves are equal");
+  const int64_t S = split ? GH : 2 * GH; // floats per (row, step) of a half
+  if (!split)
+    ih = out, hh = e_.at(out, e_.c64(GH));
   Value *batch = batchArg(f);
   auto timeOf = [&](Value *s) { return reverse ? b.CreateSub(e_.c64(T - 1), s) : s; };
   auto previousTime = [&](Value *s, Value *t) {
     return b.CreateSelect(b.CreateICmpEQ(s, e_.c64(0)), t, reverse ? b.CreateAdd(t, e_.c64(1)) : b.CreateSub(t, e_.c64(1)));
   };
 
-  // 1. x W_ih^T + b for every step.
-  matmulPacked(x, wihT, bias, proj, b.CreateMul(batch, e_.c64(T)), I, GH);
-
-  // + h_{t-1} W_hh^T for every step but the first, as one register-
-  // blocked product per batch row (h_{t-1} is y of the neighbouring step, so
-  // nothing waits on a recurrence). Recomputing it row by row below, each
-  // W_hh^T load fed one FMA: 256 KiB of weights streamed from L2 for every
-  // row and step made this the slowest part of the IMDB training step. The
-  // sums are taken in the same order, so the gates are bit-identical.
-  // GRU: the same for r and z; the n gate's recurrent term W_hn h + b_hn
-  // stays apart (it is scaled by r) and goes to its slot of the activations,
-  // b_hn alone at the first step.
-  if (T > 1)
-    e_.loop(batch, [&](Value *bi) {
-      Value *base = b.CreateMul(bi, e_.c64(T));
-      Value *from = b.CreateAdd(base, e_.c64(reverse ? 1 : 0)), *to = b.CreateAdd(base, e_.c64(reverse ? 0 : 1));
-      Value *hPrev = e_.at(y, b.CreateMul(from, e_.c64(H)));
-      matmulStrided(hPrev, H, whhT, nullptr, e_.at(proj, b.CreateMul(to, e_.c64(GH))), GH, e_.c64(T - 1), H,
-                    lstm ? GH : 2 * H, true, GH);
-      if (!lstm)
-        matmulStrided(hPrev, H, e_.at(whhT, e_.c64(2 * H)), e_.at(bhh, e_.c64(2 * H)),
-                      e_.at(acts, b.CreateAdd(b.CreateMul(to, e_.c64(A)), e_.c64(3 * H))), A, e_.c64(T - 1), H, H,
-                      false, GH);
-    }, "b");
-
-  // 2. The gate activations (and cell states), step by step.
-  e_.loop(e_.c64(T), [&](Value *s) {
-    Value *t = timeOf(s), *tPrev = previousTime(s, t), *first = b.CreateICmpEQ(s, e_.c64(0));
-    Value *kEnd = T > 1 ? e_.c64(0) : b.CreateSelect(first, e_.c64(0), e_.c64(H));
-    e_.loop(batch, [&](Value *bi) {
-      Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t), *prev = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev);
-      e_.vectorLoop(H, [&](unsigned w, Value *j) {
-        std::vector<AllocaInst *> acc;
-        for (int64_t g = 0; g < G; ++g) {
-          acc.push_back(e_.slot(e_.vec(w), "gate"));
-          b.CreateStore(e_.load(w, proj, b.CreateAdd(b.CreateMul(row, e_.c64(GH)), b.CreateAdd(j, e_.c64(g * H)))), acc[g]);
-        }
-        AllocaInst *hn = e_.slot(e_.vec(w), "hn");
-        Value *hnStart = e_.cf(w, 0.0);
-        if (!lstm) {
-          hnStart = e_.load(w, bhh, b.CreateAdd(j, e_.c64(2 * H)));
-          if (T > 1) // computed above, except at the first step
-            hnStart = b.CreateSelect(first, hnStart,
-                                     e_.load(w, acts, b.CreateAdd(b.CreateMul(row, e_.c64(A)), b.CreateAdd(j, e_.c64(3 * H)))));
-        }
-        b.CreateStore(hnStart, hn);
-        e_.loop(e_.c64(0), kEnd, 1, [&](Value *k) {
-          Value *hk = e_.splat(w, e_.load(1, y, b.CreateAdd(b.CreateMul(prev, e_.c64(H)), k)));
-          for (int64_t g = 0; g < G; ++g) {
-            AllocaInst *target = (!lstm && g == 2) ? hn : acc[g];
-            Value *wk = e_.load(w, whhT, b.CreateAdd(b.CreateMul(k, e_.c64(GH)), b.CreateAdd(j, e_.c64(g * H))));
-            b.CreateStore(e_.fma(hk, wk, b.CreateLoad(e_.vec(w), target)), target);
-          }
-        }, "k");
-        Value *actRow = b.CreateMul(row, e_.c64(A));
-        auto put = [&](int64_t k, Value *v) { e_.store(v, acts, b.CreateAdd(actRow, b.CreateAdd(j, e_.c64(k * H)))); };
-        auto a = [&](int64_t g) { return b.CreateLoad(e_.vec(w), acc[g]); };
-        if (lstm) {
-          Value *i = e_.sigmoid(a(0)), *fg = e_.sigmoid(a(1)), *g = e_.tanh(a(2)), *o = e_.sigmoid(a(3));
-          Value *cPrev = b.CreateSelect(first, e_.cf(w, 0.0), e_.load(w, cell, b.CreateAdd(b.CreateMul(prev, e_.c64(H)), j)));
-          e_.store(e_.fma(fg, cPrev, b.CreateFMul(i, g)), cell, b.CreateAdd(b.CreateMul(row, e_.c64(H)), j));
-          put(0, i), put(1, fg), put(2, g), put(3, o);
-        } else {
-          Value *hnValue = b.CreateLoad(e_.vec(w), hn);
-          Value *r = e_.sigmoid(a(0)), *z = e_.sigmoid(a(1)), *n = e_.tanh(e_.fma(r, hnValue, a(2)));
-          put(0, r), put(1, z), put(2, n), put(3, hnValue);
-        }
-      });
-    }, "b");
-  }, "s");
-
-  // 3. Backwards through time.
+  // Backwards through time.
   b.CreateMemSet(dhNext, b.getInt8(0), b.CreateMul(batch, e_.c64(H * 4)), MaybeAlign(4));
   if (lstm)
     b.CreateMemSet(dcNext, b.getInt8(0), b.CreateMul(batch, e_.c64(H * 4)), MaybeAlign(4));
@@ -371,20 +313,21 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
     Value *t = timeOf(s), *tPrev = previousTime(s, t), *first = b.CreateICmpEQ(s, e_.c64(0));
     e_.loop(batch, [&](Value *bi) {
       Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t), *prev = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev);
-      Value *outRow = b.CreateMul(row, e_.c64(2 * GH)), *actRow = b.CreateMul(row, e_.c64(A));
+      Value *outRow = b.CreateMul(row, e_.c64(S)), *actRow = b.CreateMul(row, e_.c64(A));
       Value *stateRow = b.CreateMul(bi, e_.c64(H));
       e_.vectorLoop(H, [&](unsigned w, Value *j) {
         auto act = [&](int64_t k) { return e_.load(w, acts, b.CreateAdd(actRow, b.CreateAdd(j, e_.c64(k * H)))); };
         auto put = [&](int64_t half, int64_t g, Value *v) {
-          e_.store(v, out, b.CreateAdd(outRow, b.CreateAdd(j, e_.c64(half * GH + g * H))));
+          if (half == 0 || !sameHalves)
+            e_.store(v, half ? hh : ih, b.CreateAdd(outRow, b.CreateAdd(j, e_.c64(g * H))));
         };
         Value *one = e_.cf(w, 1.0);
         Value *dh = b.CreateFAdd(e_.load(w, dy, b.CreateAdd(b.CreateMul(row, e_.c64(H)), j)),
                                  e_.load(w, dhNext, b.CreateAdd(stateRow, j)));
         if (lstm) {
-          Value *i = act(0), *fg = act(1), *g = act(2), *o = act(3);
-          Value *c = e_.load(w, cell, b.CreateAdd(b.CreateMul(row, e_.c64(H)), j));
-          Value *cPrev = b.CreateSelect(first, e_.cf(w, 0.0), e_.load(w, cell, b.CreateAdd(b.CreateMul(prev, e_.c64(H)), j)));
+          Value *i = act(0), *fg = act(1), *g = act(2), *o = act(3), *c = act(4);
+          Value *cPrev = b.CreateSelect(first, e_.cf(w, 0.0),
+                                        e_.load(w, acts, b.CreateAdd(b.CreateMul(prev, e_.c64(A)), b.CreateAdd(j, e_.c64(4 * H)))));
           Value *tc = e_.tanh(c);
           Value *dc = e_.fma(b.CreateFMul(dh, o), b.CreateFSub(one, b.CreateFMul(tc, tc)),
                              e_.load(w, dcNext, b.CreateAdd(stateRow, j)));
@@ -408,10 +351,10 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
       });
     }, "b");
     // d h_{t-1} (+)= dz_hidden W_hh for every row at once (GRU: on top of its direct part).
-    Value *dzHidden = e_.at(out, b.CreateAdd(b.CreateMul(t, e_.c64(2 * GH)), e_.c64(GH)));
+    Value *dzHidden = e_.at(hh, b.CreateMul(t, e_.c64(S)));
     if (lstm)
       b.CreateMemSet(dhNext, b.getInt8(0), b.CreateMul(batch, e_.c64(H * 4)), MaybeAlign(4));
-    matmulStrided(dzHidden, T * 2 * GH, whh, nullptr, dhNext, H, batch, GH, H, true);
+    matmulStrided(dzHidden, T * S, whh, nullptr, dhNext, H, batch, GH, H, true);
   }, "back");
   finish();
 }

@@ -5,6 +5,7 @@
 #include "compiler/support/Diagnostics.h"
 
 #include <algorithm>
+#include <array>
 #include <list>
 
 namespace rnnc::plan {
@@ -184,6 +185,45 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
     }
   }
 
+  // Training: the recurrent_grad step of each recurrent layer (it reads the
+  // layer's y as operand 5), so that the forward step keeps a workspace for it.
+  std::vector<bool> kept(n, false);
+  if (training)
+    for (size_t id = 0; id < n; ++id)
+      if (needed[id] && graph.op(id).kind == OpKind::RecurrentGrad)
+        kept[graph.op(id).operands[5]] = true;
+  std::vector<int> workspace(n, -1); // per recurrent layer: the buffer it keeps
+
+  // recurrent_grad results that are only read by the two slices of autodiff
+  // (input side at offset 0, hidden side at G*H): the kernel writes the
+  // halves into the slices' buffers, and the slices are no steps.
+  // halfOf[slice] = {grad, 0 or 1}; halves[grad] = the two slices.
+  std::vector<std::pair<ir::ValueId, int>> halfOf(n, {0, -1});
+  std::vector<int> users(n, 0);
+  for (size_t id = 0; id < n; ++id)
+    if (needed[id])
+      for (ir::ValueId operand : graph.op(id).operands)
+        ++users[operand];
+  std::vector<std::array<int, 2>> halfBuffers(n, {-1, -1});
+  if (training)
+    for (size_t id = 0; id < n; ++id) {
+      const ir::Op &op = graph.op(id);
+      if (!needed[id] || op.kind != OpKind::Slice || graph.op(op.operands[0]).kind != OpKind::RecurrentGrad)
+        continue;
+      const ir::RecurrentFacts cell = ir::recurrentFacts(graph.op(op.operands[0]));
+      const int64_t width = cell.gates() * cell.hidden;
+      if (op.attrs.getInt("axis") == 2 && op.attrs.getInt("width") == width &&
+          (op.attrs.getInt("offset") == 0 || op.attrs.getInt("offset") == width))
+        halfOf[id] = {op.operands[0], op.attrs.getInt("offset") == 0 ? 0 : 1};
+    }
+  std::vector<std::array<int, 2>> halfCount(n, {0, 0});
+  for (size_t id = 0; id < n; ++id)
+    if (halfOf[id].second >= 0)
+      ++halfCount[halfOf[id].first][halfOf[id].second];
+  auto splitGrad = [&](ir::ValueId grad) {
+    return halfCount[grad][0] == 1 && halfCount[grad][1] == 1 && users[grad] == 2;
+  };
+
   for (size_t id = 0; id < n; ++id) {
     const ir::Op &op = graph.op(id);
     if (!needed[id] || ir::isSource(op.kind))
@@ -193,6 +233,10 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
     const int step = static_cast<int>(plan.steps.size());
     if ((op.kind == OpKind::Dropout && !training) || op.kind == OpKind::Identity) {
       plan.locations[id] = plan.locations[op.operands[0]]; // inference: the same tensor
+      continue;
+    }
+    if (halfOf[id].second >= 0 && splitGrad(halfOf[id].first)) { // written by its recurrent_grad step
+      plan.locations[id] = {Location::Kind::Arena, halfBuffers[halfOf[id].first][halfOf[id].second]};
       continue;
     }
     Step s{static_cast<ir::ValueId>(id), {}};
@@ -212,19 +256,27 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
         s.scratch.push_back({Scratch::CellState, newBuffer(hidden, step)});
       if (!options.fuseCells)
         s.scratch.push_back({Scratch::Gates, newBuffer((gates + 1) * hidden, step)});
+      if (kept[id]) {
+        workspace[id] = newBuffer(steps * (gates + 1) * hidden, step);
+        s.scratch.push_back({Scratch::Workspace, workspace[id]});
+      }
     } else if (op.kind == OpKind::RecurrentGrad) {
-      const ir::TensorType &x = graph.op(op.operands[0]).type;
-      const int64_t steps = x.dims[1].size, width = x.dims[2].size;
       const ir::RecurrentFacts cell = ir::recurrentFacts(op);
-      const int64_t hidden = cell.hidden, gates = cell.gates();
-      const bool lstm = cell.lstm();
-      (void)width;
-      s.scratch.push_back({Scratch::Projection, newBuffer(steps * gates * hidden, step)});
-      s.scratch.push_back({Scratch::Activations, newBuffer(steps * (gates + 1) * hidden, step)});
-      s.scratch.push_back({Scratch::HiddenGrad, newBuffer(hidden, step)});
-      if (lstm) {
-        s.scratch.push_back({Scratch::CellStates, newBuffer(steps * hidden, step)});
-        s.scratch.push_back({Scratch::CellGrad, newBuffer(hidden, step)});
+      const int ws = workspace[op.operands[5]];
+      RNNC_ASSERT(ws >= 0, "a recurrent layer's forward step comes before its recurrent_grad step");
+      plan.buffers[ws].lastStep = step; // kept from the forward step until here
+      s.scratch.push_back({Scratch::Workspace, ws});
+      s.scratch.push_back({Scratch::HiddenGrad, newBuffer(cell.hidden, step)});
+      if (cell.lstm())
+        s.scratch.push_back({Scratch::CellGrad, newBuffer(cell.hidden, step)});
+      if (splitGrad(id)) {
+        const int64_t steps = graph.op(op.operands[0]).type.dims[1].size, width = cell.gates() * cell.hidden;
+        plan.buffers[result].perSample = 0; // nothing is written to the result itself
+        std::array<int, 2> &h = halfBuffers[id];
+        h[0] = newBuffer(steps * width, step);
+        h[1] = cell.lstm() ? h[0] : newBuffer(steps * width, step);
+        s.scratch.push_back({Scratch::InputSideGrad, h[0]});
+        s.scratch.push_back({Scratch::HiddenSideGrad, h[1]});
       }
     }
     plan.steps.push_back(std::move(s));

@@ -32,9 +32,17 @@ enum class Scratch {
   Projection,  ///< x_t W_ih^T + b for all t: [B,T,G*H]
   CellState,   ///< LSTM forward: c of the current step [B,H]
   Gates,       ///< unfused forward: the gate pre-activations of a step [B,(G+1)*H]
-  Activations, ///< recurrent_grad: gate activations (GRU: and W_hn h + b_hn) [B,T,(G+1)*H]
+  /// Training: what a layer's forward step keeps for its recurrent_grad step
+  /// (oneDNN's workspace), one buffer the two steps share: per time step the
+  /// gate activations and, LSTM, the cell state (i, f, g, o, c); GRU r, z, n
+  /// and W_hn h + b_hn [B,T,(G+1)*H].
+  Workspace,
+  /// recurrent_grad: the two halves of its result, written straight into the
+  /// buffers of the two slices the autodiff pass takes of it (so that the
+  /// slices copy nothing). LSTM's halves are equal: one buffer serves both.
+  InputSideGrad,  ///< d of the input-side gate pre-activations [B,T,G*H]
+  HiddenSideGrad, ///< d of the hidden-side gate pre-activations [B,T,G*H]
   HiddenGrad,  ///< recurrent_grad: d h flowing to the previous step [B,H]
-  CellStates,  ///< recurrent_grad, LSTM: the cell states [B,T,H]
   CellGrad,    ///< recurrent_grad, LSTM: d c flowing to the previous step [B,H]
 };
 

@@ -38,8 +38,8 @@ struct Fixture {
 
 /// Compiles `text` (symbolic plan, JIT), makes a random batch, and copies the
 /// initialized parameters into the reference feeds.
-std::unique_ptr<Fixture> setUp(const std::string &text, int64_t batch, uint64_t seed,
-                               plan::PlanKind kind = plan::PlanKind::Symbolic, double targetScale = 1) {
+std::unique_ptr<Fixture> setUpWith(const std::string &text, int64_t batch, uint64_t seed, const plan::PlanOptions &plan,
+                                   double targetScale = 1) {
   auto lowered = testing::lowerText(text);
   EXPECT_TRUE(lowered.graph) << lowered.diagnostics;
   if (!lowered.graph)
@@ -47,7 +47,7 @@ std::unique_ptr<Fixture> setUp(const std::string &text, int64_t batch, uint64_t 
   auto fx = std::make_unique<Fixture>();
   fx->graph = *lowered.graph;
   BackendOptions options;
-  options.plan.kind = kind;
+  options.plan = plan;
   std::string error;
   fx->model = compileForJit(fx->graph, options, error);
   EXPECT_TRUE(fx->model) << error;
@@ -91,7 +91,19 @@ std::unique_ptr<Fixture> setUp(const std::string &text, int64_t batch, uint64_t 
   return fx;
 }
 
-void checkTrainStepOf(const std::string &text, int64_t batch, plan::PlanKind kind, int32_t threads = 1);
+std::unique_ptr<Fixture> setUp(const std::string &text, int64_t batch, uint64_t seed,
+                               plan::PlanKind kind = plan::PlanKind::Symbolic, double targetScale = 1) {
+  plan::PlanOptions plan;
+  plan.kind = kind;
+  return setUpWith(text, batch, seed, plan, targetScale);
+}
+
+void checkTrainStepWith(const std::string &text, int64_t batch, const plan::PlanOptions &plan, int32_t threads = 1);
+void checkTrainStepOf(const std::string &text, int64_t batch, plan::PlanKind kind, int32_t threads = 1) {
+  plan::PlanOptions options;
+  options.kind = kind;
+  checkTrainStepWith(text, batch, options, threads);
+}
 
 /// One train step compared with the reference: the loss, and every gradient
 /// within 1e-4 of the largest gradient of its tensor (float sums over the
@@ -103,8 +115,8 @@ void checkTrainStep(const std::string &text, int64_t batch) {
   }
 }
 
-void checkTrainStepOf(const std::string &text, int64_t batch, plan::PlanKind kind, int32_t threads) {
-  auto fx = setUp(text, batch, 5, kind);
+void checkTrainStepWith(const std::string &text, int64_t batch, const plan::PlanOptions &plan, int32_t threads) {
+  auto fx = setUpWith(text, batch, 5, plan);
   ASSERT_TRUE(fx);
   ASSERT_EQ(fx->model->setThreads(fx->instance, threads), RNNC_OK);
   const rnnc_model_info &info = fx->model->info();
@@ -392,6 +404,30 @@ TEST(Training, ReverseDirectionOverLongSequences) {
       for (int64_t e = 0; e < out.size(); ++e)
         ASSERT_NEAR(y[e], out.data[e], 1e-5 * std::max(1.0, std::fabs(out.data[e]))) << "[" << e << "]";
     }
+  }
+}
+
+/// The forward step keeps the gates and cell states for recurrent_grad
+/// (docs/training.md) on every path of the forward kernel: blocks of rows
+/// (6, 4, 2 and 1 rows with AVX-512, 2 and 1 with AVX2: batch 13), vector
+/// and scalar hidden units (37), one row at a time (--no-hoist) and the
+/// unfused cell (--no-fuse), without arena reuse (--no-memplan).
+TEST(Training, EveryForwardPathKeepsWhatTheBackwardPassReads) {
+  const std::string texts[] = {
+      "model m { input x: f32[b, 5, 3]\n target y: f32[b, 2]\n"
+      " h = lstm(x, hidden=37, layers=2, bidirectional=true, returns=\"last\")\n p = dense(h, units=2)\n loss mse(p, y) }",
+      "model m { input x: f32[b, 4, 3]\n target y: f32[b, 4, 2]\n"
+      " h = gru(x, hidden=37, bidirectional=true)\n p = dense(h, units=2)\n loss mse(p, y) }",
+  };
+  for (int variant = 0; variant < 5; ++variant) {
+    plan::PlanOptions options;
+    options.fuseCells = variant != 1 && variant != 4;
+    options.hoistInputProjection = variant != 2 && variant != 4;
+    options.planMemory = variant != 3 && variant != 4;
+    SCOPED_TRACE("fuse " + std::to_string(options.fuseCells) + ", hoist " + std::to_string(options.hoistInputProjection) +
+                 ", memplan " + std::to_string(options.planMemory));
+    for (const std::string &text : texts)
+      checkTrainStepWith(text, 13, options);
   }
 }
 
