@@ -147,16 +147,13 @@ bool writeOutput(CompiledModule &compiled, OutputKind kind, const std::string &p
   return false;
 }
 
-std::unique_ptr<runtime::Model> compileForJit(const ir::Graph &graph, const BackendOptions &options, std::string &error) {
+std::shared_ptr<codegen::JitModel> compileForJit(const ir::Graph &graph, const BackendOptions &options,
+                                                 std::string &error) {
   CompiledModule compiled;
   if (!compileGraph(graph, options, compiled, error))
     return nullptr;
   compiled.module->setDataLayout(compiled.machine->createDataLayout());
-  std::shared_ptr<codegen::JitModel> jit =
-      codegen::JitModel::create(std::move(compiled.module), std::move(compiled.context), error);
-  if (!jit)
-    return nullptr;
-  return runtime::wrapBinding(jit->binding(), jit);
+  return codegen::JitModel::create(std::move(compiled.module), std::move(compiled.context), error);
 }
 
 } // namespace rnnc

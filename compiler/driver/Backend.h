@@ -2,8 +2,8 @@
 #pragma once
 
 #include "compiler/codegen/Codegen.h"
+#include "compiler/codegen/Jit.h"
 #include "compiler/ir/Graph.h"
-#include "runtime/loader/Loader.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -46,7 +46,10 @@ bool compileGraph(const ir::Graph &graph, const BackendOptions &options, Compile
 /// shared library (object + model runtime, linked by ld.lld).
 bool writeOutput(CompiledModule &compiled, OutputKind kind, const std::string &path, std::string &error);
 
-/// Compiles the graph in-process with ORC LLJIT.
-std::unique_ptr<runtime::Model> compileForJit(const ir::Graph &graph, const BackendOptions &options, std::string &error);
+/// Compiles the graph in-process with ORC LLJIT. The compiler stops at the
+/// binding (rnnc/plan.h); a program that links the runtime's loader too makes
+/// it a runtime::Model: runtime::openBinding(jit->binding(), jit).
+std::shared_ptr<codegen::JitModel> compileForJit(const ir::Graph &graph, const BackendOptions &options,
+                                                 std::string &error);
 
 } // namespace rnnc

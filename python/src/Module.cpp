@@ -11,6 +11,7 @@
 #include "python/src/Arrays.h"
 #include "python/src/Data.h"
 #include "python/src/Session.h"
+#include "runtime/loader/Loader.h"
 #include "runtime/train/Datasets.h"
 
 #include <pybind11/functional.h>
@@ -114,7 +115,8 @@ std::unique_ptr<Session> compileModel(const std::string &path, const std::string
       options.targetCpu = targetCpu;
       options.optLevel = optLevel;
       options.compilerVersion = "rnnc (JIT)";
-      model = compileForJit(*graph, options, error);
+      std::shared_ptr<codegen::JitModel> jit = compileForJit(*graph, options, error);
+      model = jit ? runtime::openBinding(jit->binding(), jit) : nullptr;
     }
   }
   if (!parsed)

@@ -30,108 +30,6 @@ bool hasFeature(const std::string &name) {
   return false;
 }
 
-class SharedLibraryModel : public Model {
-public:
-  void *handle = nullptr;
-  const rnnc_model_info *info_ = nullptr;
-  rnnc_instance *(*create_)(int64_t) = nullptr;
-  void (*destroy_)(rnnc_instance *) = nullptr;
-  void (*init_)(rnnc_instance *, uint64_t) = nullptr;
-  float *(*params_)(rnnc_instance *) = nullptr;
-  void (*changed_)(rnnc_instance *) = nullptr;
-  int32_t (*forward_)(rnnc_instance *, int64_t, const void *const *, float *const *) = nullptr;
-  int32_t (*train_)(rnnc_instance *, int64_t, const void *const *, const void *const *, float *) = nullptr;
-  void (*setLr_)(rnnc_instance *, float) = nullptr;
-  int32_t (*setThreads_)(rnnc_instance *, int32_t) = nullptr;
-  const float *(*gradients_)(rnnc_instance *) = nullptr;
-  int64_t (*steps_)(rnnc_instance *) = nullptr;
-  float *(*state_)(rnnc_instance *) = nullptr;
-  void (*setSteps_)(rnnc_instance *, int64_t) = nullptr;
-  int32_t (*compute_)(rnnc_instance *, int64_t, const void *const *, const void *const *, int64_t, float *) = nullptr;
-  int32_t (*chunks_)(rnnc_instance *) = nullptr;
-  const float *(*chunk_)(rnnc_instance *, int32_t, int64_t *, float *) = nullptr;
-  int32_t (*apply_)(rnnc_instance *, int32_t, const float *const *, const int64_t *) = nullptr;
-
-  ~SharedLibraryModel() override {
-    if (handle)
-      dlclose(handle);
-  }
-  const rnnc_model_info &info() const override { return *info_; }
-  rnnc_instance *create(int64_t maxBatch) override { return create_(maxBatch); }
-  void destroy(rnnc_instance *instance) override { destroy_(instance); }
-  void initParams(rnnc_instance *instance, uint64_t seed) override { init_(instance, seed); }
-  float *params(rnnc_instance *instance) override { return params_(instance); }
-  void paramsChanged(rnnc_instance *instance) override { changed_(instance); }
-  int32_t forward(rnnc_instance *instance, int64_t batch, const void *const *inputs, float *const *outputs) override {
-    return forward_(instance, batch, inputs, outputs);
-  }
-  int32_t trainStep(rnnc_instance *instance, int64_t batch, const void *const *inputs, const void *const *targets,
-                    float *loss) override {
-    return train_(instance, batch, inputs, targets, loss);
-  }
-  void setLearningRate(rnnc_instance *instance, float lr) override { setLr_(instance, lr); }
-  int32_t setThreads(rnnc_instance *instance, int32_t threads) override { return setThreads_(instance, threads); }
-  const float *gradients(rnnc_instance *instance) override { return gradients_(instance); }
-  int64_t stepsDone(rnnc_instance *instance) override { return steps_(instance); }
-  float *optimizerState(rnnc_instance *instance) override { return state_(instance); }
-  void setStepsDone(rnnc_instance *instance, int64_t steps) override { setSteps_(instance, steps); }
-  int32_t computeGradients(rnnc_instance *instance, int64_t batch, const void *const *inputs,
-                           const void *const *targets, int64_t firstChunk, float *loss) override {
-    return compute_(instance, batch, inputs, targets, firstChunk, loss);
-  }
-  int32_t gradientChunks(rnnc_instance *instance) override { return chunks_(instance); }
-  const float *chunkGradient(rnnc_instance *instance, int32_t chunk, int64_t *rows, float *loss) override {
-    return chunk_(instance, chunk, rows, loss);
-  }
-  int32_t applyGradients(rnnc_instance *instance, int32_t count, const float *const *grads,
-                         const int64_t *rows) override {
-    return apply_(instance, count, grads, rows);
-  }
-};
-
-class BindingModel : public Model {
-public:
-  BindingModel(const rnnc_model_binding &binding, std::shared_ptr<void> keepAlive)
-      : binding_(binding), keepAlive_(std::move(keepAlive)) {}
-  const rnnc_model_info &info() const override { return *binding_.info; }
-  rnnc_instance *create(int64_t maxBatch) override { return rnnc_binding_create(&binding_, maxBatch); }
-  void destroy(rnnc_instance *instance) override { rnnc_binding_destroy(instance); }
-  void initParams(rnnc_instance *instance, uint64_t seed) override { rnnc_binding_init_params(instance, seed); }
-  float *params(rnnc_instance *instance) override { return rnnc_binding_params(instance); }
-  void paramsChanged(rnnc_instance *instance) override { rnnc_binding_params_changed(instance); }
-  int32_t forward(rnnc_instance *instance, int64_t batch, const void *const *inputs, float *const *outputs) override {
-    return rnnc_binding_forward(instance, batch, inputs, outputs);
-  }
-  int32_t trainStep(rnnc_instance *instance, int64_t batch, const void *const *inputs, const void *const *targets,
-                    float *loss) override {
-    return rnnc_binding_train_step(instance, batch, inputs, targets, loss);
-  }
-  void setLearningRate(rnnc_instance *instance, float lr) override { rnnc_binding_set_learning_rate(instance, lr); }
-  int32_t setThreads(rnnc_instance *instance, int32_t threads) override {
-    return rnnc_binding_set_threads(instance, threads);
-  }
-  const float *gradients(rnnc_instance *instance) override { return rnnc_binding_gradients(instance); }
-  int64_t stepsDone(rnnc_instance *instance) override { return rnnc_binding_steps_done(instance); }
-  float *optimizerState(rnnc_instance *instance) override { return rnnc_binding_optimizer_state(instance); }
-  void setStepsDone(rnnc_instance *instance, int64_t steps) override { rnnc_binding_set_steps_done(instance, steps); }
-  int32_t computeGradients(rnnc_instance *instance, int64_t batch, const void *const *inputs,
-                           const void *const *targets, int64_t firstChunk, float *loss) override {
-    return rnnc_binding_compute_gradients(instance, batch, inputs, targets, firstChunk, loss);
-  }
-  int32_t gradientChunks(rnnc_instance *instance) override { return rnnc_binding_gradient_chunks(instance); }
-  const float *chunkGradient(rnnc_instance *instance, int32_t chunk, int64_t *rows, float *loss) override {
-    return rnnc_binding_chunk_gradient(instance, chunk, rows, loss);
-  }
-  int32_t applyGradients(rnnc_instance *instance, int32_t count, const float *const *grads,
-                         const int64_t *rows) override {
-    return rnnc_binding_apply_gradients(instance, count, grads, rows);
-  }
-
-private:
-  rnnc_model_binding binding_;
-  std::shared_ptr<void> keepAlive_;
-};
-
 /// dlopen maps a file without checking that it is whole; touching a page past
 /// the end of a truncated file is a SIGBUS. So check the ELF structure first:
 /// a 64-bit x86-64 shared object whose program headers, loaded segments and
@@ -201,42 +99,49 @@ std::unique_ptr<Model> openSharedLibrary(const std::string &path, std::string &e
     error = "cannot load '" + path + "': " + (why ? why : "unknown error");
     return nullptr;
   }
-  auto model = std::make_unique<SharedLibraryModel>();
-  model->handle = handle;
-  auto *getInfo = reinterpret_cast<const rnnc_model_info *(*)()>(dlsym(handle, "rnnc_model_info_get"));
+  std::shared_ptr<void> library(handle, [](void *h) { dlclose(h); });
+  ModelFunctions fn;
+  auto getInfo = reinterpret_cast<const rnnc_model_info *(*)()>(dlsym(handle, "rnnc_model_info_get"));
   if (!getInfo) {
     error = "'" + path + "' is not an rnnc model library (no rnnc_model_info_get)";
     return nullptr;
   }
-  model->info_ = getInfo();
-  if (model->info_->abi_version != RNNC_ABI_VERSION) {
-    error = "'" + path + "' uses model ABI version " + std::to_string(model->info_->abi_version) +
+  fn.info = getInfo();
+  if (fn.info->abi_version != RNNC_ABI_VERSION) {
+    error = "'" + path + "' uses model ABI version " + std::to_string(fn.info->abi_version) +
             ", this runtime version " + std::to_string(RNNC_ABI_VERSION) + "; recompile it with this rnnc";
     return nullptr;
   }
-  if (!checkRunsHere(*model->info_, "'" + path + "'", error))
+  if (!checkRunsHere(*fn.info, "'" + path + "'", error))
     return nullptr;
-  auto bind = [&](auto &fn, const char *name) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(handle, name));
-    if (!fn)
+  auto bind = [&](auto &pointer, const char *name) {
+    pointer = reinterpret_cast<std::remove_reference_t<decltype(pointer)>>(dlsym(handle, name));
+    if (!pointer)
       error = "'" + path + "' lacks " + name;
-    return fn != nullptr;
+    return pointer != nullptr;
   };
-  if (!bind(model->create_, "rnnc_create") || !bind(model->destroy_, "rnnc_destroy") ||
-      !bind(model->init_, "rnnc_init_params") || !bind(model->params_, "rnnc_params") ||
-      !bind(model->changed_, "rnnc_params_changed") || !bind(model->forward_, "rnnc_forward") ||
-      !bind(model->train_, "rnnc_train_step") || !bind(model->setLr_, "rnnc_set_learning_rate") ||
-      !bind(model->setThreads_, "rnnc_set_threads") ||
-      !bind(model->gradients_, "rnnc_gradients") || !bind(model->steps_, "rnnc_train_steps_done") ||
-      !bind(model->state_, "rnnc_optimizer_state") || !bind(model->setSteps_, "rnnc_set_train_steps_done") ||
-      !bind(model->compute_, "rnnc_compute_gradients") || !bind(model->chunks_, "rnnc_gradient_chunks") ||
-      !bind(model->chunk_, "rnnc_chunk_gradient") || !bind(model->apply_, "rnnc_apply_gradients"))
+  rnnc_instance *(*create)(int64_t) = nullptr;
+  if (!bind(create, "rnnc_create"))
     return nullptr;
-  return model;
+  fn.create = create;
+#define RNNC_BIND(type, name, method, params, args)                                                                  \
+  if (!bind(fn.name, "rnnc_" #name))                                                                                 \
+    return nullptr;
+  RNNC_ABI_FUNCTIONS(RNNC_BIND, RNNC_BIND)
+#undef RNNC_BIND
+  return std::make_unique<Model>(std::move(fn), std::move(library));
 }
 
-std::unique_ptr<Model> wrapBinding(const rnnc_model_binding &binding, std::shared_ptr<void> keepAlive) {
-  return std::make_unique<BindingModel>(binding, std::move(keepAlive));
+std::unique_ptr<Model> openBinding(const rnnc_model_binding &binding, std::shared_ptr<void> keepAlive) {
+  // The binding lives in the table's create, which the instances point to.
+  auto owned = std::make_shared<const rnnc_model_binding>(binding);
+  ModelFunctions fn;
+  fn.info = binding.info;
+  fn.create = [owned](int64_t maxBatch) { return rnnc_binding_create(owned.get(), maxBatch); };
+#define RNNC_BINDING(type, name, method, params, args) fn.name = rnnc_binding_##name;
+  RNNC_ABI_FUNCTIONS(RNNC_BINDING, RNNC_BINDING)
+#undef RNNC_BINDING
+  return std::make_unique<Model>(std::move(fn), std::move(keepAlive));
 }
 
 } // namespace rnnc::runtime

@@ -3,38 +3,42 @@
 
 #include "rnnc/plan.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 
 namespace rnnc::runtime {
 
+/// The ABI's functions of one compiled model (rnnc/abi_functions.h), filled
+/// by dlsym from a model.so (openSharedLibrary) or with the model runtime's
+/// rnnc_binding_ functions for an in-process binding (openBinding).
+struct ModelFunctions {
+  const rnnc_model_info *info = nullptr;
+  /// rnnc_create, or rnnc_binding_create with the binding.
+  std::function<rnnc_instance *(int64_t maxBatch)> create;
+#define RNNC_FUNCTION_POINTER(type, name, method, params, args) type(*name) params = nullptr;
+  RNNC_ABI_FUNCTIONS(RNNC_FUNCTION_POINTER, RNNC_FUNCTION_POINTER)
+#undef RNNC_FUNCTION_POINTER
+};
+
 /// A compiled model, from a model.so or from the JIT: its metadata and the
-/// ABI's functions.
+/// ABI's functions, one member per function of rnnc/abi_functions.h
+/// (forward, trainStep, ...), each calling the table.
 class Model {
 public:
-  virtual ~Model() = default;
-  virtual const rnnc_model_info &info() const = 0;
-  virtual rnnc_instance *create(int64_t maxBatch) = 0;
-  virtual void destroy(rnnc_instance *instance) = 0;
-  virtual void initParams(rnnc_instance *instance, uint64_t seed) = 0;
-  virtual float *params(rnnc_instance *instance) = 0;
-  virtual void paramsChanged(rnnc_instance *instance) = 0;
-  virtual int32_t forward(rnnc_instance *instance, int64_t batch, const void *const *inputs,
-                          float *const *outputs) = 0;
-  virtual int32_t trainStep(rnnc_instance *instance, int64_t batch, const void *const *inputs,
-                            const void *const *targets, float *loss) = 0;
-  virtual void setLearningRate(rnnc_instance *instance, float lr) = 0;
-  virtual int32_t setThreads(rnnc_instance *instance, int32_t threads) = 0;
-  virtual const float *gradients(rnnc_instance *instance) = 0;
-  virtual int64_t stepsDone(rnnc_instance *instance) = 0;
-  virtual float *optimizerState(rnnc_instance *instance) = 0;
-  virtual void setStepsDone(rnnc_instance *instance, int64_t steps) = 0;
-  virtual int32_t computeGradients(rnnc_instance *instance, int64_t batch, const void *const *inputs,
-                                   const void *const *targets, int64_t firstChunk, float *loss) = 0;
-  virtual int32_t gradientChunks(rnnc_instance *instance) = 0;
-  virtual const float *chunkGradient(rnnc_instance *instance, int32_t chunk, int64_t *rows, float *loss) = 0;
-  virtual int32_t applyGradients(rnnc_instance *instance, int32_t count, const float *const *grads,
-                                 const int64_t *rows) = 0;
+  /// `keepAlive` owns the code the functions live in (the dlopen handle, the JIT).
+  Model(ModelFunctions functions, std::shared_ptr<void> keepAlive)
+      : fn_(std::move(functions)), keepAlive_(std::move(keepAlive)) {}
+  const rnnc_model_info &info() const { return *fn_.info; }
+  rnnc_instance *create(int64_t maxBatch) { return fn_.create(maxBatch); }
+#define RNNC_MODEL_METHOD(type, name, method, params, args)                                                          \
+  type method params { return fn_.name args; }
+  RNNC_ABI_FUNCTIONS(RNNC_MODEL_METHOD, RNNC_MODEL_METHOD)
+#undef RNNC_MODEL_METHOD
+
+private:
+  ModelFunctions fn_;
+  std::shared_ptr<void> keepAlive_;
 };
 
 /// Opens a model.so with dlopen and checks, before running any of its code,
@@ -47,8 +51,10 @@ std::unique_ptr<Model> openSharedLibrary(const std::string &path, std::string &e
 /// for a model.so and for the JIT alike); else false, `error` naming `what`.
 bool checkRunsHere(const rnnc_model_info &info, const std::string &what, std::string &error);
 
-/// Wraps an in-process binding (the JIT's) in the same interface.
-std::unique_ptr<Model> wrapBinding(const rnnc_model_binding &binding, std::shared_ptr<void> keepAlive);
+/// A model over an in-process binding (the JIT's code, which `keepAlive`
+/// owns): the same Model as for a model.so, its table filled with the model
+/// runtime's rnnc_binding_ functions. The CPU check is checkRunsHere's.
+std::unique_ptr<Model> openBinding(const rnnc_model_binding &binding, std::shared_ptr<void> keepAlive);
 
 /// The features in `list` (comma-separated) this CPU lacks, comma-separated;
 /// empty if it has them all. Unknown names count as missing.

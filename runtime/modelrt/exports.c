@@ -36,40 +36,11 @@ EXPORT rnnc_instance *rnnc_create(int64_t max_batch) {
   the_binding = binding();
   return rnnc_binding_create(&the_binding, max_batch);
 }
-EXPORT void rnnc_destroy(rnnc_instance *instance) { rnnc_binding_destroy(instance); }
-EXPORT void rnnc_init_params(rnnc_instance *instance, uint64_t seed) {
-  rnnc_binding_init_params(instance, seed);
-}
-EXPORT float *rnnc_params(rnnc_instance *instance) { return rnnc_binding_params(instance); }
-EXPORT void rnnc_params_changed(rnnc_instance *instance) { rnnc_binding_params_changed(instance); }
-EXPORT int32_t rnnc_forward(rnnc_instance *instance, int64_t batch, const void *const *inputs,
-                            float *const *outputs) {
-  return rnnc_binding_forward(instance, batch, inputs, outputs);
-}
-EXPORT int32_t rnnc_train_step(rnnc_instance *instance, int64_t batch, const void *const *inputs,
-                               const void *const *targets, float *loss) {
-  return rnnc_binding_train_step(instance, batch, inputs, targets, loss);
-}
-EXPORT int32_t rnnc_set_threads(rnnc_instance *instance, int32_t threads) {
-  return rnnc_binding_set_threads(instance, threads);
-}
-EXPORT void rnnc_set_learning_rate(rnnc_instance *instance, float lr) { rnnc_binding_set_learning_rate(instance, lr); }
-EXPORT const float *rnnc_gradients(rnnc_instance *instance) { return rnnc_binding_gradients(instance); }
-EXPORT int64_t rnnc_train_steps_done(rnnc_instance *instance) { return rnnc_binding_steps_done(instance); }
-EXPORT float *rnnc_optimizer_state(rnnc_instance *instance) { return rnnc_binding_optimizer_state(instance); }
-EXPORT void rnnc_set_train_steps_done(rnnc_instance *instance, int64_t steps) {
-  rnnc_binding_set_steps_done(instance, steps);
-}
-EXPORT const char *rnnc_status_message(int32_t status) { return rnnc_binding_status_message(status); }
-EXPORT int32_t rnnc_compute_gradients(rnnc_instance *instance, int64_t batch, const void *const *inputs,
-                                      const void *const *targets, int64_t first_chunk, float *loss) {
-  return rnnc_binding_compute_gradients(instance, batch, inputs, targets, first_chunk, loss);
-}
-EXPORT int32_t rnnc_gradient_chunks(rnnc_instance *instance) { return rnnc_binding_gradient_chunks(instance); }
-EXPORT const float *rnnc_chunk_gradient(rnnc_instance *instance, int32_t chunk, int64_t *rows, float *loss) {
-  return rnnc_binding_chunk_gradient(instance, chunk, rows, loss);
-}
-EXPORT int32_t rnnc_apply_gradients(rnnc_instance *instance, int32_t count, const float *const *grads,
-                                    const int64_t *rows) {
-  return rnnc_binding_apply_gradients(instance, count, grads, rows);
-}
+
+/* Every other export rnnc_<name> (rnnc/abi_functions.h) calls its twin
+ * rnnc_binding_<name>. */
+#define RNNC_EXPORT_FN(type, name, method, params, args)                                                               \
+  EXPORT type rnnc_##name params { return rnnc_binding_##name args; }
+#define RNNC_EXPORT_PROC(type, name, method, params, args)                                                             \
+  EXPORT type rnnc_##name params { rnnc_binding_##name args; }
+RNNC_ABI_FUNCTIONS(RNNC_EXPORT_FN, RNNC_EXPORT_PROC)

@@ -115,9 +115,9 @@ void rnnc_binding_params_changed(rnnc_instance *inst) {
 void rnnc_binding_set_learning_rate(rnnc_instance *inst, float lr) { inst->lr = lr; }
 
 const float *rnnc_binding_gradients(rnnc_instance *inst) { return inst->grads; }
-int64_t rnnc_binding_steps_done(rnnc_instance *inst) { return inst->steps; }
+int64_t rnnc_binding_train_steps_done(rnnc_instance *inst) { return inst->steps; }
 float *rnnc_binding_optimizer_state(rnnc_instance *inst) { return inst->state; }
-void rnnc_binding_set_steps_done(rnnc_instance *inst, int64_t steps) { inst->steps = steps; }
+void rnnc_binding_set_train_steps_done(rnnc_instance *inst, int64_t steps) { inst->steps = steps; }
 
 const char *rnnc_binding_status_message(int32_t status) {
   switch (status) {

@@ -2,6 +2,7 @@
 #include "compiler/driver/Backend.h"
 #include "compiler/driver/Frontend.h"
 #include "compiler/onnx/Export.h"
+#include "runtime/loader/Loader.h"
 #include "runtime/state/TrainingState.h"
 #include "runtime/checkpoint/Checkpoint.h"
 
@@ -36,9 +37,10 @@ Options)";
 bool exportOnnx(const rnnc::ir::Graph &graph, rnnc::BackendOptions backend, const po::variables_map &vm,
                 std::string &error) {
   backend.compilerVersion = "rnnc (export)";
-  std::unique_ptr<rnnc::runtime::Model> model = rnnc::compileForJit(graph, backend, error);
-  if (!model)
+  std::shared_ptr<rnnc::codegen::JitModel> jit = rnnc::compileForJit(graph, backend, error);
+  if (!jit)
     return false;
+  std::unique_ptr<rnnc::runtime::Model> model = rnnc::runtime::openBinding(jit->binding(), jit);
   rnnc_instance *instance = model->create(1);
   if (!instance) {
     error = "cannot allocate an instance";

@@ -179,7 +179,8 @@ int main(int argc, char **argv) {
     options.targetCpu = vm["target-cpu"].as<std::string>();
     options.optLevel = vm["opt"].as<int>();
     options.compilerVersion = "rnnc (JIT)";
-    model = rnnc::compileForJit(*graph, options, error);
+    std::shared_ptr<rnnc::codegen::JitModel> jit = rnnc::compileForJit(*graph, options, error);
+    model = jit ? rnnc::runtime::openBinding(jit->binding(), jit) : nullptr;
     if (model && !rnnc::runtime::checkRunsHere(model->info(), "the JIT-compiled '" + path + "'", error))
       model.reset(); // the same check as for a model.so: never run code this CPU lacks
   } else {

@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#include "rnnc/abi_functions.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -94,59 +96,12 @@ const rnnc_model_info *rnnc_model_info_get(void);
 /* An instance able to run batches of up to `max_batch` samples; NULL if
  * memory runs out. Its parameters are zero until initialized or written. */
 rnnc_instance *rnnc_create(int64_t max_batch);
-void rnnc_destroy(rnnc_instance *instance);
-/* Initializes every parameter as PyTorch does by default, from `seed`;
- * stored parameters get their stored values. */
-void rnnc_init_params(rnnc_instance *instance, uint64_t seed);
-/* The parameter buffer (param_elements floats, PyTorch layout). After
- * writing it, call rnnc_params_changed. */
-float *rnnc_params(rnnc_instance *instance);
-void rnnc_params_changed(rnnc_instance *instance);
-/* Runs the model on `batch` samples. inputs[i] points to input i (dtype and
- * shape from the metadata, batch-major); outputs[i] receives output i.
- * Returns an rnnc_status. */
-int32_t rnnc_forward(rnnc_instance *instance, int64_t batch, const void *const *inputs,
-                     float *const *outputs);
-/* One training step on `batch` samples: forward (dropout active), the loss,
- * back-propagation, gradient clipping and the optimizer update of the
- * parameters (as torch.optim.Adam / SGD). *loss receives the batch's loss
- * before the update. RNNC_ERR_UNSUPPORTED if the library has no train step. */
-int32_t rnnc_train_step(rnnc_instance *instance, int64_t batch, const void *const *inputs,
-                        const void *const *targets, float *loss);
-/* Run forward passes and train steps on `threads` threads (default 1): the
- * batch is split into that many chunks of rows. Results are deterministic for
- * a given thread count (dropout masks and the order of gradient sums depend
- * on it). Returns RNNC_ERR_MEMORY if the chunks' working memory cannot be had. */
-int32_t rnnc_set_threads(rnnc_instance *instance, int32_t threads);
-/* The learning rate of the following steps (default: the model's). */
-void rnnc_set_learning_rate(rnnc_instance *instance, float lr);
-/* The gradient buffer of the last step (param_elements floats, PyTorch layout). */
-const float *rnnc_gradients(rnnc_instance *instance);
-/* Optimizer state for checkpoints: the step count and 2 * param_elements
- * floats (Adam: first then second moments; SGD: momentum buffer, then unused). */
-int64_t rnnc_train_steps_done(rnnc_instance *instance);
-float *rnnc_optimizer_state(rnnc_instance *instance);
-void rnnc_set_train_steps_done(rnnc_instance *instance, int64_t steps);
-const char *rnnc_status_message(int32_t status);
-
-/* Data-parallel training (docs/abi.md, docs/distributed.md): the fused train
- * step split in two, for a host that sums gradients across processes.
- * rnnc_compute_gradients runs forward and backward on `batch` rows in the
- * instance's chunks (one per thread) without updating the parameters; chunk
- * k draws its dropout masks as chunk first_chunk + k of a global batch does.
- * *loss (may be NULL) receives the rows' mean loss. */
-int32_t rnnc_compute_gradients(rnnc_instance *instance, int64_t batch, const void *const *inputs,
-                               const void *const *targets, int64_t first_chunk, float *loss);
-/* How many chunks the last rnnc_compute_gradients ran (0 after an update). */
-int32_t rnnc_gradient_chunks(rnnc_instance *instance);
-/* Chunk k's gradient (param_elements floats, the mean over its rows), its
- * rows and its loss; NULL if there is no such chunk. Valid until the next call. */
-const float *rnnc_chunk_gradient(rnnc_instance *instance, int32_t chunk, int64_t *rows, float *loss);
-/* The update from `count` chunks' gradients: their row-weighted mean, summed
- * in double in the order given, then clipping and the optimizer step.
- * rnnc_train_step is rnnc_compute_gradients (first_chunk 0) followed by this
- * on the instance's own chunks, bit for bit. */
-int32_t rnnc_apply_gradients(rnnc_instance *instance, int32_t count, const float *const *grads, const int64_t *rows);
+/* The other functions (rnnc_forward, rnnc_train_step, ...) are listed and
+ * documented once, in rnnc/abi_functions.h; each is declared here as
+ * rnnc_<name>. */
+#define RNNC_DECLARE(type, name, method, params, args) type rnnc_##name params;
+RNNC_ABI_FUNCTIONS(RNNC_DECLARE, RNNC_DECLARE)
+#undef RNNC_DECLARE
 
 #ifdef __cplusplus
 }

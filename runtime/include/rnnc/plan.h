@@ -100,29 +100,13 @@ typedef struct rnnc_model_binding {
 } rnnc_model_binding;
 
 /* The runtime behind the ABI, for a given binding (used by model.so's
- * exported functions and by the JIT). */
+ * exported functions and, through the loader, by the JIT). */
 rnnc_instance *rnnc_binding_create(const rnnc_model_binding *model, int64_t max_batch);
-void rnnc_binding_destroy(rnnc_instance *instance);
-void rnnc_binding_init_params(rnnc_instance *instance, uint64_t seed);
-float *rnnc_binding_params(rnnc_instance *instance);
-void rnnc_binding_params_changed(rnnc_instance *instance);
-int32_t rnnc_binding_forward(rnnc_instance *instance, int64_t batch, const void *const *inputs,
-                             float *const *outputs);
-const char *rnnc_binding_status_message(int32_t status);
-int32_t rnnc_binding_train_step(rnnc_instance *instance, int64_t batch, const void *const *inputs,
-                                const void *const *targets, float *loss);
-void rnnc_binding_set_learning_rate(rnnc_instance *instance, float lr);
-int32_t rnnc_binding_set_threads(rnnc_instance *instance, int32_t threads);
-const float *rnnc_binding_gradients(rnnc_instance *instance);
-int64_t rnnc_binding_steps_done(rnnc_instance *instance);
-float *rnnc_binding_optimizer_state(rnnc_instance *instance);
-void rnnc_binding_set_steps_done(rnnc_instance *instance, int64_t steps);
-int32_t rnnc_binding_compute_gradients(rnnc_instance *instance, int64_t batch, const void *const *inputs,
-                                       const void *const *targets, int64_t first_chunk, float *loss);
-int32_t rnnc_binding_gradient_chunks(rnnc_instance *instance);
-const float *rnnc_binding_chunk_gradient(rnnc_instance *instance, int32_t chunk, int64_t *rows, float *loss);
-int32_t rnnc_binding_apply_gradients(rnnc_instance *instance, int32_t count, const float *const *grads,
-                                     const int64_t *rows);
+/* Each function of rnnc/abi_functions.h as rnnc_binding_<name>, with the
+ * parameters of its export rnnc_<name>. */
+#define RNNC_DECLARE_BINDING(type, name, method, params, args) type rnnc_binding_##name params;
+RNNC_ABI_FUNCTIONS(RNNC_DECLARE_BINDING, RNNC_DECLARE_BINDING)
+#undef RNNC_DECLARE_BINDING
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "compiler/driver/Backend.h"
+#include "runtime/loader/Loader.h"
 #include "LowerTestUtil.h"
 
 #include <gtest/gtest.h>
@@ -18,9 +19,9 @@ inline std::unique_ptr<runtime::Model> compileText(const std::string &text, plan
   BackendOptions options;
   options.plan.kind = kind;
   std::string error;
-  auto model = compileForJit(*lowered.graph, options, error);
-  EXPECT_TRUE(model) << error;
-  return model;
+  std::shared_ptr<codegen::JitModel> jit = compileForJit(*lowered.graph, options, error);
+  EXPECT_TRUE(jit) << error;
+  return jit ? runtime::openBinding(jit->binding(), jit) : nullptr;
 }
 
 } // namespace rnnc::testing

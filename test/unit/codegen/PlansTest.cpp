@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/driver/Backend.h"
 #include "compiler/reference/Reference.h"
+#include "runtime/loader/Loader.h"
 #include "LowerTestUtil.h"
 
 #include <gtest/gtest.h>
@@ -35,8 +36,9 @@ std::unique_ptr<Compiled> compile(const ir::Graph &graph, plan::PlanOptions plan
   options.compilerVersion = "test";
   std::string error;
   auto c = std::make_unique<Compiled>();
-  c->model = compileForJit(graph, options, error);
-  EXPECT_TRUE(c->model) << error;
+  std::shared_ptr<codegen::JitModel> jit = compileForJit(graph, options, error);
+  EXPECT_TRUE(jit) << error;
+  c->model = jit ? runtime::openBinding(jit->binding(), jit) : nullptr;
   if (!c->model)
     return nullptr;
   c->instance = c->model->create(capacity);

@@ -8,6 +8,7 @@
 #include "compiler/driver/Backend.h"
 #include "compiler/passes/Autodiff.h"
 #include "compiler/reference/Reference.h"
+#include "runtime/loader/Loader.h"
 #include "LowerTestUtil.h"
 
 #include <gtest/gtest.h>
@@ -49,8 +50,9 @@ std::unique_ptr<Fixture> setUpWith(const std::string &text, int64_t batch, uint6
   BackendOptions options;
   options.plan = plan;
   std::string error;
-  fx->model = compileForJit(fx->graph, options, error);
-  EXPECT_TRUE(fx->model) << error;
+  std::shared_ptr<codegen::JitModel> jit = compileForJit(fx->graph, options, error);
+  EXPECT_TRUE(jit) << error;
+  fx->model = jit ? runtime::openBinding(jit->binding(), jit) : nullptr;
   if (!fx->model)
     return nullptr;
   differentiate(fx->graph);
