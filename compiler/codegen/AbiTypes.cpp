@@ -47,9 +47,14 @@ StructType *modelInfoType(LLVMContext &ctx) {
 
 StructType *kernelArgsType(LLVMContext &ctx) {
   Types t(ctx);
-  // { out, in[4], batch, p[6], seed, step }
-  return StructType::get(ctx, {t.ptr, ArrayType::get(t.ptr, length(&rnnc_kernel_args::in)), t.i64,
-                               ArrayType::get(t.i64, length(&rnnc_kernel_args::p)), t.i64, t.i64});
+  Type *fields[kNumKernelArgsFields];
+  fields[kArgOut] = t.ptr;
+  fields[kArgIn] = ArrayType::get(t.ptr, length(&rnnc_kernel_args::in));
+  fields[kArgBatch] = t.i64;
+  fields[kArgP] = ArrayType::get(t.i64, length(&rnnc_kernel_args::p));
+  fields[kArgSeed] = t.i64;
+  fields[kArgStep] = t.i64;
+  return StructType::get(ctx, ArrayRef<Type *>(fields));
 }
 
 StructType *opType(LLVMContext &ctx) {

@@ -15,6 +15,10 @@
 
 namespace rnnc::codegen::abi {
 
+/// The fields of rnnc_kernel_args in kernelArgsType, which the imperative
+/// kernels load their arguments from.
+enum KernelArgsField : unsigned { kArgOut, kArgIn, kArgBatch, kArgP, kArgSeed, kArgStep, kNumKernelArgsFields };
+
 llvm::StructType *tensorDescType(llvm::LLVMContext &ctx);     ///< rnnc_tensor_desc
 llvm::StructType *trainInfoType(llvm::LLVMContext &ctx);      ///< rnnc_train_info
 llvm::StructType *modelInfoType(llvm::LLVMContext &ctx);      ///< rnnc_model_info

@@ -33,18 +33,16 @@ public:
   }
 
 private:
-  Value *out() { return b_.CreateAlignedLoad(e_.ptr(), b_.CreateStructGEP(args_t_, args_, 0), Align(8), "out"); }
-  Value *in(int k) {
-    Value *slot = b_.CreateInBoundsGEP(args_t_, args_, {b_.getInt32(0), b_.getInt32(1), b_.getInt32(k)});
-    return b_.CreateAlignedLoad(e_.ptr(), slot, Align(8), "in");
+  Value *field(abi::KernelArgsField f) { return b_.CreateStructGEP(args_t_, args_, f); }
+  Value *element(abi::KernelArgsField f, int k) {
+    return b_.CreateInBoundsGEP(args_t_, args_, {b_.getInt32(0), b_.getInt32(f), b_.getInt32(k)});
   }
-  Value *batch() { return b_.CreateAlignedLoad(e_.i64(), b_.CreateStructGEP(args_t_, args_, 2), Align(8), "batch"); }
-  Value *seed() { return b_.CreateAlignedLoad(e_.i64(), b_.CreateStructGEP(args_t_, args_, 4), Align(8), "seed"); }
-  Value *stepCount() { return b_.CreateAlignedLoad(e_.i64(), b_.CreateStructGEP(args_t_, args_, 5), Align(8), "step"); }
-  Value *p(int k) {
-    Value *slot = b_.CreateInBoundsGEP(args_t_, args_, {b_.getInt32(0), b_.getInt32(3), b_.getInt32(k)});
-    return b_.CreateAlignedLoad(e_.i64(), slot, Align(8), "p");
-  }
+  Value *out() { return b_.CreateAlignedLoad(e_.ptr(), field(abi::kArgOut), Align(8), "out"); }
+  Value *in(int k) { return b_.CreateAlignedLoad(e_.ptr(), element(abi::kArgIn, k), Align(8), "in"); }
+  Value *batch() { return b_.CreateAlignedLoad(e_.i64(), field(abi::kArgBatch), Align(8), "batch"); }
+  Value *seed() { return b_.CreateAlignedLoad(e_.i64(), field(abi::kArgSeed), Align(8), "seed"); }
+  Value *stepCount() { return b_.CreateAlignedLoad(e_.i64(), field(abi::kArgStep), Align(8), "step"); }
+  Value *p(int k) { return b_.CreateAlignedLoad(e_.i64(), element(abi::kArgP, k), Align(8), "p"); }
 
   void emit(Kernel k) {
     LLVMContext &ctx = module_.getContext();
@@ -287,7 +285,7 @@ private:
     }
     case Kernel::Zeros: break;
     }
-    b_.CreateRet(b_.getInt32(0));
+    b_.CreateRet(b_.getInt32(RNNC_OK));
     RNNC_ASSERT(!verifyFunction(*f, &errs()), "kernel " + kernelSymbol(k) + " is valid IR");
   }
 
@@ -303,9 +301,9 @@ private:
       b_.SetInsertPoint(ok);
       body(i, id);
     }, "i");
-    b_.CreateRet(b_.getInt32(0));
+    b_.CreateRet(b_.getInt32(RNNC_OK));
     b_.SetInsertPoint(bad);
-    b_.CreateRet(b_.getInt32(2)); // RNNC_ERR_TOKEN
+    b_.CreateRet(b_.getInt32(RNNC_ERR_TOKEN));
   }
 
   /// Loss (p3: 0 mse, 1 mae, 2 bce with logits, 3 softmax cross-entropy) or
@@ -351,7 +349,7 @@ private:
     }, "r");
     if (!grad)
       e_.store(b_.CreateFPTrunc(b_.CreateFDiv(b_.CreateLoad(f64, sum), b_.CreateSIToFP(rows, f64)), e_.f32()), o, e_.c64(0));
-    b_.CreateRet(b_.getInt32(0));
+    b_.CreateRet(b_.getInt32(RNNC_OK));
 
     b_.SetInsertPoint(other);
     Value *inverseN = b_.CreateFDiv(e_.cf(1, 1.0), b_.CreateSIToFP(n, e_.f32()));
@@ -374,9 +372,9 @@ private:
     });
     if (!grad)
       e_.store(b_.CreateFPTrunc(b_.CreateFDiv(b_.CreateLoad(f64, sum), b_.CreateSIToFP(n, f64)), e_.f32()), o, e_.c64(0));
-    b_.CreateRet(b_.getInt32(0));
+    b_.CreateRet(b_.getInt32(RNNC_OK));
     b_.SetInsertPoint(bad);
-    b_.CreateRet(b_.getInt32(2));
+    b_.CreateRet(b_.getInt32(RNNC_ERR_TOKEN));
     RNNC_ASSERT(!verifyFunction(*f, &errs()), "loss kernel is valid IR");
   }
 

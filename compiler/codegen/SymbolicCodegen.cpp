@@ -10,6 +10,7 @@
 // themselves are in SymbolicForward.cpp and SymbolicTraining.cpp.
 //===----------------------------------------------------------------------===//
 #include "compiler/codegen/SymbolicEmitter.h"
+#include "rnnc/abi.h"
 
 #include "llvm/IR/Verifier.h"
 
@@ -75,7 +76,7 @@ void SymbolicEmitter::emitEntry() {
     args.insert(args.end(), {batch_, seed, stepCount});
     Value *result = builder_.CreateCall(k, args);
     BasicBlock *next = BasicBlock::Create(ctx, "after." + graph_.op(step.op).name, f);
-    builder_.CreateCondBr(builder_.CreateICmpEQ(result, builder_.getInt32(0)), next, failed);
+    builder_.CreateCondBr(builder_.CreateICmpEQ(result, builder_.getInt32(RNNC_OK)), next, failed);
     status->addIncoming(result, builder_.GetInsertBlock());
     builder_.SetInsertPoint(next);
     current_ = next;
@@ -100,7 +101,7 @@ void SymbolicEmitter::emitEntry() {
     Value *n = builder_.CreateMul(batch_, e_.c64(plan::perSampleElements(out.type)));
     e_.vectorLoop(n, [&](unsigned w, Value *j) { e_.store(e_.load(w, src, j), dst, j); });
   }
-  builder_.CreateRet(builder_.getInt32(0));
+  builder_.CreateRet(builder_.getInt32(RNNC_OK));
   if (status->getNumIncomingValues() == 0) // no kernel can fail
     failed->eraseFromParent();
 }

@@ -68,6 +68,18 @@ TEST_F(AbiTypes, KernelArgsMatchC) {
                {AT(S, out), AT(S, in), AT(S, batch), AT(S, p), AT(S, seed), AT(S, step)});
 }
 
+// The field names the imperative kernels load their arguments by.
+TEST_F(AbiTypes, KernelArgsFieldsNameTheirCFields) {
+  using S = rnnc_kernel_args;
+  const llvm::StructLayout *s = machine_->createDataLayout().getStructLayout(abi::kernelArgsType(ctx_));
+  EXPECT_EQ(s->getElementOffset(abi::kArgOut), AT(S, out));
+  EXPECT_EQ(s->getElementOffset(abi::kArgIn), AT(S, in));
+  EXPECT_EQ(s->getElementOffset(abi::kArgBatch), AT(S, batch));
+  EXPECT_EQ(s->getElementOffset(abi::kArgP), AT(S, p));
+  EXPECT_EQ(s->getElementOffset(abi::kArgSeed), AT(S, seed));
+  EXPECT_EQ(s->getElementOffset(abi::kArgStep), AT(S, step));
+}
+
 TEST_F(AbiTypes, OpMatchesC) {
   using S = rnnc_op;
   expectLayout(abi::opType(ctx_), sizeof(S),
