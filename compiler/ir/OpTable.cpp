@@ -204,8 +204,8 @@ std::optional<TensorType> inferGradient(OpKind kind, const std::vector<TensorTyp
       error = "recurrent_grad expects y and dy of type " + y->str() + ", got " + in[5].str() + " and " + in[6].str();
       return std::nullopt;
     }
-    const int64_t gates = recurrentFacts(OpKind::RecurrentGrad, attrs).gates();
-    return TensorType{DType::F32, {y->dims[0], y->dims[1], Dim::fixed(2 * gates * attrs.getInt("hidden"))}};
+    const int64_t gateRows = recurrentFacts(OpKind::RecurrentGrad, attrs).gateRows();
+    return TensorType{DType::F32, {y->dims[0], y->dims[1], Dim::fixed(2 * gateRows)}};
   }
   case OpKind::ShiftSteps:
     if (in[0].rank() != 3) {

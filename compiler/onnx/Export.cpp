@@ -11,6 +11,7 @@
 //   concat, relu, tanh, sigmoid, softmax, identity, dropout (identity)
 #include "compiler/onnx/Export.h"
 
+#include "compiler/ir/OpFacts.h"
 #include "compiler/ir/OpTable.h"
 #include "compiler/onnx/Live.h"
 
@@ -225,8 +226,9 @@ private:
   }
 
   void emitRecurrent(const ir::Op &op) {
-    const bool lstm = op.kind == OpKind::Lstm;
-    const int64_t hidden = op.attrs.getInt("hidden"), gates = lstm ? 4 : 3;
+    const ir::RecurrentFacts facts = ir::recurrentFacts(op);
+    const bool lstm = facts.lstm();
+    const int64_t hidden = facts.hidden, gates = facts.gates();
     const int64_t inputSize = graph_.op(op.operands[0]).type.dims.back().size;
     // PyTorch i,f,g,o -> ONNX i,o,f,c; PyTorch r,z,n -> ONNX z,r,h.
     const std::vector<int> order = lstm ? std::vector<int>{0, 3, 1, 2} : std::vector<int>{1, 0, 2};

@@ -1,6 +1,8 @@
 //===- ImportRecurrent.cpp - ONNX LSTM and GRU as rnnc layers ---------------===//
 #include "compiler/onnx/Importer.h"
 
+#include "compiler/ir/OpFacts.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -23,7 +25,7 @@ bool Importer::zeroState(const Value &v) {
 }
 
 void Importer::lowerRecurrent(bool lstm) {
-  const int64_t gates = lstm ? 4 : 3;
+  const int64_t gates = ir::gateCount(lstm ? ir::CellKind::Lstm : ir::CellKind::Gru);
   const std::string cell = lstm ? "lstm" : "gru";
   const int64_t hidden = intAttr("hidden_size", 0);
   if (hidden < 1)
