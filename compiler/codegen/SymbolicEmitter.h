@@ -6,7 +6,7 @@
 //   SymbolicPacking.cpp   __rnnc_pack (PyTorch layout -> kernel layout)
 //   SymbolicForward.cpp   the forward kernels (the fused LSTM/GRU cell, dense, ...)
 //   SymbolicTraining.cpp  the kernels of the gradient ops
-//   SymbolicMatmul.cpp    the register-tiled matrix product they all share
+//   SymbolicMatmul.cpp    the register-tiled matrix products they all share
 // Only these files include this header.
 #pragma once
 
@@ -121,12 +121,27 @@ private:
   /// block of its columns).
   void matmulStrided(Value *x, int64_t xStride, Value *wT, Value *bias, Value *y, int64_t yStride, Value *rows,
                      int64_t k, int64_t n, bool accumulate, int64_t wStride = -1);
-  /// The one register-tiled matrix product every symbolic kernel uses:
-  /// y[r*yStride + j] (+)= sum_{kk < k} x[r*xStride + kk*xkStride] wT[kk*wStride + j]
-  /// (+ bias[j]) for r < rows, j < n. xkStride > 1 reads x transposed (the
-  /// weight gradient's dy^T); k may be a run-time count.
-  void matmulTiled(Value *x, int64_t xStride, int64_t xkStride, Value *wT, int64_t wStride, Value *bias, Value *y,
-                   int64_t yStride, Value *rows, Value *k, int64_t n, bool accumulate);
+  /// dw[u, j] = sum_r dy[r*units + u] x[r*width + j] for u < units, j < width,
+  /// r < rows (dense_grad_weight): blocks of plan::kWeightGradRowBlock rows;
+  /// per block, dy rearranged in `panels` (plan::weightGradPanelElements) so
+  /// that each register tile reads its broadcasts in order, and each column
+  /// panel of x copied to contiguous rows that stay in L1 while every tile
+  /// of dW reads them. Every element sums the rows in order.
+  void matmulWeightGrad(Value *dy, int64_t units, Value *x, int64_t width, Value *dw, Value *rows, Value *panels);
+  /// The register tile of every product: acc[i][c] = start(i, c), then for
+  /// kk < k acc[i][c] += x[xAt(i, kk)] * w[wAt(kk, c) ..+lanes], then
+  /// done(i, c, acc[i][c]); i < rowsInTile, c < vectors.
+  void registerTile(int64_t rowsInTile, int64_t vectors, unsigned lanes, Value *k, Value *x,
+                    const std::function<Value *(int64_t, Value *)> &xAt, Value *w,
+                    const std::function<Value *(Value *, int64_t)> &wAt,
+                    const std::function<Value *(int64_t, int64_t)> &start,
+                    const std::function<void(int64_t, int64_t, Value *)> &done);
+  /// Covers columns [0, n) with blocks of tileColumns() vectors, then of 2,
+  /// then single vectors, then scalars: body(j0, vectors, lanes).
+  void columnBlocks(int64_t n, const std::function<void(Value *, int64_t, unsigned)> &body);
+  /// Register tiles: kTileRows rows x tileColumns() vectors.
+  static constexpr int64_t kTileRows = 6;
+  int64_t tileColumns() const { return e_.width >= 16 ? 4 : 2; }
   /// Covers rows [begin, end) with blocks of sizes[0] rows, then of
   /// sizes[1], ... (descending): body(r0, size) per block. Returns where
   /// the blocks stop (end when the last size is 1).

@@ -119,18 +119,10 @@ bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const pl
   }
   case OpKind::DenseGradWeight: { // dW[u, :] = sum_r dy[r, u] x[r, :], over every row of the batch (and time)
     const int64_t units = op.type.dims[0].size, width = op.type.dims[1].size;
-    Value *dy = arg(f, 0), *x = arg(f, 1), *dw = arg(f, 2);
-    zero(dw, e_.c64(units * width));
+    Value *panels = scratchArg(f, step, plan::Scratch::Panels);
+    RNNC_ASSERT(panels, "the plan made the panels of dense_grad_weight");
     Value *rows = b.CreateUDiv(elementsOf(e_, b, graph_.op(op.operands[0]).type, batch), e_.c64(units));
-    // Chunks of rows small enough to stay in cache; within a chunk, dW
-    // accumulates in the register tiles of matmulTiled over the rows
-    // (dy read transposed), so every element still sums the rows in order.
-    const int64_t chunk = 256;
-    e_.loop(e_.c64(0), rows, chunk, [&](Value *r0) {
-      Value *count = b.CreateBinaryIntrinsic(Intrinsic::smin, e_.c64(chunk), b.CreateSub(rows, r0));
-      matmulTiled(e_.at(dy, b.CreateMul(r0, e_.c64(units))), 1, units, e_.at(x, b.CreateMul(r0, e_.c64(width))), width,
-                  nullptr, dw, width, e_.c64(units), count, width, true);
-    }, "chunk");
+    matmulWeightGrad(arg(f, 0), units, arg(f, 1), width, arg(f, 2), rows, panels);
     finish();
     return true;
   }

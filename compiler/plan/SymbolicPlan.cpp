@@ -260,6 +260,8 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
         workspace[id] = newBuffer(steps * (gates + 1) * hidden, step);
         s.scratch.push_back({Scratch::Workspace, workspace[id]});
       }
+    } else if (op.kind == OpKind::DenseGradWeight) {
+      s.scratch.push_back({Scratch::Panels, newBuffer(weightGradPanelElements(op.type.dims[0].size), step, true)});
     } else if (op.kind == OpKind::RecurrentGrad) {
       const ir::RecurrentFacts cell = ir::recurrentFacts(op);
       const int ws = workspace[op.operands[5]];

@@ -44,7 +44,22 @@ enum class Scratch {
   HiddenSideGrad, ///< d of the hidden-side gate pre-activations [B,T,G*H]
   HiddenGrad,  ///< recurrent_grad: d h flowing to the previous step [B,H]
   CellGrad,    ///< recurrent_grad, LSTM: d c flowing to the previous step [B,H]
+  /// dense_grad_weight: the packed panels of its product (fixed size,
+  /// weightGradPanelElements): a block of dy rows rearranged per register
+  /// tile, and a block of x rows of one column panel.
+  Panels,
 };
+
+/// dense_grad_weight (dW = dy^T x over every row of the batch and time) runs
+/// over blocks of this many rows: a column panel of x (at most
+/// kWeightGradPanelColumns floats wide) stays in L1 while every register
+/// tile of dW reads it.
+constexpr int64_t kWeightGradRowBlock = 64;
+constexpr int64_t kWeightGradPanelColumns = 64;
+/// The floats of dense_grad_weight's Panels scratch for dy with `units` columns.
+inline int64_t weightGradPanelElements(int64_t units) {
+  return kWeightGradRowBlock * (units + kWeightGradPanelColumns);
+}
 
 /// One op of the forward program, with the buffers it writes.
 struct Step {

@@ -40,7 +40,7 @@ struct Fixture {
 /// Compiles `text` (symbolic plan, JIT), makes a random batch, and copies the
 /// initialized parameters into the reference feeds.
 std::unique_ptr<Fixture> setUpWith(const std::string &text, int64_t batch, uint64_t seed, const plan::PlanOptions &plan,
-                                   double targetScale = 1) {
+                                   double targetScale = 1, const std::string &targetCpu = "host") {
   auto lowered = testing::lowerText(text);
   EXPECT_TRUE(lowered.graph) << lowered.diagnostics;
   if (!lowered.graph)
@@ -49,6 +49,7 @@ std::unique_ptr<Fixture> setUpWith(const std::string &text, int64_t batch, uint6
   fx->graph = *lowered.graph;
   BackendOptions options;
   options.plan = plan;
+  options.targetCpu = targetCpu;
   std::string error;
   std::shared_ptr<codegen::JitModel> jit = compileForJit(fx->graph, options, error);
   EXPECT_TRUE(jit) << error;
@@ -100,7 +101,8 @@ std::unique_ptr<Fixture> setUp(const std::string &text, int64_t batch, uint64_t 
   return setUpWith(text, batch, seed, plan, targetScale);
 }
 
-void checkTrainStepWith(const std::string &text, int64_t batch, const plan::PlanOptions &plan, int32_t threads = 1);
+void checkTrainStepWith(const std::string &text, int64_t batch, const plan::PlanOptions &plan, int32_t threads = 1,
+                        const std::string &targetCpu = "host");
 void checkTrainStepOf(const std::string &text, int64_t batch, plan::PlanKind kind, int32_t threads = 1) {
   plan::PlanOptions options;
   options.kind = kind;
@@ -117,8 +119,9 @@ void checkTrainStep(const std::string &text, int64_t batch) {
   }
 }
 
-void checkTrainStepWith(const std::string &text, int64_t batch, const plan::PlanOptions &plan, int32_t threads) {
-  auto fx = setUpWith(text, batch, 5, plan);
+void checkTrainStepWith(const std::string &text, int64_t batch, const plan::PlanOptions &plan, int32_t threads,
+                        const std::string &targetCpu) {
+  auto fx = setUpWith(text, batch, 5, plan, 1, targetCpu);
   ASSERT_TRUE(fx);
   ASSERT_EQ(fx->model->setThreads(fx->instance, threads), RNNC_OK);
   const rnnc_model_info &info = fx->model->info();
@@ -430,6 +433,24 @@ TEST(Training, EveryForwardPathKeepsWhatTheBackwardPassReads) {
                  ", memplan " + std::to_string(options.planMemory));
     for (const std::string &text : texts)
       checkTrainStepWith(text, 13, options);
+  }
+}
+
+/// The packed product of dense_grad_weight on its edges, against the
+/// reference: blocks of 64 rows and a partial one (3 x 47 = 141 rows),
+/// register tiles of 6, 2 and 1 units (1, 13 = 6+6+1, 33 = 5x6+2+1), column
+/// panels of 4, 2 and 1 vectors and scalar columns (widths 1, 17, 70, 112 =
+/// 64+32+16, 130), with AVX-512 tiles (where the machine has them) and AVX2's.
+TEST(Training, WeightGradientTilesAtEdgeShapes) {
+  plan::PlanOptions options;
+  for (const char *cpu : {"host", "x86-64-v3"})
+  for (int width : {1, 17, 70, 112, 130})
+  for (int units : {1, 13, 33}) {
+    const std::string text = "model m { input x: f32[b, 47, " + std::to_string(width) + "]\n target y: f32[b, 47, " +
+                             std::to_string(units) + "]\n p = dense(x, units=" + std::to_string(units) +
+                             ")\n loss mse(p, y) }";
+    SCOPED_TRACE(std::string(cpu) + ": " + text);
+    checkTrainStepWith(text, 3, options, 1, cpu);
   }
 }
 
