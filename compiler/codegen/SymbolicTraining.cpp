@@ -188,10 +188,15 @@ bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const pl
   }
   case OpKind::StepGrad: {
     const int64_t T = op.attrs.getInt("steps"), index = op.attrs.getInt("index"), F = op.type.dims[2].size;
-    Value *dy = arg(f, 0), *out = arg(f, 1);
+    const bool withLengths = ir::hasLengths(op); // at step length-1 of each sample
+    Value *dy = arg(f, 0), *lengths = withLengths ? arg(f, 1) : nullptr, *out = arg(f, withLengths ? 2 : 1);
+    if (withLengths)
+      checkLengths(f, lengths, T);
     zero(out, elementsOf(e_, b, op.type, batch));
     e_.loop(batch, [&](Value *bi) {
-      Value *to = b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), e_.c64(index)), e_.c64(F));
+      Value *step = withLengths ? b.CreateSub(b.CreateSExt(b.CreateAlignedLoad(e_.i32(), e_.at(lengths, bi, e_.i32()), Align(4)), e_.i64()), e_.c64(1))
+                                : e_.c64(index);
+      Value *to = b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), step), e_.c64(F));
       e_.vectorLoop(F, [&](unsigned lanes, Value *j) {
         e_.store(e_.load(lanes, dy, b.CreateAdd(b.CreateMul(bi, e_.c64(F)), j)), out, b.CreateAdd(to, j));
       });

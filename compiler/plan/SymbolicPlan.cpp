@@ -254,6 +254,8 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
         s.scratch.push_back({Scratch::Projection, newBuffer(steps * gates * hidden, step)});
       if (cell.lstm())
         s.scratch.push_back({Scratch::CellState, newBuffer(hidden, step)});
+      if (ir::hasLengths(op) && options.fuseCells && options.hoistInputProjection)
+        s.scratch.push_back({Scratch::RowOrder, newBuffer(1, step)});
       if (!options.fuseCells)
         s.scratch.push_back({Scratch::Gates, newBuffer((gates + 1) * hidden, step)});
       if (kept[id]) {
