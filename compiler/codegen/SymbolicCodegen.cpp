@@ -148,11 +148,12 @@ std::vector<Value *> SymbolicEmitter::stepArguments(const plan::Step &step) {
     if (op.operands.size() > 2)
       args.push_back(location(op.operands[2]));
     break;
-  case OpKind::RecurrentGrad: // x, W_ih^T, W_hh^T, bias sum, b_hh, y, dy, W_hh (not the lengths: the
-                              // forward step left a workspace whose pad steps give zero gradients)
+  case OpKind::RecurrentGrad: // x, W_ih^T, W_hh^T, bias sum, b_hh, y, dy, W_hh, then the lengths if any
     args = {location(op.operands[0]), packedOf(op.operands[1]), packedOf(op.operands[2]),
             packedOf(op.operands[3]), location(op.operands[4]), location(op.operands[5]),
             location(op.operands[6]), location(op.operands[2])};
+    if (std::optional<ir::ValueId> lengths = ir::lengthsOf(op))
+      args.push_back(location(*lengths));
     break;
   default:
     for (ir::ValueId operand : op.operands)
@@ -192,7 +193,7 @@ Function *SymbolicEmitter::emitKernel(const plan::Step &step) {
 
 size_t SymbolicEmitter::stepArgumentCount(const plan::Step &step) {
   const ir::Op &op = graph_.op(step.op);
-  size_t operands = op.kind == OpKind::RecurrentGrad ? 8 : op.operands.size();
+  size_t operands = op.operands.size() + (op.kind == OpKind::RecurrentGrad ? 1 : 0);
   return operands + 1 + step.scratch.size();
 }
 

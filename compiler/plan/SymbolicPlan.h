@@ -48,6 +48,11 @@ enum class Scratch {
   HiddenSideGrad, ///< d of the hidden-side gate pre-activations [B,T,G*H]
   HiddenGrad,  ///< recurrent_grad: d h flowing to the previous step [B,H]
   CellGrad,    ///< recurrent_grad, LSTM: d c flowing to the previous step [B,H]
+  /// recurrent_grad with lengths: the hidden-side gate gradients of the rows
+  /// still running at a step, packed together [B,G*H], and their d h [B,H],
+  /// so that d h_{t-1} = dz W_hh multiplies only those rows.
+  RunningGateGrad,
+  RunningHiddenGrad,
 };
 
 /// One op of the forward program, with the buffers it writes.
