@@ -155,6 +155,8 @@ private:
       return;
     case OpKind::Lstm:
     case OpKind::Gru:
+      if (ir::hasLengths(op))
+        throw ExportError{"'" + op.name + "' runs with sequence lengths, which ONNX export does not support yet"};
       return emitRecurrent(op);
     case OpKind::Dense: {
       const bool rows = graph_.op(op.operands[0]).type.rank() == 2;

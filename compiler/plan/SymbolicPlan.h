@@ -31,6 +31,10 @@ struct Location {
 enum class Scratch {
   Projection,  ///< x_t W_ih^T + b for all t: [B,T,G*H]
   CellState,   ///< LSTM forward: c of the current step [B,H]
+  /// A layer with sequence lengths (fused, hoisted): the batch rows sorted by
+  /// length, longest first, i32 [B], so that the rows still running at a
+  /// step are a prefix of it (cuDNN's packed layout, without moving rows).
+  RowOrder,
   Gates,       ///< unfused forward: the gate pre-activations of a step [B,(G+1)*H]
   /// Training: what a layer's forward step keeps for its recurrent_grad step
   /// (oneDNN's workspace), one buffer the two steps share: per time step the
@@ -48,6 +52,11 @@ enum class Scratch {
   /// weightGradPanelElements): a block of dy rows rearranged per register
   /// tile, and a block of x rows of one column panel.
   Panels,
+  /// recurrent_grad with lengths: the hidden-side gate gradients of the rows
+  /// still running at a step, packed together [B,G*H], and their d h [B,H],
+  /// so that d h_{t-1} = dz W_hh multiplies only those rows.
+  RunningGateGrad,
+  RunningHiddenGrad,
 };
 
 /// dense_grad_weight (dW = dy^T x over every row of the batch and time) runs
