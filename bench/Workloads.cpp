@@ -19,20 +19,30 @@
 namespace rnnc::bench {
 namespace {
 
+/// Loads `library` into `model` and makes an instance of it for `batch` on
+/// `threads`, its parameters initialized from seed 1; throws on failure.
+rnnc_instance *openInstance(const std::string &library, int64_t batch, int threads,
+                            std::unique_ptr<runtime::Model> &model) {
+  std::string error;
+  model = runtime::openSharedLibrary(library, error);
+  if (!model)
+    throw std::runtime_error(error);
+  rnnc_instance *instance = model->create(batch);
+  if (!instance)
+    throw std::runtime_error("out of memory creating an instance of " + library);
+  model->initParams(instance, 1);
+  if (int32_t status = model->setThreads(instance, threads)) {
+    model->destroy(instance);
+    throw std::runtime_error(std::string("rnnc_set_threads: ") + rnnc_binding_status_message(status));
+  }
+  return instance;
+}
+
 /// A compiled model with one instance, random inputs and targets.
 class RnncRun {
 public:
   RnncRun(const std::string &library, int64_t batch, int threads) : batch(batch) {
-    std::string error;
-    model = runtime::openSharedLibrary(library, error);
-    if (!model)
-      throw std::runtime_error(error);
-    instance = model->create(batch);
-    if (!instance)
-      throw std::runtime_error("out of memory creating an instance of " + library);
-    model->initParams(instance, 1);
-    if (int32_t status = model->setThreads(instance, threads))
-      throw std::runtime_error(std::string("rnnc_set_threads: ") + rnnc_binding_status_message(status));
+    instance = openInstance(library, batch, threads, model);
     const rnnc_model_info &info = model->info();
     std::mt19937 rng(42);
     int64_t classes = info.num_outputs ? info.outputs[0].dims[info.outputs[0].rank - 1] : 2;
@@ -373,16 +383,7 @@ class LengthsRun {
 public:
   LengthsRun(const std::string &library, const LengthBatches &batches, int64_t batch, int threads)
       : batches(batches), batch(batch) {
-    std::string error;
-    model = runtime::openSharedLibrary(library, error);
-    if (!model)
-      throw std::runtime_error(error);
-    instance = model->create(batch);
-    if (!instance)
-      throw std::runtime_error("out of memory creating an instance of " + library);
-    model->initParams(instance, 1);
-    if (int32_t status = model->setThreads(instance, threads))
-      throw std::runtime_error(std::string("rnnc_set_threads: ") + rnnc_binding_status_message(status));
+    instance = openInstance(library, batch, threads, model);
     const rnnc_model_info &info = model->info();
     if (info.num_inputs != 2)
       throw std::runtime_error(library + ": W7 needs a model with token and lengths inputs");
