@@ -285,6 +285,36 @@ private:
       RNNC_ASSERT(!verifyFunction(*f, &errs()), "kernel " + kernelSymbol(k) + " is valid IR");
       return;
     }
+    case Kernel::MaskStep: { // out[b,:] = t < lengths[b] ? a[b,:] : alt[b,:]
+      Value *width = p(0), *t = p(1), *alt = bb;
+      forEachLength(f, in(2), p(2), [&](Value *r, Value *length) {
+        Value *row = b_.CreateMul(r, width);
+        Value *src = b_.CreateSelect(b_.CreateICmpSLT(t, length), a, alt);
+        e_.vectorLoop(width, [&](unsigned w, Value *j) {
+          Value *at = b_.CreateAdd(row, j);
+          e_.store(e_.load(w, src, at), o, at);
+        });
+      });
+      RNNC_ASSERT(!verifyFunction(*f, &errs()), "kernel " + kernelSymbol(k) + " is valid IR");
+      return;
+    }
+    case Kernel::SelectLast:   // out[b,:] = seq[b, lengths[b]-1, :]
+    case Kernel::WriteLast: {  // seq[b, lengths[b]-1, :] = h[b,:]
+      Value *T = p(0), *F = p(1);
+      const bool write = k == Kernel::WriteLast;
+      forEachLength(f, write ? in(2) : bb, T, [&](Value *r, Value *length) {
+        Value *seqAt = b_.CreateMul(b_.CreateAdd(b_.CreateMul(r, T), b_.CreateSub(length, e_.c64(1))), F);
+        Value *rowAt = b_.CreateMul(r, F);
+        e_.vectorLoop(F, [&](unsigned w, Value *j) {
+          if (write)
+            e_.store(e_.load(w, bb, b_.CreateAdd(rowAt, j)), o, b_.CreateAdd(seqAt, j));
+          else
+            e_.store(e_.load(w, a, b_.CreateAdd(seqAt, j)), o, b_.CreateAdd(rowAt, j));
+        });
+      });
+      RNNC_ASSERT(!verifyFunction(*f, &errs()), "kernel " + kernelSymbol(k) + " is valid IR");
+      return;
+    }
     case Kernel::Zeros: break;
     }
     b_.CreateRet(b_.getInt32(0));
@@ -306,6 +336,24 @@ private:
     b_.CreateRet(b_.getInt32(0));
     b_.SetInsertPoint(bad);
     b_.CreateRet(b_.getInt32(2)); // RNNC_ERR_TOKEN
+  }
+
+  /// For each row r of the batch: body(r, length) with lengths[r] checked to
+  /// be in [1, T]; a length outside returns RNNC_ERR_LENGTH. Ends the function.
+  void forEachLength(Function *f, Value *lengths, Value *T, const std::function<void(Value *, Value *)> &body) {
+    LLVMContext &ctx = module_.getContext();
+    BasicBlock *bad = BasicBlock::Create(ctx, "bad_length", f);
+    e_.loop(batch(), [&](Value *r) {
+      Value *length = b_.CreateSExt(b_.CreateAlignedLoad(e_.i32(), e_.at(lengths, r, e_.i32()), Align(4)), e_.i64());
+      BasicBlock *ok = BasicBlock::Create(ctx, "length_ok", f);
+      // length - 1 in [0, T): lengths below 1 wrap to huge
+      b_.CreateCondBr(b_.CreateICmpUGE(b_.CreateSub(length, e_.c64(1)), T), bad, ok);
+      b_.SetInsertPoint(ok);
+      body(r, length);
+    }, "r");
+    b_.CreateRet(b_.getInt32(0));
+    b_.SetInsertPoint(bad);
+    b_.CreateRet(b_.getInt32(RNNC_ERR_LENGTH));
   }
 
   /// Loss (p3: 0 mse, 1 mae, 2 bce with logits, 3 softmax cross-entropy) or

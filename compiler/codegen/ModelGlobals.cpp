@@ -1,5 +1,6 @@
 //===- ModelGlobals.cpp - The model info (__rnnc_info) ----------------------===//
 #include "compiler/codegen/Codegen.h"
+#include "compiler/ir/OpFacts.h"
 
 #include "compiler/codegen/AbiTypes.h"
 
@@ -100,11 +101,14 @@ void emitModelInfo(const ir::Graph &graph, const ModelLayout &layout, const Code
   };
   std::vector<Constant *> inputs, outputs, params;
   for (ir::ValueId id : layout.inputs) {
-    int64_t vocab = 0; // for token ids: the smallest table they index
+    int64_t vocab = 0; // for token ids: the smallest table they index; for lengths: -T
     for (const ir::Op &op : graph.ops())
       if (op.kind == ir::OpKind::Embedding && op.operands[0] == id) {
         const int64_t rows = graph.op(op.operands[1]).type.dims[0].size;
         vocab = vocab == 0 ? rows : std::min(vocab, rows);
+      } else if ((op.kind == ir::OpKind::Lstm || op.kind == ir::OpKind::Gru) && ir::lengthsOf(op) == id) {
+        const int64_t steps = graph.op(op.operands[0]).type.dims[1].size;
+        vocab = vocab == 0 ? -steps : std::max(vocab, -steps);
       }
     inputs.push_back(desc(graph.op(id), vocab));
   }

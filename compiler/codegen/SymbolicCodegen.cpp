@@ -140,16 +140,20 @@ std::vector<Value *> SymbolicEmitter::stepArguments(const plan::Step &step) {
   case OpKind::Gru:
     args = {location(op.operands[0]), packedOf(op.operands[1]), packedOf(op.operands[2]),
             packedOf(op.operands[3]), location(op.operands[4])};
+    if (std::optional<ir::ValueId> lengths = ir::lengthsOf(op))
+      args.push_back(location(*lengths));
     break;
   case OpKind::Dense:
     args = {location(op.operands[0]), packedOf(op.operands[1])};
     if (op.operands.size() > 2)
       args.push_back(location(op.operands[2]));
     break;
-  case OpKind::RecurrentGrad: // x, W_ih^T, W_hh^T, bias sum, b_hh, y, dy, W_hh
+  case OpKind::RecurrentGrad: // x, W_ih^T, W_hh^T, bias sum, b_hh, y, dy, W_hh, then the lengths if any
     args = {location(op.operands[0]), packedOf(op.operands[1]), packedOf(op.operands[2]),
             packedOf(op.operands[3]), location(op.operands[4]), location(op.operands[5]),
             location(op.operands[6]), location(op.operands[2])};
+    if (std::optional<ir::ValueId> lengths = ir::lengthsOf(op))
+      args.push_back(location(*lengths));
     break;
   default:
     for (ir::ValueId operand : op.operands)

@@ -98,7 +98,21 @@ private:
   /// that at least 8 independent FMA chains cover the FMA latency (one row
   /// alone had 4: batch 1 was bound by latency, not by loads).
   void fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *first, Value *kEnd, int64_t T, int64_t H,
-                 int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws);
+                 int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws,
+                 Value *lengths, Value *order = nullptr);
+  /// Batch row `r` of a step: order[r] (rows sorted by length), or r.
+  Value *rowAt(Value *order, Value *r);
+  /// Sorts the batch rows by length, longest first, into order (i32 [B]).
+  void sortRowsByLength(Value *lengths, Value *order, int64_t T);
+  /// Sequence lengths: whether step t of batch row `bi` is inside its
+  /// sample's length (always true without lengths).
+  Value *inside(Value *lengths, Value *bi, Value *t);
+  /// The state update of a row past its length: the cell keeps its value,
+  /// the output is 0, and the workspace gets values that make the gradient
+  /// exactly 0 (LSTM gates 0; GRU z 0, n 1) with no change to recurrent_grad.
+  Value *masked(Value *valid, Value *v, double outside);
+  /// Returns RNNC_ERR_LENGTH from the kernel if a length is outside [1, T].
+  void checkLengths(Function *f, Value *lengths, int64_t T);
   /// Training: stores what the backward pass reads of (batch row, step) `row`
   /// and hidden units j..: the G + 1 vectors (LSTM i, f, g, o, c; GRU r, z,
   /// n, W_hn h + b_hn) into the workspace [B,T,(G+1)*H]; nothing without one.

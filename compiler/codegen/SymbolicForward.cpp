@@ -1,6 +1,8 @@
 //===- SymbolicForward.cpp - Forward kernels of the symbolic plan ----------===//
 #include "compiler/codegen/SymbolicEmitter.h"
 
+#include "rnnc/abi.h"
+
 namespace rnnc::codegen::detail {
 
 void SymbolicEmitter::elementwise(Function *f, const ir::Op &op) {
@@ -46,9 +48,14 @@ void SymbolicEmitter::softmax(Function *f, const ir::Op &op) {
 void SymbolicEmitter::selectStep(Function *f, const ir::Op &op) {
   const ir::TensorType &x = graph_.op(op.operands[0]).type;
   const int64_t T = x.dims[1].size, F = x.dims[2].size, t = op.kind == OpKind::Last ? T - 1 : 0;
-  Value *src = arg(f, 0), *dst = arg(f, 1);
+  const bool withLengths = ir::hasLengths(op); // last(h, lengths): step length-1 of each sample
+  Value *src = arg(f, 0), *lengths = withLengths ? arg(f, 1) : nullptr, *dst = arg(f, withLengths ? 2 : 1);
+  if (withLengths)
+    checkLengths(f, lengths, T);
   e_.loop(batchArg(f), [&](Value *b) {
-    Value *from = builder_.CreateAdd(builder_.CreateMul(b, e_.c64(T * F)), e_.c64(t * F));
+    Value *step = withLengths ? builder_.CreateSub(builder_.CreateSExt(builder_.CreateAlignedLoad(e_.i32(), e_.at(lengths, b, e_.i32()), Align(4)), e_.i64()), e_.c64(1))
+                              : e_.c64(t);
+    Value *from = builder_.CreateAdd(builder_.CreateMul(b, e_.c64(T * F)), builder_.CreateMul(step, e_.c64(F)));
     Value *to = builder_.CreateMul(b, e_.c64(F));
     e_.vectorLoop(F, [&](unsigned w, Value *j) {
       e_.store(e_.load(w, src, builder_.CreateAdd(from, j)), dst, builder_.CreateAdd(to, j));
@@ -124,13 +131,70 @@ void SymbolicEmitter::keep(Value *ws, Value *row, Value *j, int64_t H, int64_t G
     e_.store(v, ws, builder_.CreateAdd(base, e_.c64(k++ * H)));
 }
 
+Value *SymbolicEmitter::inside(Value *lengths, Value *bi, Value *t) {
+  if (!lengths)
+    return builder_.getTrue();
+  Value *length = builder_.CreateSExt(builder_.CreateAlignedLoad(e_.i32(), e_.at(lengths, bi, e_.i32()), Align(4)), e_.i64());
+  return builder_.CreateICmpSLT(t, length);
+}
+
+Value *SymbolicEmitter::masked(Value *valid, Value *v, double outside) {
+  if (auto *c = dyn_cast<ConstantInt>(valid); c && c->isOne())
+    return v;
+  auto *vector = dyn_cast<FixedVectorType>(v->getType());
+  return builder_.CreateSelect(valid, v, e_.cf(vector ? vector->getNumElements() : 1, outside));
+}
+
+Value *SymbolicEmitter::rowAt(Value *order, Value *r) {
+  if (!order)
+    return r;
+  return builder_.CreateSExt(builder_.CreateAlignedLoad(e_.i32(), e_.at(order, r, e_.i32()), Align(4)), e_.i64());
+}
+
+void SymbolicEmitter::sortRowsByLength(Value *lengths, Value *order, int64_t T) {
+  IRBuilder<> &b = builder_;
+  AllocaInst *next = e_.slot(e_.i64(), "next");
+  b.CreateStore(e_.c64(0), next);
+  // A counting sort over the lengths T, T-1, ..., 1 (checked to be in [1, T]): O(B*T), once per batch.
+  e_.loop(e_.c64(T), [&](Value *k) {
+    Value *length = b.CreateSub(e_.c64(T), k);
+    e_.loop(batchArg(b.GetInsertBlock()->getParent()), [&](Value *bi) {
+      Value *l = b.CreateSExt(b.CreateAlignedLoad(e_.i32(), e_.at(lengths, bi, e_.i32()), Align(4)), e_.i64());
+      Value *at = b.CreateLoad(e_.i64(), next);
+      Value *hit = b.CreateICmpEQ(l, length);
+      // Branch-free: write at `at` always, advance only on a hit (order has B slots and at < B until the last hit).
+      Value *slot = b.CreateSelect(hit, at, b.CreateSub(batchArg(b.GetInsertBlock()->getParent()), e_.c64(1)));
+      Value *prior = b.CreateAlignedLoad(e_.i32(), e_.at(order, slot, e_.i32()), Align(4));
+      b.CreateAlignedStore(b.CreateSelect(hit, b.CreateTrunc(bi, e_.i32()), prior), e_.at(order, slot, e_.i32()), Align(4));
+      b.CreateStore(b.CreateAdd(at, b.CreateZExt(hit, e_.i64())), next);
+    }, "bi");
+  }, "len");
+}
+
+void SymbolicEmitter::checkLengths(Function *f, Value *lengths, int64_t T) {
+  LLVMContext &ctx = module_.getContext();
+  BasicBlock *bad = BasicBlock::Create(ctx, "bad_length", f);
+  e_.loop(batchArg(f), [&](Value *bi) {
+    Value *length = builder_.CreateSExt(builder_.CreateAlignedLoad(e_.i32(), e_.at(lengths, bi, e_.i32()), Align(4)), e_.i64());
+    BasicBlock *ok = BasicBlock::Create(ctx, "length_ok", f);
+    builder_.CreateCondBr(builder_.CreateICmpUGE(builder_.CreateSub(length, e_.c64(1)), e_.c64(T)), bad, ok); // below 1 wraps to huge
+    builder_.SetInsertPoint(ok);
+  }, "check");
+  BasicBlock *rest = builder_.GetInsertBlock();
+  builder_.SetInsertPoint(bad);
+  builder_.CreateRet(builder_.getInt32(RNNC_ERR_LENGTH));
+  builder_.SetInsertPoint(rest);
+}
+
 void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *first, Value *kEnd, int64_t T, int64_t H,
-                                int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws) {
+                                int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws,
+                                Value *lengths, Value *order) {
   IRBuilder<> &b = builder_;
   const int64_t GH = G * H;
-  std::vector<Value *> row, prevRow;
+  std::vector<Value *> row, prevRow, valid;
   for (int64_t i = 0; i < rows; ++i) {
-    Value *bi = b.CreateAdd(b0, e_.c64(i));
+    Value *bi = rowAt(order, b.CreateAdd(b0, e_.c64(i)));
+    valid.push_back(inside(lengths, bi, t));
     row.push_back(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t));
     prevRow.push_back(b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev), e_.c64(H)));
   }
@@ -174,19 +238,23 @@ void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev,
         auto a = [&](int64_t g) { return b.CreateLoad(e_.vec(w), acc[i][c][g]); };
         Value *out = b.CreateAdd(b.CreateMul(row[i], e_.c64(H)), j);
         if (lstm) {
-          Value *cIndex = b.CreateAdd(b.CreateMul(b.CreateAdd(b0, e_.c64(i)), e_.c64(H)), j);
+          Value *cIndex = b.CreateAdd(b.CreateMul(rowAt(order, b.CreateAdd(b0, e_.c64(i))), e_.c64(H)), j);
           Value *ig = e_.sigmoid(a(0)), *fg = e_.sigmoid(a(1)), *gg = e_.tanh(a(2)), *og = e_.sigmoid(a(3));
-          Value *cNew = e_.fma(fg, e_.load(w, cell, cIndex), b.CreateFMul(ig, gg));
-          e_.store(cNew, cell, cIndex);
-          e_.store(b.CreateFMul(og, e_.tanh(cNew)), y, out);
-          keep(ws, row[i], j, H, G, {ig, fg, gg, og, cNew});
+          Value *cOld = e_.load(w, cell, cIndex);
+          Value *cNew = e_.fma(fg, cOld, b.CreateFMul(ig, gg));
+          Value *v = valid[i];
+          Value *cKept = lengths ? b.CreateSelect(v, cNew, cOld) : cNew;
+          e_.store(cKept, cell, cIndex);
+          e_.store(masked(v, b.CreateFMul(og, e_.tanh(cNew)), 0.0), y, out);
+          keep(ws, row[i], j, H, G, {masked(v, ig, 0.0), masked(v, fg, 0.0), masked(v, gg, 0.0), masked(v, og, 0.0), cKept});
         } else {
           Value *r = e_.sigmoid(a(0)), *z = e_.sigmoid(a(1));
           Value *hnValue = b.CreateLoad(e_.vec(w), hn[i][c]);
           Value *n = e_.tanh(e_.fma(r, hnValue, a(2)));
           Value *hPrev = b.CreateSelect(first, e_.cf(w, 0.0), e_.load(w, y, b.CreateAdd(prevRow[i], j)));
-          e_.store(e_.fma(z, b.CreateFSub(hPrev, n), n), y, out);
-          keep(ws, row[i], j, H, G, {r, z, n, hnValue});
+          Value *v = valid[i];
+          e_.store(masked(v, e_.fma(z, b.CreateFSub(hPrev, n), n), 0.0), y, out);
+          keep(ws, row[i], j, H, G, {r, masked(v, z, 0.0), masked(v, n, 1.0), hnValue});
         }
       }
   };
@@ -209,7 +277,9 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
   const int64_t T = xt.dims[1].size, I = xt.dims[2].size, H = facts.hidden;
   const int64_t G = facts.gates(), GH = G * H;
   const bool hoist = plan_.options.hoistInputProjection, fuse = plan_.options.fuseCells;
-  Value *x = arg(f, 0), *wihT = arg(f, 1), *whhT = arg(f, 2), *bias = arg(f, 3), *bhh = arg(f, 4), *y = arg(f, 5);
+  const bool withLengths = ir::hasLengths(op);
+  Value *x = arg(f, 0), *wihT = arg(f, 1), *whhT = arg(f, 2), *bias = arg(f, 3), *bhh = arg(f, 4);
+  Value *lengths = withLengths ? arg(f, 5) : nullptr, *y = arg(f, withLengths ? 6 : 5);
   Value *proj = scratchArg(f, step, plan::Scratch::Projection), *cell = scratchArg(f, step, plan::Scratch::CellState),
         *gatesBuf = scratchArg(f, step, plan::Scratch::Gates), *ws = scratchArg(f, step, plan::Scratch::Workspace);
   RNNC_ASSERT(hoist == (proj != nullptr) && lstm == (cell != nullptr) && !fuse == (gatesBuf != nullptr),
@@ -217,8 +287,31 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
   Value *batch = batchArg(f);
   IRBuilder<> &b = builder_;
 
-  // 1. The input projection of every time step as one matrix product.
-  if (hoist)
+  // With lengths (fused and hoisted), the work follows the real tokens: the
+  // rows are sorted by length once, and step t computes only the rows still
+  // running (a prefix of the order); the others' outputs stay 0. Otherwise
+  // every row runs every step and the rows past their length are masked.
+  Value *order = scratchArg(f, step, plan::Scratch::RowOrder);
+  RNNC_ASSERT(!order || (lengths && fuse && hoist), "rows are ordered by length only on the fused, hoisted path");
+  Value *maskBy = order ? nullptr : lengths;
+  auto lengthOf = [&](Value *bi) {
+    return b.CreateSExt(b.CreateAlignedLoad(e_.i32(), e_.at(lengths, bi, e_.i32()), Align(4)), e_.i64());
+  };
+  if (lengths)
+    checkLengths(f, lengths, T);
+  if (order) {
+    sortRowsByLength(lengths, order, T);
+    e_.vectorLoop(b.CreateMul(batch, e_.c64(T * H)), [&](unsigned w, Value *j) { e_.store(e_.cf(w, 0.0), y, j); });
+  }
+
+  // 1. The input projection of every time step as one matrix product (with
+  // ordered rows: of each sample's real steps only).
+  if (hoist && order)
+    e_.loop(batch, [&](Value *bi) {
+      matmulPacked(e_.at(x, b.CreateMul(bi, e_.c64(T * I))), wihT, bias, e_.at(proj, b.CreateMul(bi, e_.c64(T * GH))),
+                   lengthOf(bi), I, GH);
+    }, "sample");
+  else if (hoist)
     matmulPacked(x, wihT, bias, proj, b.CreateMul(batch, e_.c64(T)), I, GH);
   if (lstm)
     e_.vectorLoop(b.CreateMul(batch, e_.c64(H)), [&](unsigned w, Value *j) { e_.store(e_.cf(w, 0.0), cell, j); });
@@ -234,15 +327,40 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
     // n gate's projection and W_hn h): AVX-512's 32 registers hold 6 rows
     // (24 accumulators) and the 4 weight vectors, AVX2's 16 hold 2 rows;
     // the rows left over go in smaller blocks, down to single rows.
+    Value *active = batch; // with ordered rows: those whose length is above t
+    if (order) {
+      AllocaInst *count = e_.slot(e_.i64(), "active");
+      b.CreateStore(e_.c64(0), count);
+      e_.loop(batch, [&](Value *bi) {
+        b.CreateStore(b.CreateAdd(b.CreateLoad(e_.i64(), count), b.CreateZExt(b.CreateICmpSGT(lengthOf(bi), t), e_.i64())), count);
+      }, "count");
+      active = b.CreateLoad(e_.i64(), count);
+    }
     Value *firstSingle = e_.c64(0);
     if (fuse && hoist)
-      firstSingle = rowBlocks(e_.c64(0), batch, e_.width >= 16 ? std::vector<int64_t>{6, 4, 2, 1} : std::vector<int64_t>{2, 1},
+      firstSingle = rowBlocks(e_.c64(0), active, e_.width >= 16 ? std::vector<int64_t>{6, 4, 2, 1} : std::vector<int64_t>{2, 1},
                               [&](Value *b0, int64_t rows) {
-                                fusedRows(b0, rows, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell, ws);
+                                fusedRows(b0, rows, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell, ws, maskBy, order);
                               }, "bb");
-    e_.loop(firstSingle, batch, 1, [&](Value *bi) {
+    // The rows that have ended: output 0 (zeroed above), the cell kept, and
+    // for the gradient a workspace that makes it 0 (see masked()).
+    if (order && ws)
+      e_.loop(active, batch, 1, [&](Value *r) {
+        Value *bi = rowAt(order, r);
+        Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t);
+        e_.vectorLoop(H, [&](unsigned w, Value *j) {
+          Value *zero = e_.cf(w, 0.0);
+          if (lstm)
+            keep(ws, row, j, H, G, {zero, zero, zero, zero, e_.load(w, cell, b.CreateAdd(b.CreateMul(bi, e_.c64(H)), j))});
+          else
+            keep(ws, row, j, H, G, {zero, zero, e_.cf(w, 1.0), zero});
+        });
+      }, "ended");
+    e_.loop(firstSingle, active, 1, [&](Value *r) {
+      Value *bi = rowAt(order, r);
       Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t);
       Value *prevRow = b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev), e_.c64(H));
+      Value *valid = inside(maskBy, bi, t);
       Value *projRow = hoist ? b.CreateMul(row, e_.c64(GH)) : nullptr;
       Value *xRow = b.CreateMul(row, e_.c64(I));
 
@@ -284,16 +402,18 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
         if (lstm) {
           Value *cIndex = b.CreateAdd(b.CreateMul(bi, e_.c64(H)), j);
           Value *i = e_.sigmoid(a[0]), *fg = e_.sigmoid(a[1]), *g = e_.tanh(a[2]), *o = e_.sigmoid(a[3]);
-          Value *c = e_.fma(fg, e_.load(w, cell, cIndex), b.CreateFMul(i, g));
-          e_.store(c, cell, cIndex);
-          e_.store(b.CreateFMul(o, e_.tanh(c)), y, out);
-          keep(ws, row, j, H, G, {i, fg, g, o, c});
+          Value *cOld = e_.load(w, cell, cIndex);
+          Value *c = e_.fma(fg, cOld, b.CreateFMul(i, g));
+          Value *cKept = maskBy ? b.CreateSelect(valid, c, cOld) : c;
+          e_.store(cKept, cell, cIndex);
+          e_.store(masked(valid, b.CreateFMul(o, e_.tanh(c)), 0.0), y, out);
+          keep(ws, row, j, H, G, {masked(valid, i, 0.0), masked(valid, fg, 0.0), masked(valid, g, 0.0), masked(valid, o, 0.0), cKept});
         } else {
           Value *r = e_.sigmoid(a[0]), *z = e_.sigmoid(a[1]);
           Value *n = e_.tanh(e_.fma(r, hnValue, a[2]));
           Value *hPrev = b.CreateSelect(first, e_.cf(w, 0.0), e_.load(w, y, b.CreateAdd(prevRow, j)));
-          e_.store(e_.fma(z, b.CreateFSub(hPrev, n), n), y, out); // (1-z) n + z h
-          keep(ws, row, j, H, G, {r, z, n, hnValue});
+          e_.store(masked(valid, e_.fma(z, b.CreateFSub(hPrev, n), n), 0.0), y, out); // (1-z) n + z h
+          keep(ws, row, j, H, G, {r, masked(valid, z, 0.0), masked(valid, n, 1.0), hnValue});
         }
       };
 
@@ -327,7 +447,7 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
           update(w, j, a, lstm ? nullptr : e_.load(w, gatesBuf, b.CreateAdd(gRow, b.CreateAdd(j, e_.c64(G * H)))));
         });
       }
-    }, "b");
+    }, "r");
   }, "s");
   finish();
 }

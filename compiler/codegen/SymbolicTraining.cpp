@@ -188,10 +188,15 @@ bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const pl
   }
   case OpKind::StepGrad: {
     const int64_t T = op.attrs.getInt("steps"), index = op.attrs.getInt("index"), F = op.type.dims[2].size;
-    Value *dy = arg(f, 0), *out = arg(f, 1);
+    const bool withLengths = ir::hasLengths(op); // at step length-1 of each sample
+    Value *dy = arg(f, 0), *lengths = withLengths ? arg(f, 1) : nullptr, *out = arg(f, withLengths ? 2 : 1);
+    if (withLengths)
+      checkLengths(f, lengths, T);
     zero(out, elementsOf(e_, b, op.type, batch));
     e_.loop(batch, [&](Value *bi) {
-      Value *to = b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), e_.c64(index)), e_.c64(F));
+      Value *step = withLengths ? b.CreateSub(b.CreateSExt(b.CreateAlignedLoad(e_.i32(), e_.at(lengths, bi, e_.i32()), Align(4)), e_.i64()), e_.c64(1))
+                                : e_.c64(index);
+      Value *to = b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), step), e_.c64(F));
       e_.vectorLoop(F, [&](unsigned lanes, Value *j) {
         e_.store(e_.load(lanes, dy, b.CreateAdd(b.CreateMul(bi, e_.c64(F)), j)), out, b.CreateAdd(to, j));
       });
@@ -282,7 +287,17 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
   const ir::TensorType &xt = graph_.op(op.operands[0]).type;
   const int64_t T = xt.dims[1].size, H = facts.hidden;
   const int64_t G = facts.gates(), GH = G * H, A = (G + 1) * H;
-  Value *y = arg(f, 5), *dy = arg(f, 6), *whh = arg(f, 7), *out = arg(f, 8);
+  const bool withLengths = ir::hasLengths(op);
+  Value *y = arg(f, 5), *dy = arg(f, 6), *whh = arg(f, 7), *lengths = withLengths ? arg(f, 8) : nullptr,
+        *out = arg(f, withLengths ? 9 : 8);
+  // With lengths, step t runs only the rows whose length is above t (sorted
+  // by length, a prefix of `order`); the others' gradients stay 0. Their
+  // workspace would give 0 too (the forward step made it neutral), so this
+  // only saves the work.
+  Value *order = scratchArg(f, step, plan::Scratch::RowOrder),
+        *dzRows = scratchArg(f, step, plan::Scratch::RunningGateGrad),
+        *dhRows = scratchArg(f, step, plan::Scratch::RunningHiddenGrad);
+  RNNC_ASSERT(withLengths == (order && dzRows && dhRows), "the plan made the scratch this kernel reads");
   Value *acts = scratchArg(f, step, plan::Scratch::Workspace), *dhNext = scratchArg(f, step, plan::Scratch::HiddenGrad),
         *dcNext = scratchArg(f, step, plan::Scratch::CellGrad);
   RNNC_ASSERT(acts && dhNext && lstm == (dcNext != nullptr), "the plan made the scratch this kernel reads");
@@ -304,6 +319,24 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
     return b.CreateSelect(b.CreateICmpEQ(s, e_.c64(0)), t, reverse ? b.CreateAdd(t, e_.c64(1)) : b.CreateSub(t, e_.c64(1)));
   };
 
+  auto lengthOf = [&](Value *bi) {
+    return b.CreateSExt(b.CreateAlignedLoad(e_.i32(), e_.at(lengths, bi, e_.i32()), Align(4)), e_.i64());
+  };
+  if (order) {
+    checkLengths(f, lengths, T);
+    sortRowsByLength(lengths, order, T);
+    auto zeroFloats = [&](Value *p, int64_t perRow) {
+      b.CreateMemSet(p, b.getInt8(0), b.CreateMul(batch, e_.c64(T * perRow * 4)), MaybeAlign(4));
+    };
+    if (!split)
+      zeroFloats(out, 2 * GH);
+    else {
+      zeroFloats(ih, GH);
+      if (!sameHalves)
+        zeroFloats(hh, GH);
+    }
+  }
+
   // Backwards through time.
   b.CreateMemSet(dhNext, b.getInt8(0), b.CreateMul(batch, e_.c64(H * 4)), MaybeAlign(4));
   if (lstm)
@@ -311,7 +344,17 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
   e_.loop(e_.c64(T), [&](Value *back) {
     Value *s = b.CreateSub(e_.c64(T - 1), back);
     Value *t = timeOf(s), *tPrev = previousTime(s, t), *first = b.CreateICmpEQ(s, e_.c64(0));
-    e_.loop(batch, [&](Value *bi) {
+    Value *active = batch;
+    if (order) {
+      AllocaInst *count = e_.slot(e_.i64(), "active");
+      b.CreateStore(e_.c64(0), count);
+      e_.loop(batch, [&](Value *bi) {
+        b.CreateStore(b.CreateAdd(b.CreateLoad(e_.i64(), count), b.CreateZExt(b.CreateICmpSGT(lengthOf(bi), t), e_.i64())), count);
+      }, "count");
+      active = b.CreateLoad(e_.i64(), count);
+    }
+    e_.loop(e_.c64(0), active, 1, [&](Value *r) {
+      Value *bi = rowAt(order, r);
       Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t), *prev = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev);
       Value *outRow = b.CreateMul(row, e_.c64(S)), *actRow = b.CreateMul(row, e_.c64(A));
       Value *stateRow = b.CreateMul(bi, e_.c64(H));
@@ -352,6 +395,27 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
     }, "b");
     // d h_{t-1} (+)= dz_hidden W_hh for every row at once (GRU: on top of its direct part).
     Value *dzHidden = e_.at(hh, b.CreateMul(t, e_.c64(S)));
+    if (order) { // the running rows only: gathered, multiplied, scattered back
+      e_.loop(active, [&](Value *r) {
+        Value *bi = rowAt(order, r);
+        Value *from = b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t), e_.c64(S));
+        e_.vectorLoop(GH, [&](unsigned w, Value *j) {
+          e_.store(e_.load(w, hh, b.CreateAdd(from, j)), dzRows, b.CreateAdd(b.CreateMul(r, e_.c64(GH)), j));
+        });
+        e_.vectorLoop(H, [&](unsigned w, Value *j) {
+          e_.store(lstm ? e_.cf(w, 0.0) : e_.load(w, dhNext, b.CreateAdd(b.CreateMul(bi, e_.c64(H)), j)), dhRows,
+                   b.CreateAdd(b.CreateMul(r, e_.c64(H)), j));
+        });
+      }, "gather");
+      matmulStrided(dzRows, GH, whh, nullptr, dhRows, H, active, GH, H, true);
+      e_.loop(active, [&](Value *r) {
+        Value *bi = rowAt(order, r);
+        e_.vectorLoop(H, [&](unsigned w, Value *j) {
+          e_.store(e_.load(w, dhRows, b.CreateAdd(b.CreateMul(r, e_.c64(H)), j)), dhNext, b.CreateAdd(b.CreateMul(bi, e_.c64(H)), j));
+        });
+      }, "scatter");
+      return;
+    }
     if (lstm)
       b.CreateMemSet(dhNext, b.getInt8(0), b.CreateMul(batch, e_.c64(H * 4)), MaybeAlign(4));
     matmulStrided(dzHidden, T * S, whh, nullptr, dhNext, H, batch, GH, H, true);

@@ -13,6 +13,24 @@ RecurrentFacts recurrentFacts(OpKind kind, const AttrMap &attrs) {
   return {cell, attrs.getInt("hidden"), attrs.getBool("reverse")};
 }
 
+int lengthsOperand(OpKind kind) {
+  switch (kind) {
+  case OpKind::Lstm:
+  case OpKind::Gru: return 5;
+  case OpKind::RecurrentGrad: return 7;
+  case OpKind::Last:
+  case OpKind::StepGrad: return 1;
+  default: return -1;
+  }
+}
+
+std::optional<ValueId> lengthsOf(const Op &op) {
+  const int k = lengthsOperand(op.kind);
+  if (k < 0 || static_cast<int>(op.operands.size()) <= k)
+    return std::nullopt;
+  return op.operands[k];
+}
+
 int64_t dropoutStream(const Graph &graph, ValueId dropout) {
   int64_t ordinal = 0;
   for (ValueId id = 0; id < dropout; ++id)

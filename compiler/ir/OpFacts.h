@@ -8,6 +8,7 @@
 #include "compiler/ir/Graph.h"
 
 #include <cstdint>
+#include <optional>
 
 namespace rnnc::ir {
 
@@ -31,6 +32,13 @@ struct RecurrentFacts {
 };
 RecurrentFacts recurrentFacts(OpKind kind, const AttrMap &attrs);
 inline RecurrentFacts recurrentFacts(const Op &op) { return recurrentFacts(op.kind, op.attrs); }
+
+/// The operand position of the sequence lengths an op may take: lstm/gru 5,
+/// recurrent_grad 7, last and step_grad 1; -1 for ops that take none.
+int lengthsOperand(OpKind kind);
+/// The sequence lengths (an i32[B] model input) an op runs with, if any.
+std::optional<ValueId> lengthsOf(const Op &op);
+inline bool hasLengths(const Op &op) { return lengthsOf(op).has_value(); }
 
 /// The ordinal of a dropout op among the graph's dropouts: the stream its
 /// mask is drawn from, shared by the forward pass and dropout_grad.

@@ -69,6 +69,16 @@ bool expectShape(const char *op, const char *what, const TensorType &t,
   return true;
 }
 
+/// Sequence lengths: i32[B] with the batch dimension of the sequence they
+/// belong to.
+bool expectLengths(const char *op, const TensorType &lengths, const Dim &batch, std::string &error) {
+  if (lengths.dtype != DType::I32 || lengths.rank() != 1 || lengths.dims[0] != batch) {
+    error = std::string(op) + " expects lengths of type i32[" + batch.str() + "], got " + lengths.str();
+    return false;
+  }
+  return true;
+}
+
 std::optional<TensorType> inferRecurrent(OpKind kind, const std::vector<TensorType> &in,
                                          const AttrMap &attrs, std::string &error) {
   const char *op = kind == OpKind::Lstm ? "lstm" : "gru";
@@ -87,6 +97,8 @@ std::optional<TensorType> inferRecurrent(OpKind kind, const std::vector<TensorTy
       !expectShape(op, "weight_hh", in[2], {rows, Dim::fixed(hidden)}, error) ||
       !expectShape(op, "bias_ih", in[3], {rows}, error) ||
       !expectShape(op, "bias_hh", in[4], {rows}, error))
+    return std::nullopt;
+  if (in.size() > 5 && !expectLengths(op, in[5], x.dims[0], error))
     return std::nullopt;
   return TensorType{DType::F32, {x.dims[0], x.dims[1], Dim::fixed(hidden)}};
 }
@@ -144,7 +156,8 @@ std::optional<TensorType> inferGradient(OpKind kind, const std::vector<TensorTyp
                                         std::string &error) {
   const char *op = opInfo(kind).mnemonic;
   for (size_t k = 0; k < in.size(); ++k) {
-    const bool ids = (kind == OpKind::EmbeddingGrad && k == 0) || (kind == OpKind::LossGrad && k == 1);
+    const bool ids = (kind == OpKind::EmbeddingGrad && k == 0) || (kind == OpKind::LossGrad && k == 1) ||
+                     (kind == OpKind::RecurrentGrad && k == 7) || (kind == OpKind::StepGrad && k == 1);
     if (!ids && (in[k].dtype != DType::F32 || in[k].rank() == 0)) {
       error = std::string(op) + " expects f32 tensors with a batch or row dimension, got " + in[k].str();
       return std::nullopt;
@@ -197,6 +210,8 @@ std::optional<TensorType> inferGradient(OpKind kind, const std::vector<TensorTyp
     forwardAttrs.set("hidden", *attrs.find("hidden"));
     forwardAttrs.set("reverse", *attrs.find("reverse"));
     std::vector<TensorType> forwardIn(in.begin(), in.begin() + 5);
+    if (in.size() > 7)
+      forwardIn.push_back(in[7]);
     std::optional<TensorType> y = inferType(cell == "lstm" ? OpKind::Lstm : OpKind::Gru, forwardIn, forwardAttrs, error);
     if (!y)
       return std::nullopt;
@@ -232,6 +247,8 @@ std::optional<TensorType> inferGradient(OpKind kind, const std::vector<TensorTyp
       error = "step_grad expects dy [batch, features] and 0 <= index < steps, got " + in[0].str();
       return std::nullopt;
     }
+    if (in.size() > 1 && !expectLengths("step_grad", in[1], in[0].dims[0], error))
+      return std::nullopt;
     return TensorType{DType::F32, {in[0].dims[0], Dim::fixed(steps), in[0].dims[1]}};
   }
   case OpKind::EmbeddingGrad: {
@@ -435,6 +452,8 @@ std::optional<TensorType> inferType(OpKind kind, const std::vector<TensorType> &
               x.str() + (x.rank() == 2 ? " (is the recurrent layer already returning its last step?)" : "");
       return std::nullopt;
     }
+    if (in.size() > 1 && !expectLengths(info.mnemonic, in[1], x.dims[0], error))
+      return std::nullopt;
     return TensorType{x.dtype, {x.dims[0], x.dims[2]}};
   }
 

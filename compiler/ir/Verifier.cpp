@@ -1,6 +1,8 @@
 //===- Verifier.cpp - Graph invariants ------------------------------------===//
 #include "compiler/ir/Verifier.h"
 
+#include "compiler/ir/OpFacts.h"
+
 #include <set>
 
 namespace rnnc::ir {
@@ -98,7 +100,10 @@ bool verifyGraph(const Graph &graph, Diagnostics &diag) {
       for (ValueId operand : op.operands)
         operandTypes.push_back(graph.op(operand).type);
       std::optional<TensorType> inferred = inferType(op.kind, operandTypes, op.attrs, error);
-      if (inferred && *inferred != op.type)
+      if (std::optional<ValueId> lengths = lengthsOf(op); inferred && lengths && graph.op(*lengths).kind != OpKind::Input)
+        error = std::string(opInfo(op.kind).mnemonic) + " '%" + op.name + "' takes its lengths from '%" +
+                graph.op(*lengths).name + "', which is not a model input";
+      else if (inferred && *inferred != op.type)
         error = "'%" + op.name + "' is declared " + op.type.str() + " but " +
                 opInfo(op.kind).mnemonic + " gives " + inferred->str();
     }

@@ -90,7 +90,10 @@ std::vector<CallSpec> buildCalls() {
                        "\"sequence\": every step [B,T,D*H]; \"last\": the final state of each direction [B,D*H]"),
            floatParam("dropout", 0, 1, true, 0.0, "dropout between stacked layers"),
            stringParam("init", {"default", "xavier"}, std::string("default"),
-                       "weight initialization: PyTorch's default, or Xavier (Glorot) uniform")},
+                       "weight initialization: PyTorch's default, or Xavier (Glorot) uniform"),
+           listParam("lengths", ParamType::Tensor,
+                     "an i32[B] model input: the length of each sequence (left-aligned; steps >= length are 0, "
+                     "as PyTorch's packed sequences)")},
           std::string(cell) + " layer(s) over x f32[B,T,I], PyTorch layout and gate order");
   }
   layer("dense", 1, 1,
@@ -217,6 +220,7 @@ const char *paramTypeName(ParamType type) {
   case ParamType::StringList: return "a list of strings";
   case ParamType::FloatList: return "a list of numbers";
   case ParamType::ValueList: return "a list of numbers or strings";
+  case ParamType::Tensor: return "a tensor";
   }
   return "?";
 }

@@ -14,7 +14,9 @@
 
 namespace rnnc {
 
-enum class ParamType { Int, Float, Bool, String, StringList, FloatList, ValueList };
+/// Tensor: a named parameter that takes a tensor of the model (a name), not
+/// a constant: `lstm(x, lengths=lengths)`.
+enum class ParamType { Int, Float, Bool, String, StringList, FloatList, ValueList, Tensor };
 
 struct ParamSpec {
   std::string name;

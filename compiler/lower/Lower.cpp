@@ -232,6 +232,7 @@ private:
         }
       }
       return result;
+    case ParamType::Tensor: return wrongType(); // taken apart before (tensorParams)
     case ParamType::StringList:
     case ParamType::FloatList:
     case ParamType::ValueList: {
@@ -361,8 +362,21 @@ private:
                            " has more than 2^31-1 elements per sample");
       return std::nullopt;
     }
+    // A sequence computed from a sequence with lengths has those lengths.
+    std::optional<ValueId> lengths;
+    const int lengthsAt = ir::lengthsOperand(kind);
+    for (size_t k = 0; k < operands.size() && !lengths; ++k)
+      if (static_cast<int>(k) != lengthsAt)
+        if (auto it = seqLengths_.find(operands[k]); it != seqLengths_.end() && type->rank() == 3 &&
+                                                     graph_.op(operands[k]).type.dims[1] == type->dims[1])
+          lengths = it->second;
+    if (type->rank() == 3 && lengthsAt >= 0 && static_cast<int>(operands.size()) > lengthsAt)
+      lengths = operands[lengthsAt];
     Op op{kind, graph_.uniqueName(name), std::move(operands), std::move(attrs), *type, loc};
-    return graph_.add(std::move(op));
+    const ValueId id = graph_.add(std::move(op));
+    if (lengths)
+      seqLengths_[id] = *lengths;
+    return id;
   }
 
   std::optional<ValueId> addParam(const std::string &name, std::vector<int64_t> shape,
@@ -631,15 +645,66 @@ private:
     std::vector<ValueId> inputs;
     std::vector<NamedValue> given;
     bool ok = splitArgs(e, *spec, name, inputs, given);
+    std::map<std::string, ValueId> tensors;
+    ok = tensorParams(*spec, given, tensors) && ok;
     AttrMap params;
     ok = checkParams(*spec, given, e.loc, spec->name, params) && ok;
     if (!ok)
       return std::nullopt;
-    return layer(*spec, e.loc, inputs, params, name);
+    return layer(*spec, e.loc, inputs, params, tensors, name);
+  }
+
+  /// Takes the parameters that name a tensor (ParamType::Tensor: lengths=)
+  /// out of `given` and resolves them into `tensors`.
+  bool tensorParams(const CallSpec &spec, std::vector<NamedValue> &given, std::map<std::string, ValueId> &tensors) {
+    bool ok = true;
+    std::map<std::string, SourceLoc> seen;
+    for (auto it = given.begin(); it != given.end();) {
+      const ParamSpec *p = spec.param(it->name);
+      if (!p || p->type != ParamType::Tensor) {
+        ++it;
+        continue;
+      }
+      const NamedValue nv = *it;
+      it = given.erase(it);
+      if (auto [first, inserted] = seen.emplace(nv.name, nv.loc); !inserted) {
+        diag_.error(nv.loc, "parameter '" + nv.name + "' of " + spec.name + " is given twice");
+        diag_.note(first->second, "first given here");
+        ok = false;
+        continue;
+      }
+      if (nv.value->kind != ast::Expr::Kind::Name) {
+        diag_.error(nv.value->loc, "parameter '" + nv.name + "' of " + spec.name +
+                                       " must name a model input, e.g. 'input lengths: i32[batch]' and " + nv.name + "=lengths");
+        ok = false;
+        continue;
+      }
+      std::optional<ValueId> v = valueRef(nv.value->text, nv.value->loc);
+      if (!v) {
+        ok = false;
+        continue;
+      }
+      const Op &def = graph_.op(*v);
+      if (def.kind != OpKind::Input) {
+        diag_.error(nv.value->loc, "parameter '" + nv.name + "' of " + spec.name + " must be a model input ('input " +
+                                       def.name + ": i32[batch]'), but '" + def.name + "' is a computed value");
+        ok = false;
+        continue;
+      }
+      if (def.type.dtype != DType::I32 || def.type.rank() != 1 || !def.type.dims[0].isSymbolic()) {
+        diag_.error(nv.value->loc, "parameter '" + nv.name + "' of " + spec.name + " must be i32[batch] (one length per sample), but '" +
+                                       def.name + "' is " + def.type.str());
+        diag_.note(def.loc, "'" + def.name + "' is declared here");
+        ok = false;
+        continue;
+      }
+      tensors[nv.name] = *v;
+    }
+    return ok;
   }
 
   std::optional<ValueId> layer(const CallSpec &spec, SourceLoc loc, const std::vector<ValueId> &in,
-                               const AttrMap &p, const std::string &name) {
+                               const AttrMap &p, const std::map<std::string, ValueId> &tensors, const std::string &name) {
     const std::string &f = spec.name;
     if (f == "embedding") {
       auto table = addParam(name + ".weight", {p.getInt("vocab"), p.getInt("dim")}, normalInit(), loc);
@@ -647,8 +712,18 @@ private:
         return std::nullopt;
       return addOp(OpKind::Embedding, {in[0], *table}, {}, name, loc);
     }
-    if (f == "lstm" || f == "gru")
-      return recurrent(f == "lstm" ? OpKind::Lstm : OpKind::Gru, loc, in[0], p, name);
+    if (f == "lstm" || f == "gru") {
+      // Without lengths= a layer over a sequence with lengths keeps them.
+      std::optional<ValueId> lengths;
+      if (auto it = tensors.find("lengths"); it != tensors.end())
+        lengths = it->second;
+      else if (auto carried = seqLengths_.find(in[0]); carried != seqLengths_.end())
+        lengths = carried->second;
+      return recurrent(f == "lstm" ? OpKind::Lstm : OpKind::Gru, loc, in[0], p, lengths, name);
+    }
+    if (f == "last") // of a sequence with lengths: step length-1 of each sample
+      if (auto carried = seqLengths_.find(in[0]); carried != seqLengths_.end())
+        return addOp(OpKind::Last, {in[0], carried->second}, {}, name, loc);
     if (f == "dense")
       return dense(loc, in[0], p, name);
     if (f == "dropout") {
@@ -718,7 +793,7 @@ private:
   }
 
   std::optional<ValueId> recurrent(OpKind kind, SourceLoc loc, ValueId x, const AttrMap &p,
-                                   const std::string &name) {
+                                   std::optional<ValueId> lengths, const std::string &name) {
     const char *cell = kind == OpKind::Lstm ? "lstm" : "gru";
     const TensorType &t = graph_.op(x).type;
     if (t.dtype != DType::F32 || t.rank() != 3) {
@@ -756,13 +831,20 @@ private:
         AttrMap a;
         a.set("hidden", Attr::ofInt(hidden));
         a.set("reverse", Attr::ofBool(dir == 1));
-        auto h = addOp(kind, {current, *wih, *whh, *bih, *bhh}, a, name + "." + cell + suffix, loc);
+        std::vector<ValueId> operands = {current, *wih, *whh, *bih, *bhh};
+        if (lengths)
+          operands.push_back(*lengths);
+        auto h = addOp(kind, operands, a, name + "." + cell + suffix, loc);
         if (!h)
           return std::nullopt;
         if (lastLayer && lastOnly) {
-          // The final state of the forward direction is its last step; that of
-          // the reverse direction is its first step (as PyTorch's h_n).
-          h = addOp(dir ? OpKind::First : OpKind::Last, {*h}, {}, name + ".final" + suffix, loc);
+          // The final state of the forward direction is its last step (with
+          // lengths: step length-1 of each sample); that of the reverse
+          // direction is its first step (as PyTorch's h_n).
+          std::vector<ValueId> step = {*h};
+          if (lengths && !dir)
+            step.push_back(*lengths);
+          h = addOp(dir ? OpKind::First : OpKind::Last, step, {}, name + ".final" + suffix, loc);
           if (!h)
             return std::nullopt;
         }
@@ -961,6 +1043,8 @@ private:
   std::map<std::string, Symbol> symbols_;
   std::vector<std::string> order_;
   std::map<std::string, SourceLoc> poisoned_;
+  /// Sequences [B,T,F] that have lengths: the i32[B] input they run with.
+  std::map<ValueId, ValueId> seqLengths_;
   std::map<std::string, SourceLoc> laterDefinitions_;
   std::string batchSymbol_;
   std::optional<Ref> output_, loss_;

@@ -11,6 +11,7 @@
 //   concat, relu, tanh, sigmoid, softmax, identity, dropout (identity)
 #include "compiler/onnx/Export.h"
 
+#include "compiler/ir/OpFacts.h"
 #include "compiler/ir/OpTable.h"
 #include "compiler/onnx/Live.h"
 
@@ -154,6 +155,8 @@ private:
       return;
     case OpKind::Lstm:
     case OpKind::Gru:
+      if (ir::hasLengths(op))
+        throw ExportError{"'" + op.name + "' runs with sequence lengths, which ONNX export does not support yet"};
       return emitRecurrent(op);
     case OpKind::Dense: {
       const bool rows = graph_.op(op.operands[0]).type.rank() == 2;

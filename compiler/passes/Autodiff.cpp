@@ -97,7 +97,10 @@ private:
       const ir::RecurrentFacts cell = ir::recurrentFacts(op);
       const bool lstm = cell.lstm(), reverse = cell.reverse;
       const int64_t hidden = cell.hidden, width = cell.gateRows();
-      ValueId pre = make(OpKind::RecurrentGrad, {in(0), in(1), in(2), in(3), in(4), id, dy},
+      std::vector<ValueId> gradIn = {in(0), in(1), in(2), in(3), in(4), id, dy};
+      if (std::optional<ValueId> lengths = ir::lengthsOf(op)) // steps past a sample's length get no gradient
+        gradIn.push_back(*lengths);
+      ValueId pre = make(OpKind::RecurrentGrad, gradIn,
                          attrs({{"cell", Attr::ofString(lstm ? "lstm" : "gru")}, {"hidden", Attr::ofInt(hidden)},
                                 {"reverse", Attr::ofBool(reverse)}}),
                          op, ".gates.grad");
@@ -139,7 +142,10 @@ private:
     case OpKind::First:
     case OpKind::Last: {
       const int64_t steps = g_.op(in(0)).type.dims[1].size;
-      accumulate(in(0), make(OpKind::StepGrad, {dy},
+      std::vector<ValueId> gradIn = {dy};
+      if (std::optional<ValueId> lengths = ir::lengthsOf(op)) // last(h, lengths): step length-1 of each sample
+        gradIn.push_back(*lengths);
+      accumulate(in(0), make(OpKind::StepGrad, gradIn,
                              attrs({{"steps", Attr::ofInt(steps)}, {"index", Attr::ofInt(op.kind == OpKind::Last ? steps - 1 : 0)}}),
                              g_.op(in(0))));
       return;

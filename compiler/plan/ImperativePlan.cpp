@@ -16,7 +16,7 @@ const char *kernelName(Kernel kernel) {
                                 "tanh",      "relu",       "copy",        "softmax",     "slice_cols", "select_step",
                                 "write_step", "concat2",   "embedding",   "one_minus",   "matmul_nn",  "matmul_tn",
                                 "sum_rows",  "dropout",    "loss",        "loss_grad",   "relu_grad",  "softmax_grad",
-                                "shift_steps", "embedding_grad", "zeros"};
+                                "shift_steps", "embedding_grad", "mask_step", "select_last", "write_last", "zeros"};
   static_assert(sizeof names / sizeof names[0] == kNumKernels, "a name for every kernel");
   return names[static_cast<int>(kernel)];
 }
@@ -120,6 +120,11 @@ private:
     ops_.push_back(op);
   }
 
+  /// out[b,:] = step t < lengths[b] ? a[b,:] : alt[b,:] ([batch, width] tensors).
+  int mask(int a, int alt, int lengths, int64_t width, int64_t t, int64_t T, const std::string &comment) {
+    return emit(Kernel::MaskStep, {a, alt, lengths}, width, {width, t, T}, comment);
+  }
+
   int matmulBias(int x, int w, int b, int64_t units, int64_t inWidth, const std::string &comment) {
     int y = emit(Kernel::MatMulNT, {x, w}, units, {1, units, inWidth}, comment);
     return emit(Kernel::AddBias, {y, b}, units, {1, units}, comment);
@@ -138,6 +143,13 @@ private:
     int h = emit(Kernel::Zeros, {}, H, {}, name + " h0");
     saved.zeroState = h;
     int c = lstm ? h : -1;
+    // With lengths, rows past their sample's length keep their state and
+    // output 0; what the gradient reads of them is made neutral (LSTM gates
+    // 0; GRU z 0, n 1), so that their gradients are exactly 0 and nothing
+    // flows through them.
+    const std::optional<ir::ValueId> lengthsValue = ir::lengthsOf(op);
+    const int lengths = lengthsValue ? slotOf_[*lengthsValue] : -1;
+    const int ones = lengths >= 0 && training_ && !lstm ? step(Kernel::OneMinus, {h}, H, name + " ones") : -1;
     for (int64_t s = 0; s < T; ++s) {
       const int64_t t = reverse ? T - 1 - s : s;
       const std::string at = name + " t=" + std::to_string(t);
@@ -146,6 +158,7 @@ private:
       int gh = matmulBias(h, whh, bhh, G * H, H, at + " h W_hh");
       auto slice = [&](int from, int64_t k) { return emit(Kernel::SliceCols, {from}, H, {1, G * H, k * H, H}, at); };
       saved.x.push_back(xs);
+      int hPrev = h;
       if (lstm) {
         int gates = step(Kernel::Add, {gi, gh}, G * H, at);
         int i = step(Kernel::Sigmoid, {slice(gates, 0)}, H, at + " i");
@@ -154,9 +167,16 @@ private:
         int o = step(Kernel::Sigmoid, {slice(gates, 3)}, H, at + " o");
         int fc = step(Kernel::Mul, {f, c}, H, at);
         int ig = step(Kernel::Mul, {i, g}, H, at);
+        const int cPrev = c;
         c = step(Kernel::Add, {fc, ig}, H, at + " c");
         int tc = step(Kernel::Tanh, {c}, H, at);
         h = step(Kernel::Mul, {o, tc}, H, at + " h");
+        if (lengths >= 0) {
+          c = mask(c, cPrev, lengths, H, t, T, at + " c kept");
+          if (training_)
+            for (int *gate : {&i, &f, &g, &o})
+              *gate = mask(*gate, saved.zeroState, lengths, H, t, T, at);
+        }
         saved.gates[0].push_back(i), saved.gates[1].push_back(f), saved.gates[2].push_back(g), saved.gates[3].push_back(o);
         saved.cell.push_back(c), saved.cellTanh.push_back(tc);
       } else {
@@ -167,10 +187,19 @@ private:
         int nn = step(Kernel::Tanh, {step(Kernel::Add, {slice(gi, 2), rn}, H, at)}, H, at + " n");
         int diff = step(Kernel::Sub, {h, nn}, H, at);
         h = step(Kernel::Add, {nn, step(Kernel::Mul, {z, diff}, H, at)}, H, at + " h");
+        if (lengths >= 0 && training_) {
+          z = mask(z, saved.zeroState, lengths, H, t, T, at);
+          nn = mask(nn, ones, lengths, H, t, T, at);
+        }
         saved.gates[0].push_back(r), saved.gates[1].push_back(z), saved.gates[2].push_back(nn), saved.gates[3].push_back(hn);
       }
+      int y = h;
+      if (lengths >= 0) {
+        y = mask(h, saved.zeroState, lengths, H, t, T, at + " y");
+        h = mask(h, hPrev, lengths, H, t, T, at + " h kept");
+      }
       saved.h.push_back(h);
-      writeStep(seq, h, T, H, t, 0, H, at);
+      writeStep(seq, y, T, H, t, 0, H, at);
     }
     slotOf_[id] = seq;
   }
@@ -284,7 +313,10 @@ private:
     case OpKind::Last: {
       const ir::TensorType &x = graph_.op(op.operands[0]).type;
       const int64_t T = x.dims[1].size, F = x.dims[2].size;
-      slotOf_[id] = emit(Kernel::SelectStep, {in(0)}, F, {T, F, op.kind == OpKind::Last ? T - 1 : 0}, name);
+      if (ir::hasLengths(op)) // step length-1 of each sample
+        slotOf_[id] = emit(Kernel::SelectLast, {in(0), in(1)}, F, {T, F}, name);
+      else
+        slotOf_[id] = emit(Kernel::SelectStep, {in(0)}, F, {T, F, op.kind == OpKind::Last ? T - 1 : 0}, name);
       return;
     }
     case OpKind::Relu: slotOf_[id] = elementwise(Kernel::Relu, {in(0)}, op.type, name); return;
@@ -346,7 +378,18 @@ private:
     case OpKind::StepGrad: {
       const int64_t T = op.attrs.getInt("steps"), F = op.type.dims[2].size;
       int seq = emit(Kernel::Zeros, {}, T * F, {}, name);
-      writeStep(seq, in(0), T, F, op.attrs.getInt("index"), 0, F, name);
+      if (ir::hasLengths(op)) { // at step length-1 of each sample
+        PrimOp write;
+        write.kernel = Kernel::WriteLast;
+        write.in = {seq, in(0), in(1)};
+        write.out = seq;
+        write.inPlace = true;
+        write.p = {T, F};
+        write.comment = name;
+        ops_.push_back(write);
+      } else {
+        writeStep(seq, in(0), T, F, op.attrs.getInt("index"), 0, F, name);
+      }
       slotOf_[id] = seq;
       return;
     }

@@ -43,6 +43,11 @@ enum class Kernel {
   SoftmaxGrad,///< out = y * (dy - sum(dy * y)) per row; rows = batch*p0 of width p1
   ShiftSteps, ///< out[b,t,:] = y[b,t-1,:] (p2: t+1), zeros at the edge; y is [batch, p0, p1]
   EmbeddingGrad, ///< out[vocab p2, dim p1] = dy summed into the rows of ids; rows = batch*p0
+  /// Sequence lengths (in[2] / in[1] / in[2], i32[batch]), each checked to be in [1, T]
+  /// (RNNC_ERR_LENGTH otherwise):
+  MaskStep,   ///< out[b,:] = step p1 < lengths[b] ? a[b,:] : alt[b,:]; width p0, T = p2
+  SelectLast, ///< out[b,:] = seq[b, lengths[b]-1, :]; seq is [batch, p0, p1]
+  WriteLast,  ///< in place: seq[b, lengths[b]-1, :] = h[b,:]; seq is [batch, p0, p1]
   Zeros,      ///< no kernel: a new zero tensor
 };
 constexpr int kNumKernels = static_cast<int>(Kernel::Zeros) + 1;

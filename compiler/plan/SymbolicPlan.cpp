@@ -254,6 +254,8 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
         s.scratch.push_back({Scratch::Projection, newBuffer(steps * gates * hidden, step)});
       if (cell.lstm())
         s.scratch.push_back({Scratch::CellState, newBuffer(hidden, step)});
+      if (ir::hasLengths(op) && options.fuseCells && options.hoistInputProjection)
+        s.scratch.push_back({Scratch::RowOrder, newBuffer(1, step)});
       if (!options.fuseCells)
         s.scratch.push_back({Scratch::Gates, newBuffer((gates + 1) * hidden, step)});
       if (kept[id]) {
@@ -269,6 +271,11 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
       s.scratch.push_back({Scratch::HiddenGrad, newBuffer(cell.hidden, step)});
       if (cell.lstm())
         s.scratch.push_back({Scratch::CellGrad, newBuffer(cell.hidden, step)});
+      if (ir::hasLengths(op)) {
+        s.scratch.push_back({Scratch::RowOrder, newBuffer(1, step)});
+        s.scratch.push_back({Scratch::RunningGateGrad, newBuffer(cell.gates() * cell.hidden, step)});
+        s.scratch.push_back({Scratch::RunningHiddenGrad, newBuffer(cell.hidden, step)});
+      }
       if (splitGrad(id)) {
         const int64_t steps = graph.op(op.operands[0]).type.dims[1].size, width = cell.gates() * cell.hidden;
         plan.buffers[result].perSample = 0; // nothing is written to the result itself

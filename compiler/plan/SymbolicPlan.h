@@ -31,6 +31,10 @@ struct Location {
 enum class Scratch {
   Projection,  ///< x_t W_ih^T + b for all t: [B,T,G*H]
   CellState,   ///< LSTM forward: c of the current step [B,H]
+  /// A layer with sequence lengths (fused, hoisted): the batch rows sorted by
+  /// length, longest first, i32 [B], so that the rows still running at a
+  /// step are a prefix of it (cuDNN's packed layout, without moving rows).
+  RowOrder,
   Gates,       ///< unfused forward: the gate pre-activations of a step [B,(G+1)*H]
   /// Training: what a layer's forward step keeps for its recurrent_grad step
   /// (oneDNN's workspace), one buffer the two steps share: per time step the
@@ -44,6 +48,11 @@ enum class Scratch {
   HiddenSideGrad, ///< d of the hidden-side gate pre-activations [B,T,G*H]
   HiddenGrad,  ///< recurrent_grad: d h flowing to the previous step [B,H]
   CellGrad,    ///< recurrent_grad, LSTM: d c flowing to the previous step [B,H]
+  /// recurrent_grad with lengths: the hidden-side gate gradients of the rows
+  /// still running at a step, packed together [B,G*H], and their d h [B,H],
+  /// so that d h_{t-1} = dz W_hh multiplies only those rows.
+  RunningGateGrad,
+  RunningHiddenGrad,
 };
 
 /// One op of the forward program, with the buffers it writes.

@@ -35,17 +35,38 @@ Tensor dense(const Tensor &x, const Tensor &w, const Tensor *b) {
   return out;
 }
 
-/// One recurrent layer, one direction, zero initial state.
+/// The length of each sample's sequence: `lengths` (checked to be in
+/// [1, steps]), or steps for all without lengths.
+std::vector<int64_t> lengthsOf(const Tensor *lengths, int64_t batch, int64_t steps) {
+  std::vector<int64_t> result(batch, steps);
+  if (!lengths)
+    return result;
+  for (int64_t b = 0; b < batch; ++b) {
+    const double l = lengths->data[b];
+    if (!(l >= 1 && l <= static_cast<double>(steps)))
+      throw std::invalid_argument("sequence length " + std::to_string(static_cast<int64_t>(l)) + " of sample " +
+                                  std::to_string(b) + " is outside [1, " + std::to_string(steps) + "]");
+    result[b] = static_cast<int64_t>(l);
+  }
+  return result;
+}
+
+/// One recurrent layer, one direction, zero initial state. With lengths
+/// (PyTorch's packed sequences, left-aligned) a sample of length L runs steps
+/// 0..L-1 only: the reverse direction starts at step L-1, and the output of
+/// the steps from L on is 0.
 Tensor recurrent(OpKind kind, const Tensor &x, const Tensor &wih, const Tensor &whh, const Tensor &bih,
-                 const Tensor &bhh, int64_t hidden, bool reverse) {
+                 const Tensor &bhh, const Tensor *lengths, int64_t hidden, bool reverse) {
   const int64_t batch = x.shape[0], steps = x.shape[1], in = x.shape[2], H = hidden;
   const int64_t gates = ir::gateCount(ir::cellKindOf(kind));
+  const std::vector<int64_t> length = lengthsOf(lengths, batch, steps);
   Tensor out({batch, steps, H});
   std::vector<double> gi(gates * H), gh(gates * H);
   for (int64_t b = 0; b < batch; ++b) {
     std::vector<double> h(H, 0.0), c(H, 0.0);
-    for (int64_t s = 0; s < steps; ++s) {
-      const int64_t t = reverse ? steps - 1 - s : s;
+    const int64_t L = length[b];
+    for (int64_t s = 0; s < L; ++s) {
+      const int64_t t = reverse ? L - 1 - s : s;
       for (int64_t row = 0; row < gates * H; ++row) {
         double a = bih.data[row], r = bhh.data[row];
         for (int64_t k = 0; k < in; ++k)
@@ -97,13 +118,16 @@ Tensor concat(const std::vector<const Tensor *> &parts, int64_t axis) {
   return out;
 }
 
-Tensor step(const Tensor &x, bool last) {
+/// The first or the last step of each sample (with lengths: step L-1).
+Tensor step(const Tensor &x, bool last, const Tensor *lengths) {
   const int64_t batch = x.shape[0], steps = x.shape[1], width = x.shape[2];
+  const std::vector<int64_t> length = lengthsOf(lengths, batch, steps);
   Tensor out({batch, width});
-  const int64_t t = last ? steps - 1 : 0;
-  for (int64_t b = 0; b < batch; ++b)
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t t = last ? length[b] - 1 : 0;
     for (int64_t k = 0; k < width; ++k)
       out.data[b * width + k] = x.data[(b * steps + t) * width + k];
+  }
   return out;
 }
 
@@ -193,11 +217,15 @@ Tensor lossGrad(OpKind kind, const Tensor &pred, const Tensor &target) {
 /// forward gates, then runs the recurrence backwards. Returns [B,T,2*G*H]:
 /// the gradients of the input-side pre-activations, then of the hidden-side
 /// ones (equal for LSTM; for GRU's n gate the hidden side is scaled by r).
+/// With lengths, a sample of length L has steps 0..L-1 only (the gradients
+/// of the steps from L on are 0, and their dy is not read).
 Tensor recurrentGrad(bool lstm, const Tensor &x, const Tensor &wih, const Tensor &whh, const Tensor &bih,
-                     const Tensor &bhh, const Tensor &dy, int64_t H, bool reverse) {
-  const int64_t B = x.shape[0], T = x.shape[1], I = x.shape[2], G = ir::gateCount(lstm ? ir::CellKind::Lstm : ir::CellKind::Gru), GH = G * H;
-  Tensor out({B, T, 2 * GH});
+                     const Tensor &bhh, const Tensor &dy, const Tensor *lengths, int64_t H, bool reverse) {
+  const int64_t B = x.shape[0], Tall = x.shape[1], I = x.shape[2], G = ir::gateCount(lstm ? ir::CellKind::Lstm : ir::CellKind::Gru), GH = G * H;
+  const std::vector<int64_t> length = lengthsOf(lengths, B, Tall);
+  Tensor out({B, Tall, 2 * GH});
   for (int64_t b = 0; b < B; ++b) {
+    const int64_t T = length[b]; // the steps of this sample; rows are still Tall apart
     // Forward, keeping what the backward pass needs; index s is the step in
     // processing order, h[s] and c[s] the state before it.
     std::vector<std::vector<double>> xs(T, std::vector<double>(GH)), hs(T, std::vector<double>(GH));
@@ -210,7 +238,7 @@ Tensor recurrentGrad(bool lstm, const Tensor &x, const Tensor &wih, const Tensor
       for (int64_t row = 0; row < GH; ++row) {
         double a = bih.data[row], r = bhh.data[row];
         for (int64_t k = 0; k < I; ++k)
-          a += wih.data[row * I + k] * x.data[(b * T + t) * I + k];
+          a += wih.data[row * I + k] * x.data[(b * Tall + t) * I + k];
         for (int64_t k = 0; k < H; ++k)
           r += whh.data[row * H + k] * h[s][k];
         xs[s][row] = a;
@@ -235,7 +263,7 @@ Tensor recurrentGrad(bool lstm, const Tensor &x, const Tensor &wih, const Tensor
       const int64_t t = order[s];
       std::vector<double> dhPrev(H, 0.0);
       for (int64_t j = 0; j < H; ++j) {
-        const double dh = dy.data[(b * T + t) * H + j] + dhNext[j];
+        const double dh = dy.data[(b * Tall + t) * H + j] + dhNext[j];
         if (lstm) {
           const double i = sigmoid(xs[s][j] + hs[s][j]), f = sigmoid(xs[s][H + j] + hs[s][H + j]);
           const double g = std::tanh(xs[s][2 * H + j] + hs[s][2 * H + j]), o = sigmoid(xs[s][3 * H + j] + hs[s][3 * H + j]);
@@ -266,8 +294,8 @@ Tensor recurrentGrad(bool lstm, const Tensor &x, const Tensor &wih, const Tensor
           dhPrev[k] += dHid[row] * whh.data[row * H + k];
       dhNext = dhPrev;
       for (int64_t row = 0; row < GH; ++row) {
-        out.data[(b * T + t) * 2 * GH + row] = dIn[row];
-        out.data[(b * T + t) * 2 * GH + GH + row] = dHid[row];
+        out.data[(b * Tall + t) * 2 * GH + row] = dIn[row];
+        out.data[(b * Tall + t) * 2 * GH + GH + row] = dHid[row];
       }
     }
   }
@@ -308,6 +336,10 @@ std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string,
   for (size_t id = 0; id < graph.size(); ++id) {
     const ir::Op &op = graph.op(id);
     auto in = [&](size_t k) -> const Tensor & { return values[op.operands[k]]; };
+    auto lengths = [&](const ir::Op &o) -> const Tensor * {
+      std::optional<ir::ValueId> l = ir::lengthsOf(o);
+      return l ? &values[*l] : nullptr;
+    };
     bool ready = true;
     for (ir::ValueId operand : op.operands)
       ready = ready && known[operand];
@@ -349,7 +381,7 @@ std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string,
     }
     case OpKind::Lstm:
     case OpKind::Gru:
-      values[id] = recurrent(op.kind, in(0), in(1), in(2), in(3), in(4), ir::recurrentFacts(op).hidden,
+      values[id] = recurrent(op.kind, in(0), in(1), in(2), in(3), in(4), lengths(op), ir::recurrentFacts(op).hidden,
                              ir::recurrentFacts(op).reverse);
       break;
     case OpKind::Dense: values[id] = dense(in(0), in(1), op.operands.size() > 2 ? &in(2) : nullptr); break;
@@ -373,7 +405,7 @@ std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string,
       break;
     }
     case OpKind::First:
-    case OpKind::Last: values[id] = step(in(0), op.kind == OpKind::Last); break;
+    case OpKind::Last: values[id] = step(in(0), op.kind == OpKind::Last, lengths(op)); break;
     case OpKind::Relu: values[id] = elementwise(in(0), relu); break;
     case OpKind::Tanh: values[id] = elementwise(in(0), tanhOf); break;
     case OpKind::Sigmoid: values[id] = elementwise(in(0), sigmoid); break;
@@ -416,7 +448,7 @@ std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string,
       break;
     }
     case OpKind::RecurrentGrad:
-      values[id] = recurrentGrad(ir::recurrentFacts(op).lstm(), in(0), in(1), in(2), in(3), in(4), in(6),
+      values[id] = recurrentGrad(ir::recurrentFacts(op).lstm(), in(0), in(1), in(2), in(3), in(4), in(6), lengths(op),
                                  ir::recurrentFacts(op).hidden, ir::recurrentFacts(op).reverse);
       break;
     case OpKind::ShiftSteps: {
@@ -439,11 +471,15 @@ std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string,
       break;
     case OpKind::StepGrad: {
       const Tensor &dy = in(0);
-      const int64_t B = dy.shape[0], F = dy.shape[1], T = op.attrs.getInt("steps"), t = op.attrs.getInt("index");
+      const int64_t B = dy.shape[0], F = dy.shape[1], T = op.attrs.getInt("steps"), index = op.attrs.getInt("index");
+      const Tensor *lengthsIn = lengths(op);
+      const std::vector<int64_t> length = lengthsOf(lengthsIn, B, T);
       Tensor out({B, T, F});
-      for (int64_t b = 0; b < B; ++b)
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t t = lengthsIn ? length[b] - 1 : index;
         for (int64_t k = 0; k < F; ++k)
           out.data[(b * T + t) * F + k] = dy.data[b * F + k];
+      }
       values[id] = out;
       break;
     }

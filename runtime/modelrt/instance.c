@@ -126,6 +126,7 @@ const char *rnnc_binding_status_message(int32_t status) {
   case RNNC_ERR_TOKEN: return "a token id is outside the embedding's vocabulary, or a class id outside the classes";
   case RNNC_ERR_MEMORY: return "out of memory";
   case RNNC_ERR_UNSUPPORTED: return "this entry point is not in the library";
+  case RNNC_ERR_LENGTH: return "a sequence length is outside [1, T] (T: the model's time steps)";
   default: return "unknown status";
   }
 }

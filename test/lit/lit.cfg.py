@@ -6,7 +6,7 @@ import lit.formats
 config.name = "rnnc"
 config.test_format = lit.formats.ShTest(execute_external=True)
 config.suffixes = [".rnn", ".ir", ".test"]
-config.excludes = ["Inputs", "README.md", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in", "torch_roundtrip.py", "compare_outputs.py", "onnx_torch_models.py", "onnx_finetune.py"]
+config.excludes = ["Inputs", "README.md", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in", "torch_roundtrip.py", "compare_outputs.py", "onnx_torch_models.py", "onnx_finetune.py", "torch_packed.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.rnnc_obj_root, "test", "lit")
 

@@ -263,7 +263,8 @@ int main(int argc, char **argv) {
       }
     } else {
       std::uniform_real_distribution<double> uniform(-1, 1);
-      std::uniform_int_distribution<int64_t> token(0, std::max<int64_t>(d.offset, 1) - 1);
+      // token ids in [0, vocab); sequence lengths (offset -T) in [1, T]
+      std::uniform_int_distribution<int64_t> token(d.offset < 0 ? 1 : 0, d.offset < 0 ? -d.offset : std::max<int64_t>(d.offset, 1) - 1);
       for (int64_t k = 0; k < n; ++k)
         values.push_back(ids ? static_cast<double>(token(rng)) : uniform(rng));
     }

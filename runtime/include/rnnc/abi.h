@@ -27,13 +27,16 @@ enum rnnc_status {
   RNNC_ERR_TOKEN = 2,       /* a token id is outside [0, vocab) */
   RNNC_ERR_MEMORY = 3,      /* an allocation failed */
   RNNC_ERR_UNSUPPORTED = 4, /* the entry point is not in this library */
+  RNNC_ERR_LENGTH = 5,      /* a sequence length is outside [1, T] */
 };
 
 /* A tensor: an input, a target, an output or a parameter. A dimension of -1
  * is the batch. For a parameter, `offset` is where it starts (in elements)
  * in the parameter buffer, which holds every parameter in PyTorch's layout.
  * For an i32 input of token ids, `offset` is the vocabulary size (ids must
- * be in [0, offset)); 0 when the input feeds no embedding. */
+ * be in [0, offset)); 0 when the input feeds no embedding. For an i32[batch]
+ * input of sequence lengths, `offset` is -T: each length must be in [1, T]
+ * (else RNNC_ERR_LENGTH). */
 typedef struct rnnc_tensor_desc {
   const char *name;
   int32_t dtype;

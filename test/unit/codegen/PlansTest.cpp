@@ -64,6 +64,9 @@ double compare(const ir::Graph &graph, Compiled &c, int64_t batch, uint64_t seed
     std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(std::max<int64_t>(d.offset, 1) - 1));
     for (double &v : t.data)
       v = d.dtype == RNNC_I32 ? token(rng) : uniform(rng);
+    if (d.offset < 0) // sequence lengths in [1, T]: T, 1 and others mixed in one batch
+      for (int64_t b = 0; b < batch; ++b)
+        t.data[b] = static_cast<double>(b % 4 == 0 ? -d.offset : b % 4 == 1 ? 1 : 1 + (b * 7) % -d.offset);
     if (d.dtype == RNNC_I32) {
       ints[i].assign(t.data.begin(), t.data.end());
       inputs.push_back(ints[i].data());
@@ -158,6 +161,19 @@ TEST(Plans, RecurrentReturningTheLastStep) {
   checkModel(sequenceModel("gru(x, hidden=37, layers=3, dropout=0.5, returns=\"last\")", 7, 5), kBatches);
 }
 
+/// Sequence lengths mixed in one batch (T, 1 and others; see compare()):
+/// every plan against the reference, which runs each sample for its length.
+TEST(Plans, SequenceLengths) {
+  const std::string head = "model m { input x: f32[batch, 6, 3]\n input lengths: i32[batch]\n";
+  for (const char *cell : {"lstm", "gru"})
+    for (const char *shape : {"", ", layers=2, bidirectional=true", ", bidirectional=true, returns=\"last\""}) {
+      checkModel(head + " y = " + cell + "(x, hidden=17" + shape + ", lengths=lengths)\n output y }", kBatches);
+    }
+  checkModel(head + " h = lstm(x, hidden=8, layers=2, lengths=lengths)\n y = concat(first(h), last(dense(h, units=3)))\n output y }",
+             kBatches, false);
+  checkModel(head + " h = gru(x, hidden=16, bidirectional=true, lengths=lengths)\n y = last(h)\n output y }", kBatches, false);
+}
+
 TEST(Plans, EveryOtherOp) {
   const char *layers[] = {
       "dense(x, units=37)",
@@ -195,6 +211,38 @@ TEST(Plans, SeedModelsEtth1) {
 TEST(Plans, SeedModelsImdb) {
   checkModel(readModel("imdb_bilstm.rnn"), kBatches, false);
   checkModel(readModel("imdb_bigru.rnn"), kBatches, false);
+}
+
+TEST(Plans, SequenceLengthOutsideOneToTIsAnError) {
+  // forward (every plan) and train step (both plans): RNNC_ERR_LENGTH, for
+  // lengths read by a recurrent layer and by last() alone.
+  for (const char *layer : {"h = lstm(x, hidden=4, bidirectional=true, lengths=lengths)\n y = dense(last(h), units=1)",
+                            "h = gru(x, hidden=4, returns=\"last\", lengths=lengths)\n y = dense(h, units=1)"}) {
+    auto lowered = testing::lowerText(std::string("model m { input x: f32[batch, 3, 2]\n input lengths: i32[batch]\n target t: f32[batch, 1]\n") +
+                                      layer + "\n loss mse(y, t) }");
+    ASSERT_TRUE(lowered.graph) << lowered.diagnostics;
+    for (const PlanVariant &variant : variants()) {
+      auto c = compile(*lowered.graph, variant.options, 2);
+      ASSERT_TRUE(c);
+      EXPECT_EQ(c->model->info().inputs[1].offset, -3) << "the metadata names the lengths input and T";
+      std::vector<float> x(2 * 3 * 2, 0.5f), out(2, NAN), target(2, 0.0f);
+      const void *targets[] = {target.data()};
+      float *outputs[] = {out.data()};
+      float loss = 0;
+      for (int32_t bad : {0, 4, -1, 1 << 30}) {
+        int32_t lengths[] = {2, bad};
+        const void *inputs[] = {x.data(), lengths};
+        EXPECT_EQ(c->model->forward(c->instance, 2, inputs, outputs), RNNC_ERR_LENGTH) << variant.name << " length " << bad;
+        if (variant.name == std::string("symbolic") || variant.name == std::string("imperative")) {
+          EXPECT_EQ(c->model->trainStep(c->instance, 2, inputs, targets, &loss), RNNC_ERR_LENGTH) << variant.name << " length " << bad;
+        }
+      }
+      int32_t lengths[] = {3, 1};
+      const void *inputs[] = {x.data(), lengths};
+      EXPECT_EQ(c->model->forward(c->instance, 2, inputs, outputs), RNNC_OK) << variant.name;
+      EXPECT_EQ(c->model->trainStep(c->instance, 2, inputs, targets, &loss), RNNC_OK) << variant.name;
+    }
+  }
 }
 
 TEST(Plans, OutOfRangeTokenIsAnErrorNotACrash) {

@@ -68,6 +68,9 @@ std::unique_ptr<Fixture> setUpWith(const std::string &text, int64_t batch, uint6
     for (double &v : t.data)
       v = d.dtype == RNNC_I32 ? static_cast<double>(rng() % std::max<int64_t>(d.offset, 2))
                               : static_cast<double>(static_cast<float>(uniform(rng) * (target ? targetScale : 1)));
+    if (d.offset < 0) // sequence lengths in [1, T]: T, 1 and others mixed in one batch
+      for (int64_t b = 0; b < batch; ++b)
+        t.data[b] = static_cast<double>(b % 4 == 0 ? -d.offset : b % 4 == 1 ? 1 : 1 + (b * 7) % -d.offset);
     fx->floats.emplace_back(t.data.begin(), t.data.end());
     fx->ints.emplace_back(t.data.begin(), t.data.end());
     const void *pointer = d.dtype == RNNC_I32 ? static_cast<const void *>(fx->ints.back().data()) : fx->floats.back().data();
@@ -154,6 +157,14 @@ TEST(Training, GradientsOfEveryLossAndLayer) {
   checkTrainStep("model m { input ids: i32[b, 6]\n target y: i32[b] classes 2\n"
                  " e = embedding(ids, vocab=9, dim=4)\n h = lstm(e, hidden=17, layers=2, bidirectional=true)\n"
                  " out = dense(concat(first(h), last(softmax(h))), units=2)\n loss softmax_cross_entropy(out, y) }", 4);
+}
+
+TEST(Training, SequenceLengths) {
+  // Mixed lengths in one batch (T, 1 and others): both plans' gradients
+  // against the reference.
+  for (const char *cell : {"lstm", "gru"})
+    for (const auto &[text, batch] : testing::lengthsModels(cell, 17))
+      checkTrainStep(text, batch);
 }
 
 TEST(Training, SeedModelsAtSmallBatches) {

@@ -6,6 +6,7 @@
 // differences of the reference loss.
 //===----------------------------------------------------------------------===//
 #include "compiler/passes/Autodiff.h"
+#include "compiler/ir/OpFacts.h"
 #include "compiler/reference/Reference.h"
 #include "LowerTestUtil.h"
 
@@ -33,8 +34,19 @@ Problem makeProblem(const std::string &text, int64_t batch, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> uniform(-1, 1);
   std::string lossKind = ir::opInfo(p.graph.op(*p.graph.loss).kind).mnemonic;
+  // Sequence lengths: mixed in one batch, T, 1 and one in between.
+  std::map<ir::ValueId, int64_t> lengthSteps;
+  for (const ir::Op &op : p.graph.ops())
+    if (std::optional<ir::ValueId> l = ir::lengthsOf(op); l && (op.kind == ir::OpKind::Lstm || op.kind == ir::OpKind::Gru))
+      lengthSteps[*l] = p.graph.op(op.operands[0]).type.dims[1].size;
+  for (const auto &[id, steps] : lengthSteps) {
+    Tensor t({batch});
+    for (int64_t b = 0; b < batch; ++b)
+      t.data[b] = static_cast<double>(b % 3 == 0 ? steps : b % 3 == 1 ? 1 : (steps + 1) / 2);
+    p.feeds[p.graph.op(id).name] = t;
+  }
   for (const ir::Op &op : p.graph.ops()) {
-    if (!ir::isSource(op.kind))
+    if (!ir::isSource(op.kind) || p.feeds.count(op.name))
       continue;
     std::vector<int64_t> shape;
     for (const ir::Dim &d : op.type.dims)
@@ -123,6 +135,81 @@ TEST(Autodiff, GruStackedAndBidirectional) {
                  " p = dense(h, units=2)\n loss mse(p, y) }");
   checkGradients("model m { input x: f32[b, 6, 3]\n target y: f32[b, 6, 5]\n"
                  " h = gru(x, hidden=5, bidirectional=true)\n p = dense(h, units=5)\n loss mae(p, y) }", 2);
+}
+
+TEST(Autodiff, SequenceLengths) {
+  // Mixed lengths in one batch (T, 1, in between): the gradients of the
+  // packed-sequence semantics, whose outputs past a sample's length are 0.
+  for (const char *cell : {"lstm", "gru"})
+    for (const auto &[text, batch] : testing::lengthsModels(cell, 3))
+      checkGradients(text, batch);
+}
+
+/// The reference with lengths is PyTorch's packed sequence: a sample of
+/// length L gives what the same layer gives on its first L steps alone, and
+/// zeros after them.
+TEST(Reference, LengthsRunEachSampleForItsOwnLength) {
+  const int64_t T = 5;
+  for (const char *cell : {"lstm", "gru"})
+    for (const char *returns : {"sequence", "last"}) {
+      auto model = [&](int64_t steps, bool lengths) {
+        return "model m { input x: f32[b, " + std::to_string(steps) + ", 3]\n" + (lengths ? " input lengths: i32[b]\n" : "") +
+               " h = " + cell + "(x, hidden=4, layers=2, bidirectional=true, returns=\"" + returns + "\"" +
+               (lengths ? ", lengths=lengths" : "") + ")\n output h }";
+      };
+      auto padded = testing::lowerText(model(T, true));
+      ASSERT_TRUE(padded.graph) << padded.diagnostics;
+      std::mt19937_64 rng(5);
+      std::uniform_real_distribution<double> uniform(-1, 1);
+      std::map<std::string, Tensor> feeds;
+      for (const ir::Op &op : padded.graph->ops())
+        if (op.kind == ir::OpKind::Param) {
+          std::vector<int64_t> shape;
+          for (const ir::Dim &d : op.type.dims)
+            shape.push_back(d.size);
+          Tensor t(shape);
+          for (double &v : t.data)
+            v = uniform(rng) * 0.6;
+          feeds[op.name] = t;
+        }
+      const std::vector<int64_t> lengths = {T, 1, 3, 2};
+      const int64_t B = static_cast<int64_t>(lengths.size());
+      Tensor x({B, T, 3}), l({B});
+      for (double &v : x.data)
+        v = uniform(rng);
+      for (int64_t b = 0; b < B; ++b)
+        l.data[b] = static_cast<double>(lengths[b]);
+      feeds["x"] = x;
+      feeds["lengths"] = l;
+      const Tensor all = reference::evaluate(*padded.graph, feeds)[*padded.graph->output];
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t L = lengths[b];
+        auto alone = testing::lowerText(model(L, false));
+        ASSERT_TRUE(alone.graph) << alone.diagnostics;
+        std::map<std::string, Tensor> single = feeds;
+        single.erase("lengths");
+        Tensor xs({1, L, 3});
+        for (int64_t t = 0; t < L; ++t)
+          for (int64_t k = 0; k < 3; ++k)
+            xs.data[t * 3 + k] = x.data[(b * T + t) * 3 + k];
+        single["x"] = xs;
+        const Tensor one = reference::evaluate(*alone.graph, single)[*alone.graph->output];
+        const int64_t width = all.shape.back();
+        if (std::string(returns) == "last") {
+          for (int64_t k = 0; k < width; ++k)
+            EXPECT_NEAR(all.data[b * width + k], one.data[k], 1e-12) << cell << " sample " << b;
+          continue;
+        }
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t k = 0; k < width; ++k)
+            EXPECT_NEAR(all.data[(b * T + t) * width + k], t < L ? one.data[t * width + k] : 0.0, 1e-12)
+                << cell << " sample " << b << " step " << t;
+      }
+      feeds["lengths"].data[2] = 0; // outside [1, T]
+      EXPECT_THROW(reference::evaluate(*padded.graph, feeds), std::invalid_argument);
+      feeds["lengths"].data[2] = T + 1;
+      EXPECT_THROW(reference::evaluate(*padded.graph, feeds), std::invalid_argument);
+    }
 }
 
 TEST(Autodiff, EmbeddingAndTheImdbShape) {
