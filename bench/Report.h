@@ -15,6 +15,7 @@ namespace rnnc::bench {
 struct RunInfo {
   std::string command, cpu, dnnl;
   std::map<int, Peak> peaks; // by thread count
+  std::string lengthsSource; // W7: where the IMDB lengths came from
 };
 
 /// Peak resident memory of one W4 training step, measured in a child process.

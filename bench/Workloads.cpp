@@ -1,10 +1,15 @@
 //===- Workloads.cpp - The benchmark cases: W1-W6 and the scaling sweep ---===//
 #include "bench/Workloads.h"
 
+#include "runtime/data/DataDir.h"
+#include "runtime/data/Imdb.h"
 #include "runtime/loader/Loader.h"
+#include "runtime/train/Batching.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <numeric>
 #include <map>
 #include <memory>
 #include <random>
@@ -14,20 +19,30 @@
 namespace rnnc::bench {
 namespace {
 
+/// Loads `library` into `model` and makes an instance of it for `batch` on
+/// `threads`, its parameters initialized from seed 1; throws on failure.
+rnnc_instance *openInstance(const std::string &library, int64_t batch, int threads,
+                            std::unique_ptr<runtime::Model> &model) {
+  std::string error;
+  model = runtime::openSharedLibrary(library, error);
+  if (!model)
+    throw std::runtime_error(error);
+  rnnc_instance *instance = model->create(batch);
+  if (!instance)
+    throw std::runtime_error("out of memory creating an instance of " + library);
+  model->initParams(instance, 1);
+  if (int32_t status = model->setThreads(instance, threads)) {
+    model->destroy(instance);
+    throw std::runtime_error(std::string("rnnc_set_threads: ") + rnnc_binding_status_message(status));
+  }
+  return instance;
+}
+
 /// A compiled model with one instance, random inputs and targets.
 class RnncRun {
 public:
   RnncRun(const std::string &library, int64_t batch, int threads) : batch(batch) {
-    std::string error;
-    model = runtime::openSharedLibrary(library, error);
-    if (!model)
-      throw std::runtime_error(error);
-    instance = model->create(batch);
-    if (!instance)
-      throw std::runtime_error("out of memory creating an instance of " + library);
-    model->initParams(instance, 1);
-    if (int32_t status = model->setThreads(instance, threads))
-      throw std::runtime_error(std::string("rnnc_set_threads: ") + rnnc_binding_status_message(status));
+    instance = openInstance(library, batch, threads, model);
     const rnnc_model_info &info = model->info();
     std::mt19937 rng(42);
     int64_t classes = info.num_outputs ? info.outputs[0].dims[info.outputs[0].rank - 1] : 2;
@@ -279,6 +294,182 @@ std::vector<Case> workloadCases(const Settings &s) {
         cases.push_back(dnnlCase(w, threads));
 #endif
     }
+  return cases;
+}
+
+std::vector<int32_t> imdbTrainLengths(const Settings &s, std::string &source) {
+  std::vector<std::string> searched;
+  const std::string location = data::findData(data::dataSearchPath(s.dataDir),
+                                              {"aclImdb_v1_labeled.tar.gz", "aclImdb_v1.tar.gz", "aclImdb"}, searched);
+  if (!location.empty()) {
+    data::ImdbOptions options; // what rnnrun loads for models/imdb_bilstm_len.rnn
+    options.vocab = 20000;
+    options.maxlen = 256;
+    options.leftAligned = true;
+    options.cacheDir = data::cacheDirectory();
+    data::ImdbDataset set;
+    std::string error;
+    if (data::loadImdb(location, options, set, error,
+                       [](const std::string &message) { std::fprintf(stderr, "W7: %s\n", message.c_str()); })) {
+      source = location + " (its " + std::to_string(set.train.count) + " training reviews)";
+      return set.train.lengths;
+    }
+    std::fprintf(stderr, "W7: %s; using the stored lengths\n", error.c_str());
+  }
+  // "LENGTH COUNT" lines, '#' comments.
+  const std::string path = s.sourceDir + "/bench/imdb_train_lengths.txt";
+  std::istringstream in(readFile(path));
+  std::vector<int32_t> lengths;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    int32_t length = 0;
+    int64_t count = 0;
+    if (std::sscanf(line.c_str(), "%d %lld", &length, reinterpret_cast<long long *>(&count)) != 2 || length < 1 ||
+        length > 256 || count < 0)
+      throw std::runtime_error(path + ": not a 'LENGTH COUNT' line: " + line);
+    lengths.insert(lengths.end(), static_cast<size_t>(count), length);
+  }
+  if (lengths.empty())
+    throw std::runtime_error(path + ": no lengths");
+  source = "bench/imdb_train_lengths.txt (the IMDB training split's lengths, stored; the data set was not found)";
+  return lengths;
+}
+
+namespace {
+
+/// W7's batches: kW7Batches batches of B rows, left-aligned random token ids
+/// up to each row's length, then 0.
+struct LengthBatches {
+  std::vector<std::vector<int32_t>> tokens, lengths;
+  double realTokens = 0; // all batches
+};
+
+LengthBatches w7Batches(const std::vector<int32_t> &all, bool bucket, int64_t B, int64_t T) {
+  train::BatchingOptions options;
+  options.batch = B;
+  options.bucket = bucket;
+  options.window = train::kDefaultBucketWindow;
+  const std::vector<int64_t> order = train::epochOrder(int64_t(all.size()), all.data(), options, 42 * 1000003);
+  const int64_t steps = int64_t(all.size()) / B; // full batches
+  // The batches at the quantiles (2k+1)/2K of the batches' real tokens: a
+  // few batches that stand for the epoch (bucketed batches differ widely).
+  std::vector<int64_t> byTokens(static_cast<size_t>(steps)), tokensOf(static_cast<size_t>(steps), 0);
+  std::iota(byTokens.begin(), byTokens.end(), 0);
+  for (int64_t b = 0; b < steps; ++b)
+    for (int64_t r = 0; r < B; ++r)
+      tokensOf[size_t(b)] += std::min<int32_t>(all[size_t(order[size_t(b * B + r)])], int32_t(T));
+  std::stable_sort(byTokens.begin(), byTokens.end(), [&](int64_t a, int64_t b) { return tokensOf[size_t(a)] < tokensOf[size_t(b)]; });
+  LengthBatches out;
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int32_t> word(2, 19999);
+  for (int k = 0; k < kW7Batches; ++k) {
+    const int64_t b = byTokens[size_t((2 * k + 1) * steps / (2 * kW7Batches))];
+    std::vector<int32_t> tokens(size_t(B * T), 0), lengths(static_cast<size_t>(B));
+    for (int64_t r = 0; r < B; ++r) {
+      lengths[size_t(r)] = std::min<int32_t>(all[size_t(order[size_t(b * B + r)])], int32_t(T));
+      for (int64_t t = 0; t < lengths[size_t(r)]; ++t)
+        tokens[size_t(r * T + t)] = word(rng);
+      out.realTokens += lengths[size_t(r)];
+    }
+    out.tokens.push_back(std::move(tokens));
+    out.lengths.push_back(std::move(lengths));
+  }
+  return out;
+}
+
+/// A model with a lengths input run on W7's batches.
+class LengthsRun {
+public:
+  LengthsRun(const std::string &library, const LengthBatches &batches, int64_t batch, int threads)
+      : batches(batches), batch(batch) {
+    instance = openInstance(library, batch, threads, model);
+    const rnnc_model_info &info = model->info();
+    if (info.num_inputs != 2)
+      throw std::runtime_error(library + ": W7 needs a model with token and lengths inputs");
+    for (int32_t i = 0; i < info.num_inputs; ++i)
+      if (info.inputs[i].rank == 1)
+        lengthsInput = i;
+    std::mt19937 rng(42);
+    labels.resize(size_t(batch));
+    for (int32_t &label : labels)
+      label = int32_t(rng() % 2);
+    int64_t width = 1;
+    for (int r = 1; r < info.outputs[0].rank; ++r)
+      width *= info.outputs[0].dims[r];
+    output.resize(size_t(batch * width));
+  }
+  ~LengthsRun() {
+    if (instance)
+      model->destroy(instance);
+  }
+  void run(bool training) {
+    for (size_t k = 0; k < batches.tokens.size(); ++k) {
+      const void *inputs[2];
+      inputs[lengthsInput] = batches.lengths[k].data();
+      inputs[1 - lengthsInput] = batches.tokens[k].data();
+      const void *targets[] = {labels.data()};
+      float *outputs[] = {output.data()};
+      float loss;
+      const int32_t status = training ? model->trainStep(instance, batch, inputs, targets, &loss)
+                                      : model->forward(instance, batch, inputs, outputs);
+      if (status != RNNC_OK)
+        throw std::runtime_error(rnnc_binding_status_message(status));
+    }
+  }
+
+private:
+  std::unique_ptr<runtime::Model> model;
+  rnnc_instance *instance = nullptr;
+  const LengthBatches &batches;
+  int64_t batch;
+  int lengthsInput = 1;
+  std::vector<int32_t> labels;
+  std::vector<float> output;
+};
+
+} // namespace
+
+std::vector<Case> lengthCases(const Settings &s, std::string &source) {
+  std::vector<Case> cases;
+  if (!wanted(s, "W7"))
+    return cases;
+  const std::vector<int32_t> lengths = imdbTrainLengths(s, source);
+  const int64_t B = 256, T = 256;
+  std::fprintf(stderr, "W7: lengths of %s\n", source.c_str());
+  auto batches = std::make_shared<std::map<bool, LengthBatches>>();
+  for (bool bucket : {false, true})
+    (*batches)[bucket] = w7Batches(lengths, bucket, B, T);
+  const std::string model = readFile(s.sourceDir + "/models/imdb_bilstm_len.rnn");
+  std::map<std::string, std::string> libraries;
+  for (const std::string plan : {"symbolic", "imperative"})
+    if (plan == "symbolic" || s.imperative) {
+      std::fprintf(stderr, "compiling imdb_bilstm_len (%s plan)\n", plan.c_str());
+      libraries[plan] = compileModel(s, "imdb_bilstm_len", model, plan);
+    }
+  RecurrentShape token{false, 1, 1, 64, 128, 2, true}; // one step of one sample
+  for (int threads : s.threads)
+    for (Mode mode : {Mode::Train, Mode::Forward})
+      for (bool bucket : {false, true})
+        for (const auto &[plan, library] : libraries) {
+          const LengthBatches &mine = (*batches)[bucket];
+          const bool training = mode == Mode::Train;
+          Case c;
+          c.workload = std::string("W7 imdb lstm ") + (training ? "train step" : "inference") + ", IMDB lengths" +
+                       (bucket ? ", bucketed" : "") + " (B=256)";
+          c.id = "W7", c.engine = plan, c.threads = threads, c.slow = true;
+          c.perRun = kW7Batches;
+          c.flops = recurrentFlops(token) * mine.realTokens * (training ? 3 : 1);
+          c.realTokens = mine.realTokens / kW7Batches;
+          c.paddedTokens = double(B * T);
+          c.paddedWorkload = training ? "W4 imdb lstm train step (B=256)" : "W5 imdb lstm inference (B=256)";
+          std::string lib = library;
+          c.prepare = [lib, batches, bucket, training, threads, B]() -> std::function<void()> {
+            auto run = std::make_shared<LengthsRun>(lib, (*batches)[bucket], B, threads);
+            return [run, training] { run->run(training); };
+          };
+          cases.push_back(std::move(c));
+        }
   return cases;
 }
 

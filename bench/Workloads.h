@@ -26,6 +26,11 @@ struct Case {
   std::vector<double> repetitions; // each repetition's time, per run / perRun
   int reruns = 0;       // how many times it was measured again (bench/Plausibility.h)
   std::string implausible; // why the figure is not to be believed, after its reruns
+  /// W7: the real tokens of one run / perRun (one batch), the tokens of the
+  /// same batch padded to the model's length, and the padded workload whose
+  /// time, scaled by real / padded tokens, is the target (BENCHMARKS.md).
+  double realTokens = 0, paddedTokens = 0;
+  std::string paddedWorkload;
 };
 
 struct Settings {
@@ -38,6 +43,7 @@ struct Settings {
   bool imperative = true;
   bool onednn = true;
   bool scaling = true;
+  std::string dataDir; // W7: where to look for the IMDB set (besides the usual data directories)
 };
 
 /// FLOPs of one forward pass of the recurrent layers (2*G*H*(I+H) per step,
@@ -53,6 +59,20 @@ std::string compileModel(const Settings &settings, const std::string &name,
 /// The cases of W1-W6 for the symbolic plan, the imperative plan and oneDNN
 /// on every thread count; compiles the models it needs.
 std::vector<Case> workloadCases(const Settings &settings);
+
+/// W7: the lengths of the IMDB training split (left-aligned, cut at 256, as
+/// rnnrun feeds models/imdb_bilstm_len.rnn), from the data set when it is
+/// found (`source` says where), else from bench/imdb_train_lengths.txt (a
+/// histogram of the same, written by rnnbench --write-imdb-lengths).
+std::vector<int32_t> imdbTrainLengths(const Settings &settings, std::string &source);
+
+/// W7 (BENCHMARKS.md): W4 and W5 of models/imdb_bilstm_len.rnn on batches of
+/// the real IMDB lengths, bucketed (as training batches them) and not: each
+/// run is kW7Batches batches of an epoch (those at the quantiles (2k+1)/2K of
+/// the batches' real tokens), the time is per batch.
+/// `lengthsSource` says where the lengths came from.
+std::vector<Case> lengthCases(const Settings &settings, std::string &lengthsSource);
+constexpr int kW7Batches = 4;
 
 /// The ablation (id "ablation"): the ETTh1 and IMDB LSTM models' training
 /// step and forward pass at batch 32 with the symbolic plan, with each of its

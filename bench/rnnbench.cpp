@@ -159,6 +159,43 @@ MemoryResult measureMemory(const std::string &self, const std::string &library, 
   return result;
 }
 
+/// --write-imdb-lengths: the histogram W7 falls back on, from the data set.
+int writeImdbLengths(Settings settings, const std::string &path) {
+  settings.sourceDir = RNNC_SOURCE_DIR;
+  std::string source;
+  std::vector<int32_t> lengths;
+  try {
+    lengths = imdbTrainLengths(settings, source);
+  } catch (const std::exception &e) {
+    std::cerr << "rnnbench: " << e.what() << "\n";
+    return 1;
+  }
+  if (source.rfind("bench/", 0) == 0) {
+    std::cerr << "rnnbench: the IMDB data set was not found (--data-dir)\n";
+    return 1;
+  }
+  std::map<int32_t, int64_t> counts;
+  for (int32_t length : lengths)
+    ++counts[length];
+  std::ostringstream out;
+  out << "# W7 (bench/Workloads.cpp): the lengths of the IMDB training split as rnnrun feeds\n"
+      << "# models/imdb_bilstm_len.rnn (tokenized, left-aligned, cut at 256 tokens): " << lengths.size()
+      << " reviews.\n# Written by `rnnbench --write-imdb-lengths FILE` from " << source.substr(source.rfind('/') + 1)
+      << ".\n# LENGTH COUNT\n";
+  for (auto [length, count] : counts)
+    out << length << " " << count << "\n";
+  const std::string temporary = path + ".tmp";
+  std::ofstream(temporary) << out.str();
+  std::error_code ec;
+  std::filesystem::rename(temporary, path, ec);
+  if (ec) {
+    std::cerr << "rnnbench: cannot write " << path << ": " << ec.message() << "\n";
+    return 1;
+  }
+  std::cerr << "wrote " << path << "\n";
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -167,7 +204,7 @@ int main(int argc, char **argv) {
   int repetitions = 5;
   double minTime = 0.3;
   Settings settings;
-  std::string memoryLibrary;
+  std::string memoryLibrary, lengthsFile;
   int64_t batch = 256;
   // clang-format off
   options.add_options()
@@ -183,7 +220,10 @@ int main(int argc, char **argv) {
     ("no-scaling", "skip the scaling sweep")
     ("target-cpu", po::value(&settings.targetCpu)->default_value("host"), "rnnc --target-cpu (x86-64-v3 to profile under valgrind)")
     ("memory-child", po::value(&memoryLibrary), "(internal) peak memory of one training step of a model.so")
-    ("batch", po::value(&batch)->default_value(256), "(internal) batch of --memory-child");
+    ("batch", po::value(&batch)->default_value(256), "(internal) batch of --memory-child")
+    ("data-dir", po::value(&settings.dataDir), "W7: where the IMDB set is (besides $RNN_DATA_DIR, ./data, ../shared/data)")
+    ("write-imdb-lengths", po::value(&lengthsFile), "write the IMDB training split's lengths (W7's fallback, "
+     "bench/imdb_train_lengths.txt) to this file and exit");
   // clang-format on
   po::variables_map vm;
   try {
@@ -201,6 +241,8 @@ int main(int argc, char **argv) {
   }
   if (!memoryLibrary.empty())
     return memoryChild(memoryLibrary, batch);
+  if (!lengthsFile.empty())
+    return writeImdbLengths(settings, lengthsFile);
 
   namespace fs = std::filesystem;
   const std::string self = fs::read_symlink("/proc/self/exe").string();
@@ -236,6 +278,8 @@ int main(int argc, char **argv) {
   std::vector<Case> &cases = results.cases, &scaling = results.scaling;
   try {
     cases = workloadCases(settings);
+    for (Case &c : lengthCases(settings, run.lengthsSource))
+      cases.push_back(std::move(c));
     results.ablation = ablationCases(settings);
     if (settings.scaling)
       scaling = scalingCases(settings);

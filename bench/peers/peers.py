@@ -10,6 +10,10 @@ W4  IMDB training step: embedding 20000x64 -> 2-layer bidirectional LSTM 128 ->
     concat(first, last) -> dense 2; softmax cross-entropy; B=256, T=256
 W5  IMDB inference: B=256 (per batch) and B=1 (latency of one review)
 W6  W1, W4 and W5 with GRU
+W7  W4 and W5 on batches of the IMDB training split's real lengths (cut at 256;
+    bench/imdb_train_lengths.txt), shuffled and bucketed as rnnbench's W7, with
+    pack_padded_sequence(..., enforce_sorted=False): time per batch and real
+    tokens per second, next to the padded W4/W5 of the same run
 
 Debian's python3-torch links the reference BLAS unless OpenBLAS is selected,
 which makes it 16-22x slower on these shapes and would flatter rnnc: run it as
@@ -20,6 +24,7 @@ warm-up run.
 """
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -60,6 +65,81 @@ class Imdb(torch.nn.Module):
     def forward(self, tokens):
         y, _ = self.h(self.x(tokens))
         return self.out(torch.cat([y[:, 0], y[:, -1]], dim=1))
+
+
+class ImdbPacked(Imdb):
+    """Imdb over packed sequences: each review runs for its own length;
+    concat(first, last) takes step 0 and step length-1 (as rnnc's
+    models/imdb_bilstm_len.rnn)."""
+
+    def forward(self, inputs):
+        tokens, lengths = inputs
+        packed = torch.nn.utils.rnn.pack_padded_sequence(self.x(tokens), lengths, batch_first=True,
+                                                         enforce_sorted=False)
+        y, _ = torch.nn.utils.rnn.pad_packed_sequence(self.h(packed)[0], batch_first=True)
+        last = y[torch.arange(len(lengths)), lengths - 1]
+        return self.out(torch.cat([y[:, 0], last], dim=1))
+
+
+def imdb_lengths(path):
+    """The lengths of bench/imdb_train_lengths.txt ("LENGTH COUNT" lines)."""
+    lengths = []
+    for line in open(path):
+        if line.strip() and not line.startswith("#"):
+            length, count = map(int, line.split())
+            lengths += [length] * count
+    return lengths
+
+
+def w7_batches(lengths, bucket, batches=4, batch=256, window=16, seed=42):
+    """rnnbench's W7 batches (bench/Workloads.cpp): the epoch's batches
+    shuffled, or sorted by length in windows of `window` batches and the
+    batches shuffled; `batches` of them at the quantiles of the batches' real
+    tokens, random ids up
+    to each length. (Python's shuffle, not rnnbench's generator: the same
+    distribution, not the same reviews.)"""
+    import random
+    rng = random.Random(seed)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    full = len(order) // batch * batch
+    if bucket:
+        for start in range(0, full, window * batch):
+            order[start:min(start + window * batch, full)] = sorted(order[start:min(start + window * batch, full)],
+                                                                    key=lambda i: lengths[i])
+        rows = [order[b * batch:(b + 1) * batch] for b in range(full // batch)]
+        rng.shuffle(rows)
+        order = [i for r in rows for i in r]
+    steps = full // batch
+    by_tokens = sorted(range(steps), key=lambda b: sum(lengths[i] for i in order[b * batch:(b + 1) * batch]))
+    out = []
+    for k in range(batches):  # the batches at the quantiles of their real tokens
+        b = by_tokens[(2 * k + 1) * steps // (2 * batches)]
+        n = torch.tensor([lengths[i] for i in order[b * batch:(b + 1) * batch]])
+        tokens = torch.randint(2, 20000, (batch, 256)) * (torch.arange(256)[None, :] < n[:, None])
+        out.append((tokens, n))
+    return out
+
+
+def w7_rows(repeat, lengths):
+    torch.manual_seed(0)
+    model = ImdbPacked("lstm")
+    adam = torch.optim.Adam(model.parameters(), lr=1e-3)
+    ce = torch.nn.CrossEntropyLoss()
+    labels = torch.randint(0, 2, (256,))
+    rows = []
+    for bucket in (False, True):
+        batches = w7_batches(lengths, bucket)
+        real = sum(int(n.sum()) for _, n in batches) / len(batches)
+        label = ", bucketed" if bucket else ""
+        model.train()
+        seconds = median_seconds(lambda: [train_step(model, adam, ce, b, labels) for b in batches], repeat) / len(batches)
+        rows.append((f"W7 imdb lstm train step, IMDB lengths{label}, packed (B=256)", seconds, real))
+        model.eval()
+        with torch.no_grad():
+            seconds = median_seconds(lambda: [model(b) for b in batches], repeat) / len(batches)
+        rows.append((f"W7 imdb lstm inference, IMDB lengths{label}, packed (B=256)", seconds, real))
+    return rows
 
 
 def train_step(model, optimizer, loss_fn, x, y):
@@ -188,6 +268,9 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[1])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-imdb", action="store_true", help="skip W4/W5 (minutes per run on a slow BLAS)")
+    parser.add_argument("--w7", action="store_true", help="also W7 (packed sequences; W4/W5 as the padded rows)")
+    parser.add_argument("--w7-lengths", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                                             "imdb_train_lengths.txt"))
     parser.add_argument("--json")
     parser.add_argument("--main-job", metavar="OUT.json", help="the main job's PyTorch column (needs --main-job-csv)")
     parser.add_argument("--main-job-csv", metavar="ETTh1.csv")
@@ -197,20 +280,36 @@ def main():
         return main_job(args)
     blas = blas_name()
     print(f"PyTorch {torch.__version__}, BLAS: {blas}")
-    results = {}
+    results, real_tokens = {}, {}
     for threads in args.threads:
         torch.set_num_threads(threads)
         for cell in ("lstm", "gru"):
             for name, seconds, unit in workloads(cell, args.repeat, not args.no_imdb):
                 results.setdefault(name, {})[threads] = seconds
+        if args.w7:
+            for name, seconds, real in w7_rows(max(1, args.repeat // 3), imdb_lengths(args.w7_lengths)):
+                results.setdefault(name, {})[threads] = seconds
+                real_tokens[name] = real
     header = " | ".join(f"{t} thread{'s' if t > 1 else ''}" for t in args.threads)
     print(f"\n| workload (PyTorch {torch.__version__}) | {header} |\n|---|" + "---|" * len(args.threads))
     for name, by_threads in results.items():
         cells = " | ".join(f"{by_threads[t] * 1e3:.3f} ms" if by_threads[t] < 1 else f"{by_threads[t]:.3f} s" for t in args.threads)
         print(f"| {name} | {cells} |")
+    if real_tokens:  # W7 against the padded W4/W5 rows of this run
+        print(f"\n| W7 (PyTorch {torch.__version__}, pack_padded_sequence) | threads | time per batch | real tokens "
+              "per batch | real tokens/s | padded row | ratio to (real / padded) x padded time |\n|---|---|---|---|---|---|---|")
+        for name, real in real_tokens.items():
+            padded = "W4 imdb lstm train step (B=256)" if "train" in name else "W5 imdb lstm inference (B=256)"
+            for t in args.threads:
+                seconds, base = results[name][t], results.get(padded, {}).get(t)
+                ratio = f"{seconds / (real / 65536 * base):.2f}" if base else "-"
+                print(f"| {name} | {t} | {seconds:.3f} s | {real:.0f} ({real / 655.36:.0f}%) | {real / seconds:.0f} | "
+                      f"{base:.3f} s | {ratio} |" if base else f"| {name} | {t} | {seconds:.3f} s | {real:.0f} | "
+                      f"{real / seconds:.0f} | - | - |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"torch": torch.__version__, "blas": blas, "results": results}, f, indent=2)
+            json.dump({"torch": torch.__version__, "blas": blas, "results": results, "w7_real_tokens": real_tokens}, f,
+                      indent=2)
 
 
 if __name__ == "__main__":

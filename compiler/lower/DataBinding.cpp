@@ -11,6 +11,19 @@ using ir::DType;
 using ir::Op;
 using ir::OpKind;
 
+namespace {
+
+bool isLengthsType(const ir::TensorType &type) { return type.dtype == DType::I32 && type.rank() == 1; }
+
+} // namespace
+
+std::optional<ir::ValueId> lengthsInput(const ir::Graph &graph) {
+  for (ir::ValueId id = 0; id < graph.size(); ++id)
+    if (graph.op(id).kind == OpKind::Input && isLengthsType(graph.op(id).type))
+      return id;
+  return std::nullopt;
+}
+
 void checkDataBinding(const ir::Graph &graph, Diagnostics &diag) {
   // Values imported from elsewhere (a training stub's base) have no location.
   auto noteAt = [&](SourceLoc loc, const std::string &message) {
@@ -18,16 +31,26 @@ void checkDataBinding(const ir::Graph &graph, Diagnostics &diag) {
       diag.note(loc, message);
   };
   const ir::Section &data = *graph.data;
-  std::vector<const Op *> inputs, targets;
+  std::vector<const Op *> inputs, lengths, targets;
   for (const Op &op : graph.ops()) {
     if (op.kind == OpKind::Input)
-      inputs.push_back(&op);
+      (isLengthsType(op.type) ? lengths : inputs).push_back(&op);
     if (op.kind == OpKind::Target)
       targets.push_back(&op);
   }
   if (inputs.size() != 1) {
-    diag.error(data.loc, "data " + data.kind + " feeds exactly one input, but the model has " +
-                              std::to_string(inputs.size()));
+    diag.error(data.loc, "data " + data.kind + " feeds exactly one input" +
+                              (data.kind == "imdb" ? std::string(" (and one i32[batch] lengths input)") : "") +
+                              ", but the model has " + std::to_string(inputs.size()));
+    return;
+  }
+  if (lengths.size() > (data.kind == "imdb" ? 1u : 0u)) {
+    const Op &extra = *lengths[data.kind == "imdb" ? 1 : 0];
+    diag.error(data.loc, data.kind == "imdb"
+                             ? "data imdb feeds one lengths input i32[batch], but '" + extra.name + "' is a second one"
+                             : "data csv feeds no sequence lengths (every window is full), but input '" + extra.name +
+                                   "' is " + extra.type.str());
+    noteAt(extra.loc, "'" + extra.name + "' is declared here");
     return;
   }
   const Op &in = *inputs[0];

@@ -41,6 +41,14 @@ ParamSpec boolParam(const std::string &name, bool def, std::string help) {
   return p;
 }
 
+/// A setting whose default depends on the rest of the model (left absent
+/// when omitted; the compiler or the runtime decides).
+ParamSpec optionalParam(ParamSpec p) {
+  p.required = false;
+  p.defaultValue.reset();
+  return p;
+}
+
 ParamSpec stringParam(const std::string &name, std::vector<std::string> choices,
                       std::optional<std::string> def, std::string help) {
   ParamSpec p{name, ParamType::String};
@@ -137,7 +145,12 @@ std::vector<CallSpec> buildCalls() {
             intParam("epochs", 1, 1e6, 1, "passes over the training split"),
             intParam("seed", 0, 9.2e18, 0, "seed of initialization, shuffling and dropout"),
             floatParam("clip", 0, 1e30, false, 0.0, "clip gradients to this global norm (0: off)"),
-            boolParam("shuffle", true, "shuffle the training split each epoch")},
+            boolParam("shuffle", true, "shuffle the training split each epoch"),
+            optionalParam(boolParam("bucket", false,
+                                    "batch samples of similar length: sort within windows of batches, then shuffle "
+                                    "the batches (default: true for a model with a lengths input, else false)")),
+            optionalParam(intParam("bucket_window", 1, 1 << 20, 1,
+                                   "batches per sorting window of bucket (default 16)"))},
            "training settings");
   settings("imdb",
            {intParam("vocab", 3, kMaxIndex, std::nullopt, "vocabulary size, including <pad>=0 and <unk>=1"),

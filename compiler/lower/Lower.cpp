@@ -1011,6 +1011,11 @@ private:
       checkParams(trainSpec(), {}, model.loc, "train", train.attrs);
       graph_.train = train;
     }
+    // Bucketing by length pays only when the batches' sequences end at their
+    // own lengths: on by default for a model with a lengths input (absent,
+    // that is off, for the others).
+    if (!graph_.train->attrs.has("bucket") && lengthsInput(graph_))
+      graph_.train->attrs.set("bucket", ir::Attr::ofBool(true));
     if (graph_.data)
       checkDataBinding(graph_, diag_);
     for (const std::string &name : order_) {

@@ -54,18 +54,28 @@ def _check_real(a, what):
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
+def lengths_input(info):
+    """The model's lengths input (int32 [batch]: each sequence's length), or None."""
+    for d in info["inputs"]:
+        if d["dtype"] == "int32" and len(d["shape"]) == 1:
+            return d
+    return None
+
+
 def single_input(info):
-    """The model's only input (the training loop and data sets feed one)."""
-    if len(info["inputs"]) != 1:
+    """The input the data feeds (the training loop and data sets feed one,
+    and the sequence lengths to a lengths input)."""
+    lengths = lengths_input(info)
+    data = [d for d in info["inputs"] if d is not lengths]
+    if len(data) != 1:
         names = ", ".join(d["name"] for d in info["inputs"])
         raise ValueError(f"model '{info['name']}' has {len(info['inputs'])} inputs ({names}); "
-                         "rnnc's Python API, like rnnrun's training loop, feeds models with one input")
-    return info["inputs"][0]
+                         "rnnc's Python API, like rnnrun's training loop, feeds models with one input "
+                         "(and an int32 [batch] lengths input)")
+    return data[0]
 
 
-def as_input(info, x):
-    """x as the model's input: float32 [batch, ...] or int32 token ids."""
-    d = single_input(info)
+def _one_input(d, x):
     what = f"input '{d['name']}'"
     a = _asarray(x, what)
     want = shape_text(d["shape"])
@@ -74,6 +84,42 @@ def as_input(info, x):
     if d["dtype"] == "int32":
         return _check_ids(a, what, d.get("vocab", 0), "token id")
     return _check_real(a, what)
+
+
+def as_input(info, x):
+    """x as the model's input: float32 [batch, ...] or int32 token ids; for a
+    model with a lengths input, the pair (tokens, lengths) (or a dict by input
+    name), lengths int32 in [1, T], one per sample."""
+    d = single_input(info)
+    lengths = lengths_input(info)
+    if lengths is None:
+        return _one_input(d, x)
+    if isinstance(x, dict):
+        unknown = sorted(set(x) - {d["name"], lengths["name"]})
+        if unknown or len(x) != 2:
+            raise ValueError(f"model '{info['name']}' takes the inputs '{d['name']}' and '{lengths['name']}'; "
+                             f"got {sorted(x)}")
+        x = (x[d["name"]], x[lengths["name"]])
+    if not isinstance(x, (tuple, list)) or len(x) != 2:
+        raise TypeError(f"model '{info['name']}' takes each sequence's length: pass x as the pair "
+                        f"({d['name']}, {lengths['name']})")
+    tokens = _one_input(d, x[0])
+    what = f"input '{lengths['name']}'"
+    n = _asarray(x[1], what)
+    if n.ndim != 1 or n.shape[0] != tokens.shape[0]:
+        raise ValueError(f"{what} takes one length per sample ({tokens.shape[0]}); got an array of shape {n.shape}")
+    if not np.issubdtype(n.dtype, np.integer):
+        raise TypeError(f"{what} takes integer lengths; got an array of {n.dtype}")
+    steps = d["shape"][1]
+    if n.size and (n.min() < 1 or n.max() > steps):
+        where, value = _first_outside(n, 1, steps + 1)
+        raise ValueError(f"{what}: length {value} at index {where} is outside [1, {steps}]")
+    return tokens, np.ascontiguousarray(n, dtype=np.int32)
+
+
+def input_count(x):
+    """The samples in what as_input returned."""
+    return (x[0] if isinstance(x, tuple) else x).shape[0]
 
 
 def as_target(info, y, count):

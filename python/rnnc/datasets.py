@@ -19,7 +19,9 @@ def _print(text):
 
 class Dataset:
     """Three splits, each a pair (x, y) of NumPy arrays shaped for the model:
-    train, validation, test (iterating gives them in that order).
+    train, validation, test (iterating gives them in that order). For a model
+    with a lengths input, x is the pair (tokens, lengths): left-aligned token
+    ids and each review's length.
 
     kind: "imdb" or "csv"; description: rnnrun's line about it; vocab (IMDB):
     id -> word, 0 is <pad> and 1 <unk>; metadata: what its checkpoints keep
@@ -120,12 +122,15 @@ def _encode(reviews, vocab, model):
     if not vocab:
         raise ValueError(f"model '{model._info['name']}' has no vocabulary: load its data set "
                          "(rnnc.datasets.load) or a checkpoint trained on IMDB (load_weights)")
-    return _rnnc.encode_reviews([str(r) for r in reviews], vocab, d["shape"][1])
+    return _rnnc.encode_reviews([str(r) for r in reviews], vocab, d["shape"][1],
+                                _arrays.lengths_input(model._info) is not None)
 
 
 def encode(reviews, model):
     """Texts -> token ids with the vocabulary of the model's data set or
-    checkpoint, padded or truncated as rnnrun does (keep the last tokens)."""
+    checkpoint, padded or truncated as rnnrun does: keep the last tokens, or,
+    for a model with a lengths input, the first ones (left-aligned), and then
+    the pair (tokens, lengths)."""
     return _encode(reviews, model._session.vocab, model)
 
 

@@ -204,7 +204,7 @@ class Model:
         for classification, {"loss", "r2", "mae", "mape"} for regression (MAE
         and MAPE in the target's units when a data set is bound)."""
         x = _arrays.as_input(self._info, x)
-        y = _arrays.as_target(self._info, y, x.shape[0])
+        y = _arrays.as_target(self._info, y, _arrays.input_count(x))
         self._use_threads(threads)
         return self._session.evaluate(x, y, self._batch(batch_size))
 
@@ -232,13 +232,13 @@ class Model:
         hold what was done) and raises KeyboardInterrupt.
         """
         x = _arrays.as_input(self._info, x)
-        y = _arrays.as_target(self._info, y, x.shape[0])
+        y = _arrays.as_target(self._info, y, _arrays.input_count(x))
         vx = vy = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data must be a pair (x, y)")
             vx = _arrays.as_input(self._info, validation_data[0])
-            vy = _arrays.as_target(self._info, validation_data[1], vx.shape[0])
+            vy = _arrays.as_target(self._info, validation_data[1], _arrays.input_count(vx))
         train = self._info["train"]
         epochs = _arrays.count_arg(train.get("epochs", 1) if epochs is None else epochs, "epochs", 0)
         batch = self._batch(batch_size)
@@ -250,7 +250,7 @@ class Model:
             raise ValueError(f"lr must be > 0, got {lr}")
         if verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-        if x.shape[0] == 0:
+        if _arrays.input_count(x) == 0:
             raise ValueError("no training samples (x is empty)")
         self._use_threads(threads)
         shuffle = bool(train.get("shuffle", True) if shuffle is None else shuffle)

@@ -1,6 +1,8 @@
 //===- Arrays.cpp - Views of NumPy arrays; the package's exceptions -------===//
 #include "python/src/Arrays.h"
 
+#include "runtime/checkpoint/Metadata.h"
+
 namespace rnnc::python {
 namespace {
 
@@ -61,8 +63,14 @@ std::vector<py::ssize_t> shapeOf(const rnnc_tensor_desc &desc, int64_t count) {
   return shape;
 }
 
-train::SplitView viewOf(const rnnc_model_info &info, const py::array &x, const py::object &y) {
-  const rnnc_tensor_desc &input = info.inputs[0];
+train::SplitView viewOf(const rnnc_model_info &info, const py::object &inputs, const py::object &y) {
+  const int32_t lengthsInput = checkpoint::lengthsInputOf(info);
+  const rnnc_tensor_desc &input = info.inputs[std::max(checkpoint::dataInputOf(info), 0)];
+  // A model with a lengths input takes (tokens, lengths), checked in Python.
+  const bool pair = lengthsInput >= 0;
+  if (pair && !(py::isinstance<py::tuple>(inputs) && py::len(inputs) == 2))
+    internal("the inputs of a model with lengths are not a pair");
+  const py::array x = pair ? inputs.cast<py::tuple>()[0].cast<py::array>() : inputs.cast<py::array>();
   train::SplitView view;
   view.count = x.ndim() > 0 ? static_cast<int64_t>(x.shape(0)) : 0;
   view.inputWidth = perSample(input);
@@ -76,6 +84,12 @@ train::SplitView viewOf(const rnnc_model_info &info, const py::array &x, const p
     if (!isExactly<float>(x))
       internal("input '" + std::string(input.name) + "' is not a C-contiguous float32 array");
     view.x = static_cast<const float *>(x.data());
+  }
+  if (pair) {
+    const py::array lengths = inputs.cast<py::tuple>()[1].cast<py::array>();
+    if (!isExactly<int32_t>(lengths) || static_cast<int64_t>(lengths.size()) != view.count)
+      internal("input '" + std::string(info.inputs[lengthsInput].name) + "' is not one int32 per sample");
+    view.lengths = static_cast<const int32_t *>(lengths.data());
   }
   if (y.is_none())
     return view;

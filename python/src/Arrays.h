@@ -31,7 +31,7 @@ std::vector<py::ssize_t> shapeOf(const rnnc_tensor_desc &desc, int64_t count);
 /// A view of `x` (the model's input) and `y` (its target, or None) without
 /// copying: both must be C-contiguous, of the tensors' dtypes, with the same
 /// number of samples.
-train::SplitView viewOf(const rnnc_model_info &info, const py::array &x, const py::object &y);
+train::SplitView viewOf(const rnnc_model_info &info, const py::object &x, const py::object &y);
 
 /// A NumPy array that owns `values` (moved, not copied).
 template <class T> py::array arrayOf(std::vector<T> &&values, std::vector<py::ssize_t> shape) {

@@ -6,6 +6,7 @@
 #include "python/src/Data.h"
 
 #include "python/src/Arrays.h"
+#include "runtime/checkpoint/Metadata.h"
 #include "runtime/train/Datasets.h"
 
 #include <pybind11/functional.h>
@@ -16,9 +17,11 @@ namespace {
 
 /// (x, y) of a split: x shaped like the model's input, y one value per sample.
 py::tuple arraysOf(const rnnc_model_info &info, train::Split &split) {
-  const std::vector<py::ssize_t> shape = shapeOf(info.inputs[0], split.count);
+  const std::vector<py::ssize_t> shape = shapeOf(info.inputs[checkpoint::dataInputOf(info)], split.count);
   py::object x = split.idInputs ? arrayOf(std::move(split.ids), shape) : arrayOf(std::move(split.x), shape);
   const std::vector<py::ssize_t> one = {static_cast<py::ssize_t>(split.count)};
+  if (checkpoint::lengthsInputOf(info) >= 0) // (tokens, lengths), as the model's inputs take them
+    x = py::make_tuple(x, arrayOf(std::move(split.lengths), one));
   py::object y = split.labelTargets ? arrayOf(std::move(split.labels), one) : arrayOf(std::move(split.y), one);
   return py::make_tuple(x, y);
 }
@@ -75,15 +78,19 @@ py::dict loadData(Session &session, const std::string &name, const std::string &
   return out;
 }
 
-py::array encodeReviews(const std::vector<std::string> &reviews, const std::vector<std::string> &vocab,
-                        int64_t maxlen) {
+py::object encodeReviews(const std::vector<std::string> &reviews, const std::vector<std::string> &vocab,
+                         int64_t maxlen, bool leftAligned) {
   if (maxlen < 1)
     throw py::value_error("maxlen must be at least 1, got " + std::to_string(maxlen));
   if (vocab.size() < 2)
     throw py::value_error("the vocabulary has " + std::to_string(vocab.size()) +
                           " words; rnnc's IMDB vocabularies start with <pad> and <unk>");
-  std::vector<int32_t> ids = train::encodeReviews(reviews, vocab, maxlen);
-  return arrayOf(std::move(ids), {static_cast<py::ssize_t>(reviews.size()), static_cast<py::ssize_t>(maxlen)});
+  std::vector<int32_t> lengths;
+  std::vector<int32_t> ids = train::encodeReviews(reviews, vocab, maxlen, leftAligned ? &lengths : nullptr);
+  py::array tokens = arrayOf(std::move(ids), {static_cast<py::ssize_t>(reviews.size()), static_cast<py::ssize_t>(maxlen)});
+  if (!leftAligned)
+    return tokens;
+  return py::make_tuple(tokens, arrayOf(std::move(lengths), {static_cast<py::ssize_t>(reviews.size())}));
 }
 
 py::tuple csvWindows(Session &session, const std::string &path, const std::string &missing,
@@ -102,7 +109,7 @@ py::tuple csvWindows(Session &session, const std::string &path, const std::strin
   if (!ok)
     raise(ErrorKind::Data, error);
   const int64_t count = input.split.count;
-  py::array x = arrayOf(std::move(input.split.x), shapeOf(session.info().inputs[0], count));
+  py::array x = arrayOf(std::move(input.split.x), shapeOf(session.info().inputs[checkpoint::dataInputOf(session.info())], count));
   py::array actual = arrayOf(std::move(input.actual), {static_cast<py::ssize_t>(count)});
   return py::make_tuple(x, actual, input.targetMin, input.targetMax);
 }
@@ -132,7 +139,8 @@ void defineData(py::module_ &m) {
   m.def("load_data", &loadData, py::arg("session"), py::arg("name"), py::arg("data_dir"), py::arg("limit"),
         py::arg("seed"), py::arg("validation"), py::arg("missing"), py::arg("na_values"), py::arg("quiet"),
         py::arg("print"));
-  m.def("encode_reviews", &encodeReviews, py::arg("reviews"), py::arg("vocab"), py::arg("maxlen"));
+  m.def("encode_reviews", &encodeReviews, py::arg("reviews"), py::arg("vocab"), py::arg("maxlen"),
+        py::arg("left_aligned") = false);
   m.def("csv_windows", &csvWindows, py::arg("session"), py::arg("path"), py::arg("missing"), py::arg("na_values"));
   m.def("denormalize", &denormalize, py::arg("values"), py::arg("low"), py::arg("high"));
 }

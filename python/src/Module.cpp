@@ -168,7 +168,7 @@ void requireLoss(Session &session) {
                           "' has no loss to train or evaluate (add a `loss` line to its .rnn file)");
 }
 
-py::array predict(Session &session, const py::array &x, int64_t batch) {
+py::array predict(Session &session, const py::object &x, int64_t batch) {
   const auto claim = session.claim();
   const train::SplitView view = viewOf(session.info(), x, py::none());
   session.reserve(largestBatch(batch, {view.count}));
@@ -185,7 +185,7 @@ py::array predict(Session &session, const py::array &x, int64_t batch) {
   return arrayOf(std::move(outputs), shapeOf(session.info().outputs[0], view.count));
 }
 
-py::dict evaluate(Session &session, const py::array &x, const py::array &y, int64_t batch) {
+py::dict evaluate(Session &session, const py::object &x, const py::array &y, int64_t batch) {
   const auto claim = session.claim();
   requireLoss(session);
   const train::SplitView view = viewOf(session.info(), x, y);
@@ -206,14 +206,14 @@ py::dict evaluate(Session &session, const py::array &x, const py::array &y, int6
 /// One fit call: the runtime's training loop over the arrays, from the
 /// session's progress when resuming. Returns what the Python layer turns
 /// into a History (and an exception when it failed or was interrupted).
-py::dict fit(Session &session, const py::array &x, const py::array &y, const py::object &vx, const py::object &vy,
+py::dict fit(Session &session, const py::object &x, const py::array &y, const py::object &vx, const py::object &vy,
              int64_t epochs, int64_t batch, float lr, bool shuffle, uint64_t seed, int verbose, bool stepLines,
              const std::string &checkpoint, bool resume, int64_t initialEpoch, bool restoreBest, bool dropLast,
              const std::function<void(const std::string &)> &print) {
   const auto claim = session.claim();
   requireLoss(session);
   const train::SplitView train = viewOf(session.info(), x, y);
-  const train::SplitView validation = vx.is_none() ? train::SplitView() : viewOf(session.info(), vx.cast<py::array>(), vy);
+  const train::SplitView validation = vx.is_none() ? train::SplitView() : viewOf(session.info(), vx, vy);
   session.reserve(largestBatch(batch, {train.count, validation.count}));
   if (lr > 0)
     session.setLearningRate(lr);

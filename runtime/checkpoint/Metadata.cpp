@@ -30,7 +30,7 @@ bool finiteNumbers(const Json &value, size_t count, std::vector<double> &out) {
 }
 
 int64_t modelFeatures(const rnnc_model_info &info) {
-  return info.num_inputs == 1 && info.inputs[0].rank == 3 ? info.inputs[0].dims[2] : 0;
+  return dataFeeds(info) && info.inputs[dataInputOf(info)].rank == 3 ? info.inputs[dataInputOf(info)].dims[2] : 0;
 }
 
 } // namespace
@@ -108,16 +108,17 @@ bool parseVocabulary(const std::string &text, int64_t maxWords, std::vector<std:
 
 bool checkMetadata(const std::map<std::string, std::string> &metadata, const rnnc_model_info &info,
                    std::string &error) {
-  const bool tokens = info.num_inputs == 1 && info.inputs[0].dtype == RNNC_I32 && info.inputs[0].rank == 2;
+  const rnnc_tensor_desc *input = dataFeeds(info) ? &info.inputs[dataInputOf(info)] : nullptr;
+  const bool tokens = input && input->dtype == RNNC_I32 && input->rank == 2;
   if (auto it = metadata.find("vocab"); it != metadata.end()) {
     std::vector<std::string> vocab;
     if (!tokens)
       return fail(error, "vocab", "is there, but the model's input is not token ids");
-    if (!parseVocabulary(it->second, info.inputs[0].offset, vocab, error))
+    if (!parseVocabulary(it->second, input->offset, vocab, error))
       return false;
   }
   if (auto it = metadata.find("maxlen"); it != metadata.end()) {
-    const std::string want = tokens ? std::to_string(info.inputs[0].dims[1]) : "";
+    const std::string want = tokens ? std::to_string(input->dims[1]) : "";
     if (!tokens || it->second != want)
       return fail(error, "maxlen", "is '" + io::escapeForMessage(it->second, 40) + "', but the model's input takes " +
                                        (tokens ? want + " tokens" : std::string("no tokens")));

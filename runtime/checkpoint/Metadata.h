@@ -15,6 +15,30 @@
 
 namespace rnnc::checkpoint {
 
+/// The index of the model's lengths input (i32[batch]: each sample's
+/// sequence length, see compiler/lower/DataBinding.h), or -1.
+inline int32_t lengthsInputOf(const rnnc_model_info &info) {
+  for (int32_t i = 0; i < info.num_inputs; ++i)
+    if (info.inputs[i].dtype == RNNC_I32 && info.inputs[i].rank == 1)
+      return i;
+  return -1;
+}
+
+/// The input the data feeds (token ids, windows): the first that is not the
+/// lengths, or -1.
+inline int32_t dataInputOf(const rnnc_model_info &info) {
+  for (int32_t i = 0; i < info.num_inputs; ++i)
+    if (i != lengthsInputOf(info))
+      return i;
+  return -1;
+}
+
+/// Whether the data feeds the model: one data input, and a lengths input
+/// at most.
+inline bool dataFeeds(const rnnc_model_info &info) {
+  return info.num_inputs == (lengthsInputOf(info) >= 0 ? 2 : 1) && dataInputOf(info) >= 0;
+}
+
 /// A CSV model's scaling, as training saved it ("normalization").
 struct Normalization {
   std::vector<std::string> features;

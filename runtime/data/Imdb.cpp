@@ -331,12 +331,16 @@ std::vector<std::string> buildVocabulary(const std::vector<RawReview> &train, in
   return vocab;
 }
 
-TokenSplit encodeSplit(const std::vector<RawReview> &reviews, const WordIds &ids, int64_t maxlen) {
+TokenSplit encodeSplit(const std::vector<RawReview> &reviews, const WordIds &ids, int64_t maxlen, bool leftAligned) {
   TokenSplit split;
   split.count = static_cast<int64_t>(reviews.size());
   split.tokens.reserve(reviews.size() * static_cast<size_t>(maxlen));
+  std::vector<int32_t> row;
   for (const RawReview &review : reviews) {
-    std::vector<int32_t> row = encode(tokenize(review.text), ids, maxlen);
+    if (leftAligned)
+      split.lengths.push_back(encodeLeftAligned(tokenize(review.text), ids, maxlen, row));
+    else
+      row = encode(tokenize(review.text), ids, maxlen);
     split.tokens.insert(split.tokens.end(), row.begin(), row.end());
     split.labels.push_back(review.label);
   }
@@ -356,8 +360,8 @@ ImdbDataset buildDataset(Reviews &reviews, const ImdbOptions &options, const Pro
   for (size_t id = 0; id < dataset.vocab.size(); ++id)
     ids.emplace(dataset.vocab[id], static_cast<int32_t>(id));
   say(progress, "encoding " + std::to_string(reviews[0].size() + reviews[1].size()) + " reviews");
-  dataset.train = encodeSplit(reviews[0], ids, options.maxlen);
-  dataset.test = encodeSplit(reviews[1], ids, options.maxlen);
+  dataset.train = encodeSplit(reviews[0], ids, options.maxlen, options.leftAligned);
+  dataset.test = encodeSplit(reviews[1], ids, options.maxlen, options.leftAligned);
   return dataset;
 }
 
@@ -384,7 +388,8 @@ std::string cacheKeyText(const std::string &source, const ImdbOptions &options) 
   return "rnnc imdb cache " + std::to_string(kCacheVersion) + "\nsource " + source + "\nsize " +
          std::to_string(size) + "\nmtime " + std::to_string(sourceMtime(source)) + "\nvocab " +
          std::to_string(options.vocab) + "\nmaxlen " + std::to_string(options.maxlen) + "\nlimit " +
-         std::to_string(options.limit) + "\nseed " + std::to_string(options.seed) + "\n";
+         std::to_string(options.limit) + "\nseed " + std::to_string(options.seed) + "\n" +
+         (options.leftAligned ? "align left\n" : ""); // absent: the keys of earlier caches hold
 }
 
 std::string cachePath(const std::string &cacheDir, const std::string &keyText) {
@@ -477,7 +482,7 @@ bool consistent(const ImdbDataset &dataset) {
 
 /// Decodes a cache file: 1) magic and checksum, 2) the key text must equal
 /// `keyText`, 3) the fields, within bounds, 4) consistency. False if any fails.
-bool decodeCache(const std::string &bytes, const std::string &keyText, ImdbDataset &dataset) {
+bool decodeCache(const std::string &bytes, const std::string &keyText, bool leftAligned, ImdbDataset &dataset) {
   uint64_t checksum = 0;
   if (bytes.size() < sizeof kCacheMagic + sizeof checksum ||
       bytes.compare(0, sizeof kCacheMagic, kCacheMagic, sizeof kCacheMagic) != 0)
@@ -497,7 +502,12 @@ bool decodeCache(const std::string &bytes, const std::string &keyText, ImdbDatas
     split->count = static_cast<int64_t>(split->labels.size());
   }
   dataset.source = in.text();
-  return in.ok && in.pos == body && dataset.maxlen > 0 && consistent(dataset);
+  if (!(in.ok && in.pos == body && dataset.maxlen > 0 && consistent(dataset)))
+    return false;
+  if (leftAligned)
+    for (TokenSplit *split : {&dataset.train, &dataset.test})
+      split->lengths = leftAlignedLengths(split->tokens, dataset.maxlen);
+  return true;
 }
 
 /// Writes `dataset` to `path` atomically: 1) encode it, 2) write
@@ -565,6 +575,30 @@ std::vector<int32_t> encode(const std::vector<std::string> &words, const WordIds
   return row;
 }
 
+int32_t encodeLeftAligned(const std::vector<std::string> &words, const WordIds &ids, int64_t maxlen,
+                          std::vector<int32_t> &row) {
+  const size_t length = static_cast<size_t>(std::max<int64_t>(maxlen, 0));
+  row.assign(length, 0);
+  const size_t kept = std::min(words.size(), length);
+  for (size_t i = 0; i < kept; ++i) {
+    auto found = ids.find(words[i]);
+    row[i] = found == ids.end() ? 1 : found->second;
+  }
+  return static_cast<int32_t>(std::max<size_t>(kept, 1));
+}
+
+std::vector<int32_t> leftAlignedLengths(const std::vector<int32_t> &tokens, int64_t maxlen) {
+  std::vector<int32_t> lengths;
+  if (maxlen <= 0)
+    return lengths;
+  lengths.reserve(tokens.size() / static_cast<size_t>(maxlen));
+  for (auto row = tokens.begin(); tokens.end() - row >= maxlen; row += maxlen) {
+    const auto pad = std::find(row, row + maxlen, 0);
+    lengths.push_back(static_cast<int32_t>(std::max<std::ptrdiff_t>(pad - row, 1)));
+  }
+  return lengths;
+}
+
 bool loadImdb(const std::string &location, const ImdbOptions &options, ImdbDataset &out, std::string &error,
               const Progress &progress) {
   if (!checkOptions(options, error))
@@ -580,7 +614,7 @@ bool loadImdb(const std::string &location, const ImdbOptions &options, ImdbDatas
   std::string cacheFile = options.cacheDir.empty() ? "" : cachePath(options.cacheDir, keyText);
   std::string cached;
   ImdbDataset dataset;
-  if (!cacheFile.empty() && readFile(cacheFile, cached) && decodeCache(cached, keyText, dataset)) {
+  if (!cacheFile.empty() && readFile(cacheFile, cached) && decodeCache(cached, keyText, options.leftAligned, dataset)) {
     dataset.fromCache = true;
     say(progress, "read the cached data set " + cacheFile);
     out = std::move(dataset);

@@ -31,6 +31,9 @@ struct TokenSplit {
   int64_t count = 0;
   std::vector<int32_t> tokens; // count * maxlen ids
   std::vector<int32_t> labels; // 0 negative, 1 positive
+  /// Left-aligned loads only: each review's length in [1, maxlen] (the
+  /// tokens kept; an empty review is one <pad>).
+  std::vector<int32_t> lengths;
 };
 
 struct ImdbDataset {
@@ -55,6 +58,11 @@ struct ImdbOptions {
   uint64_t seed = 0;
   /// Directory of the cache files; "" disables the cache.
   std::string cacheDir;
+  /// For a model that takes the lengths: step 0 is the first word, a long
+  /// review keeps its FIRST maxlen words (as PyTorch's packed sequences),
+  /// padding follows, and each split has its lengths. Otherwise Keras'
+  /// layout (encode()).
+  bool leftAligned = false;
 };
 
 /// Splits a review into words: 1) lowercase (ASCII), 2) "<br />", "<br/>"
@@ -73,19 +81,33 @@ std::vector<int32_t> encode(const std::vector<std::string> &words,
                             const std::unordered_map<std::string, int32_t> &ids,
                             int64_t maxlen);
 
+/// The left-aligned layout: the ids of the FIRST maxlen words, then 0s.
+/// Returns the length (the ids kept, at least 1: an empty review is one
+/// <pad>, since a sequence runs for at least one step).
+int32_t encodeLeftAligned(const std::vector<std::string> &words,
+                          const std::unordered_map<std::string, int32_t> &ids, int64_t maxlen,
+                          std::vector<int32_t> &row);
+
+/// The lengths of left-aligned rows: each row's ids before its first 0
+/// (<pad>, which no word has), at least 1.
+std::vector<int32_t> leftAlignedLengths(const std::vector<int32_t> &tokens, int64_t maxlen);
+
 /// Loads the labeled IMDB set from `location`: a .tar.gz (the official
 /// aclImdb_v1.tar.gz or aclImdb_v1_labeled.tar.gz), or an extracted directory
 /// holding aclImdb/ or the train/ and test/ folders themselves. Steps:
 ///   1) check the options and that `location` exists;
 ///   2) with a cacheDir, return the cached result if its key matches: FNV-1a
 ///      64 of the format version, the absolute source path, its size and
-///      mtime, vocab, maxlen, limit and seed (a damaged cache file is ignored);
+///      mtime, vocab, maxlen, limit, seed and (only when set) leftAligned (a
+///      damaged cache file is ignored; a left-aligned one has the same layout,
+///      its lengths are recomputed from the tokens);
 ///   3) read every review of train|test/pos|neg/ID_RATING.txt;
 ///   4) per split, sort by (label, file name); with limit > 0, shuffle with
 ///      `seed` and keep the first `limit`;
 ///   5) build the vocabulary from the train split only: the (vocab - 2) most
 ///      frequent words, ties broken alphabetically, after <pad> and <unk>;
-///   6) tokenize and encode both splits (labels: pos 1, neg 0);
+///   6) tokenize and encode both splits (labels: pos 1, neg 0; lengths when
+///      left-aligned);
 ///   7) write the cache atomically (temporary file, then rename).
 /// `progress` (may be empty) receives a few short messages (at most ~10).
 bool loadImdb(const std::string &location, const ImdbOptions &options,

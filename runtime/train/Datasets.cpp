@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <numeric>
 #include <random>
@@ -32,18 +34,37 @@ std::string shapeOf(const rnnc_tensor_desc &d) {
   return s + "]";
 }
 
+/// The input the data feeds (token ids, windows), not the lengths.
+const rnnc_tensor_desc &dataInput(const rnnc_model_info &info) {
+  return info.inputs[std::max(checkpoint::dataInputOf(info), 0)];
+}
+
 Split tokenSplit(const data::TokenSplit &s, int64_t maxlen, bool labelTargets) {
   Split out;
   out.count = s.count;
   out.inputWidth = maxlen;
   out.idInputs = true;
   out.ids = s.tokens;
+  out.lengths = s.lengths;
   out.labelTargets = labelTargets;
   if (labelTargets)
     out.labels = s.labels;
   else
     out.y.assign(s.labels.begin(), s.labels.end());
   return out;
+}
+
+/// "lengths 10..256, mean 231.0" of a split's lengths.
+std::string lengthSummary(const std::vector<int32_t> &lengths, int64_t maxlen) {
+  if (lengths.empty())
+    return "no reviews";
+  const auto [shortest, longest] = std::minmax_element(lengths.begin(), lengths.end());
+  const double mean = std::accumulate(lengths.begin(), lengths.end(), 0.0) / double(lengths.size());
+  const int64_t cut = std::count(lengths.begin(), lengths.end(), static_cast<int32_t>(maxlen));
+  char text[160];
+  std::snprintf(text, sizeof text, "lengths %d..%d, mean %.1f, %.0f%% at the full %lld", *shortest, *longest, mean,
+                100.0 * double(cut) / double(lengths.size()), static_cast<long long>(maxlen));
+  return text;
 }
 
 Split seriesSplit(const data::SeriesSplit &s, int64_t width) {
@@ -57,7 +78,7 @@ Split seriesSplit(const data::SeriesSplit &s, int64_t width) {
 
 bool loadImdbData(const rnnc_model_info &info, const json &settings, const DataFlags &flags, LoadedData &out,
                   std::string &error) {
-  const rnnc_tensor_desc &input = info.inputs[0];
+  const rnnc_tensor_desc &input = dataInput(info);
   const int64_t maxlen = settings.value("maxlen", int64_t(256)), vocab = settings.value("vocab", int64_t(20000));
   if (input.dtype != RNNC_I32 || input.rank != 2 || input.dims[1] != maxlen) {
     error = "data imdb gives token ids i32[batch," + std::to_string(maxlen) + "], but the model's input '" +
@@ -86,6 +107,7 @@ bool loadImdbData(const rnnc_model_info &info, const json &settings, const DataF
   options.limit = flags.limit;
   options.seed = flags.seed;
   options.cacheDir = data::cacheDirectory();
+  options.leftAligned = checkpoint::lengthsInputOf(info) >= 0;
   data::ImdbDataset set;
   auto progress = [&](const std::string &message) {
     if (flags.quiet)
@@ -111,6 +133,8 @@ bool loadImdbData(const rnnc_model_info &info, const json &settings, const DataF
       shuffled.labels[i] = all.labels[order[i]];
     else
       shuffled.y[i] = all.y[order[i]];
+    if (!all.lengths.empty())
+      shuffled.lengths[i] = all.lengths[order[i]];
   }
   const int64_t held = static_cast<int64_t>(all.count * flags.validation);
   out.train = shuffled.range(0, all.count - held);
@@ -121,7 +145,8 @@ bool loadImdbData(const rnnc_model_info &info, const json &settings, const DataF
   out.description = "IMDB (" + location + (set.fromCache ? ", cached" : "") + "): " + std::to_string(out.train.count) +
                     " training, " + std::to_string(out.validation.count) + " validation, " +
                     std::to_string(out.test.count) + " test reviews, vocabulary " + std::to_string(set.vocab.size()) +
-                    ", length " + std::to_string(maxlen);
+                    ", length " + std::to_string(maxlen) +
+                    (options.leftAligned ? " (left-aligned, " + lengthSummary(out.train.lengths, maxlen) + ")" : "");
   out.metadata["data"] = "imdb";
   out.metadata["vocab"] = json(set.vocab).dump();
   out.metadata["maxlen"] = std::to_string(maxlen);
@@ -129,7 +154,7 @@ bool loadImdbData(const rnnc_model_info &info, const json &settings, const DataF
 }
 
 data::CsvOptions csvOptions(const rnnc_model_info &info, const json &settings, const DataFlags &flags) {
-  const rnnc_tensor_desc &input = info.inputs[0];
+  const rnnc_tensor_desc &input = dataInput(info);
   data::CsvOptions options;
   options.target = settings.value("target", std::string());
   options.features = settings.value("features", std::vector<std::string>());
@@ -150,7 +175,12 @@ data::CsvOptions csvOptions(const rnnc_model_info &info, const json &settings, c
 
 bool loadCsvData(const rnnc_model_info &info, const json &settings, const std::string &file, const DataFlags &flags,
                  LoadedData &out, std::string &error) {
-  const rnnc_tensor_desc &input = info.inputs[0];
+  const rnnc_tensor_desc &input = dataInput(info);
+  if (checkpoint::lengthsInputOf(info) >= 0) {
+    error = "a CSV series has no sequence lengths (every window is full), but the model's input '" +
+            std::string(info.inputs[checkpoint::lengthsInputOf(info)].name) + "' takes them";
+    return false;
+  }
   if (input.dtype != RNNC_F32 || input.rank != 3) {
     error = "a CSV series feeds windows f32[batch, window, features], but the model's input '" +
             std::string(input.name) + "' is " + shapeOf(input);
@@ -220,9 +250,10 @@ bool bindSettings(const rnnc_model_info &info, const DataFlags &flags, LoadedDat
     error = std::string("model '") + info.model_name + "' has no loss to train";
     return false;
   }
-  if (info.num_inputs != 1 || info.train.num_targets != 1) {
+  if (!checkpoint::dataFeeds(info) || info.train.num_targets != 1) {
     error = std::string("model '") + info.model_name + "' has " + std::to_string(info.num_inputs) + " inputs and " +
-            std::to_string(info.train.num_targets) + " targets; the data loaders feed one of each";
+            std::to_string(info.train.num_targets) +
+            " targets; the data loaders feed one of each (and the sequence lengths, to an i32[batch] input)";
     return false;
   }
   if (!flags.dataDir.empty() && !data::isDirectory(flags.dataDir)) {
@@ -235,7 +266,7 @@ bool bindSettings(const rnnc_model_info &info, const DataFlags &flags, LoadedDat
   if (!flags.data.empty()) {
     if (flags.data == "imdb") {
       if (kind != "imdb")
-        settings = {{"kind", "imdb"}, {"maxlen", info.inputs[0].dims[1]}, {"vocab", info.inputs[0].offset}};
+        settings = {{"kind", "imdb"}, {"maxlen", dataInput(info).dims[1]}, {"vocab", dataInput(info).offset}};
       kind = "imdb";
     } else if (flags.data.rfind("csv:", 0) == 0) {
       kind = "csv";
@@ -279,7 +310,7 @@ bool loadCsvForPrediction(const rnnc_model_info &info, const DataFlags &flags, c
     error = "the checkpoint holds no CSV normalization; train the model with --checkpoint first";
     return false;
   }
-  const int64_t features = info.inputs[0].rank == 3 ? info.inputs[0].dims[2] : 0;
+  const int64_t features = dataInput(info).rank == 3 ? dataInput(info).dims[2] : 0;
   checkpoint::Normalization saved;
   if (!checkpoint::parseNormalization(normalization, features, saved, error))
     return false;
@@ -329,13 +360,16 @@ std::vector<std::string> vocabularyOf(const std::map<std::string, std::string> &
 }
 
 std::vector<int32_t> encodeReviews(const std::vector<std::string> &reviews, const std::vector<std::string> &vocab,
-                                   int64_t maxlen) {
+                                   int64_t maxlen, std::vector<int32_t> *lengths) {
   std::unordered_map<std::string, int32_t> ids;
   for (size_t i = 0; i < vocab.size(); ++i)
     ids.emplace(vocab[i], static_cast<int32_t>(i));
-  std::vector<int32_t> out;
+  std::vector<int32_t> out, encoded;
   for (const std::string &review : reviews) {
-    std::vector<int32_t> encoded = data::encode(data::tokenize(review), ids, maxlen);
+    if (lengths)
+      lengths->push_back(data::encodeLeftAligned(data::tokenize(review), ids, maxlen, encoded));
+    else
+      encoded = data::encode(data::tokenize(review), ids, maxlen);
     out.insert(out.end(), encoded.begin(), encoded.end());
   }
   return out;

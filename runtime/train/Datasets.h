@@ -81,8 +81,11 @@ bool targetRangeOf(const std::string &normalization, double &targetMin, double &
 /// when training on IMDB); empty if it has none.
 std::vector<std::string> vocabularyOf(const std::map<std::string, std::string> &metadata);
 
-/// IMDB prediction input: each review encoded with the training vocabulary.
+/// IMDB prediction input: each review encoded with the training vocabulary,
+/// as the data loader does: with `lengths` (for a model with a lengths
+/// input) left-aligned, each review's length appended to it; else in Keras'
+/// layout (data::encode).
 std::vector<int32_t> encodeReviews(const std::vector<std::string> &reviews, const std::vector<std::string> &vocab,
-                                   int64_t maxlen);
+                                   int64_t maxlen, std::vector<int32_t> *lengths = nullptr);
 
 } // namespace rnnc::train

@@ -2,6 +2,7 @@
 #include "runtime/train/Trainer.h"
 
 #include "runtime/checkpoint/Metadata.h"
+#include "runtime/train/Batching.h"
 
 #include <nlohmann/json.hpp>
 
@@ -37,6 +38,8 @@ TrainOptions trainOptionsOf(const rnnc_model_info &info) {
   options.batch = train.value("batch", int64_t(32));
   options.epochs = train.value("epochs", int64_t(1));
   options.shuffle = train.value("shuffle", true);
+  options.bucket = train.value("bucket", false);
+  options.bucketWindow = train.value("bucket_window", kDefaultBucketWindow);
   return options;
 }
 
@@ -49,6 +52,8 @@ SplitView::SplitView(const Split &split) : count(split.count), inputWidth(split.
     ids = split.ids.empty() ? nullptr : split.ids.data();
   else
     x = split.x.empty() ? nullptr : split.x.data();
+  if (!split.lengths.empty())
+    lengths = split.lengths.data();
   if (!split.labels.empty())
     labels = split.labels.data();
   else if (!split.y.empty())
@@ -68,6 +73,7 @@ Split Split::range(int64_t from, int64_t to) const {
   cut(s.ids, inputWidth);
   cut(s.y, 1);
   cut(s.labels, 1);
+  cut(s.lengths, 1);
   return s;
 }
 
@@ -76,13 +82,31 @@ Split Split::head(int64_t n) const { return n <= 0 || n >= count ? *this : range
 Trainer::Trainer(runtime::Model &model, rnnc_instance *instance, std::string loss, int64_t classes,
                  double (*denormalize)(double, const void *), const void *context)
     : model_(model), instance_(instance), loss_(std::move(loss)), task_(taskOfLoss(loss_)), classes_(classes),
-      denormalize_(denormalize), context_(context) {}
+      denormalize_(denormalize), context_(context), lengthsInput_(checkpoint::lengthsInputOf(model.info())) {}
+
+std::string Trainer::checkLengths(const SplitView &split, const char *what) const {
+  if (lengthsInput_ < 0 || split.lengths || split.count == 0)
+    return "";
+  return std::string("the model's input '") + model_.info().inputs[lengthsInput_].name +
+         "' takes each sample's sequence length, but the " + what + " samples come without lengths";
+}
+
+std::vector<const void *> Trainer::batchInputs(const SplitView &split) {
+  std::vector<const void *> inputs(static_cast<size_t>(std::max(model_.info().num_inputs, 1)));
+  for (size_t i = 0; i < inputs.size(); ++i)
+    inputs[i] = static_cast<int32_t>(i) == lengthsInput_ ? static_cast<const void *>(batchLengths_.data())
+                : split.ids                               ? static_cast<const void *>(batchIds_.data())
+                                                          : batchX_.data();
+  return inputs;
+}
 
 void Trainer::gather(const SplitView &split, const std::vector<int64_t> &order, int64_t from, int64_t n) {
   const int64_t w = split.inputWidth;
-  batchX_.resize(n * w), batchIds_.resize(n * w), batchY_.resize(n), batchLabels_.resize(n);
+  batchX_.resize(n * w), batchIds_.resize(n * w), batchY_.resize(n), batchLabels_.resize(n), batchLengths_.resize(n);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t s = order[from + i];
+    if (split.lengths)
+      batchLengths_[i] = split.lengths[s];
     if (split.ids)
       std::copy_n(&split.ids[s * w], w, &batchIds_[i * w]);
     else
@@ -115,6 +139,11 @@ TrainResult Trainer::train(const SplitView &train, const SplitView &validation, 
     else
       std::fputs(text, stderr);
   };
+  for (auto [split, what] : {std::pair{&train, "training"}, std::pair{&validation, "validation"}})
+    if (std::string problem = checkLengths(*split, what); !problem.empty()) {
+      error = problem;
+      return TrainResult::Failed;
+    }
   const int64_t batch = options.batch;
   const int64_t steps = options.dropLast ? train.count / batch : (train.count + batch - 1) / batch;
   if (steps == 0) {
@@ -141,7 +170,7 @@ TrainResult Trainer::train(const SplitView &train, const SplitView &validation, 
   bestEpoch = 0;
   bestParams_.clear();
   lastWasBest_ = false;
-  const void *inputs[1], *targets[1];
+  const void *targets[1];
   const int64_t paramCount = model_.info().param_elements;
   auto interrupt = [&]() {
     const std::string path = options.checkpoint.empty() ? options.interruptCheckpoint : options.checkpoint;
@@ -150,10 +179,13 @@ TrainResult Trainer::train(const SplitView &train, const SplitView &validation, 
     return TrainResult::Interrupted;
   };
   for (int64_t epoch = progress.epoch; epoch < options.epochs; ++epoch) {
-    std::vector<int64_t> order(train.count);
-    std::iota(order.begin(), order.end(), 0);
-    if (options.shuffle)
-      std::shuffle(order.begin(), order.end(), std::mt19937_64(progress.dataSeed * 1000003 + epoch));
+    BatchingOptions batching;
+    batching.batch = batch;
+    batching.shuffle = options.shuffle;
+    batching.bucket = options.bucket && train.lengths;
+    batching.window = options.bucketWindow;
+    const std::vector<int64_t> order =
+        epochOrder(train.count, train.lengths, batching, progress.dataSeed * 1000003 + static_cast<uint64_t>(epoch));
     auto start = std::chrono::steady_clock::now();
     auto lastPrint = start;
     double lossSum = 0;
@@ -162,18 +194,18 @@ TrainResult Trainer::train(const SplitView &train, const SplitView &validation, 
     for (int64_t from = progress.samples, step = firstStep; from < epochSamples; from += batch, ++step) {
       const int64_t n = std::min(batch, epochSamples - from);
       gather(train, order, from, n);
-      inputs[0] = train.ids ? static_cast<const void *>(batchIds_.data()) : batchX_.data();
+      const std::vector<const void *> inputs = batchInputs(train);
       targets[0] = train.labels ? static_cast<const void *>(batchLabels_.data()) : batchY_.data();
       float loss = 0;
       int32_t status;
       bool stopAgreed = false; // with a step of the caller's: whether any rank asked to stop, by this step
       if (options.step) {
         stopAgreed = io::cancelRequested();
-        status = options.step(n, inputs, targets, &loss, stopAgreed);
+        status = options.step(n, inputs.data(), targets, &loss, stopAgreed);
         if (stopAgreed)
           io::gCancel = true;
       } else {
-        status = model_.trainStep(instance_, n, inputs, targets, &loss);
+        status = model_.trainStep(instance_, n, inputs.data(), targets, &loss);
       }
       const std::string kept = checkpointPath.empty() && !options.checkpoint.empty()
                                    ? "; the checkpoint " + options.checkpoint + " was not changed"
@@ -290,6 +322,10 @@ bool Trainer::predict(const SplitView &split, int64_t batch, std::vector<float> 
   for (int32_t k = 1; k < output.rank; ++k)
     width *= output.dims[k];
   outputs.assign(split.count * width, 0.0f);
+  if (std::string problem = checkLengths(split, "input"); !problem.empty()) {
+    error = problem;
+    return false;
+  }
   std::vector<int64_t> order(split.count);
   std::iota(order.begin(), order.end(), 0);
   auto start = std::chrono::steady_clock::now();
@@ -300,9 +336,9 @@ bool Trainer::predict(const SplitView &split, int64_t batch, std::vector<float> 
     }
     const int64_t n = std::min(batch, split.count - from);
     gather(split, order, from, n);
-    const void *inputs[] = {split.ids ? static_cast<const void *>(batchIds_.data()) : batchX_.data()};
+    const std::vector<const void *> inputs = batchInputs(split);
     float *out[] = {&outputs[from * width]};
-    const int32_t status = model_.forward(instance_, n, inputs, out);
+    const int32_t status = model_.forward(instance_, n, inputs.data(), out);
     if (status != RNNC_OK) {
       error = std::string("forward failed: ") + rnnc_binding_status_message(status);
       return false;

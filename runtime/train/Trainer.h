@@ -26,6 +26,9 @@ struct Split {
   bool labelTargets = false;
   std::vector<float> y;
   std::vector<int32_t> labels;
+  /// Each sample's sequence length (empty unless the model has a lengths
+  /// input: then the inputs are left-aligned and run for this many steps).
+  std::vector<int32_t> lengths;
   /// The first `n` samples (all if n <= 0 or n >= count).
   Split head(int64_t n) const;
   /// Samples [from, to).
@@ -43,6 +46,7 @@ struct SplitView {
   const int32_t *ids = nullptr;
   const float *y = nullptr;
   const int32_t *labels = nullptr;
+  const int32_t *lengths = nullptr; ///< per sample, for a model with a lengths input
   SplitView() = default;
   SplitView(const Split &split); // NOLINT: a Split is a view of itself
 };
@@ -54,6 +58,9 @@ struct TrainOptions {
   uint64_t seed = 0;     ///< shuffling
   bool shuffle = true;
   bool dropLast = false; ///< drop the last partial batch of an epoch
+  /// Batches of similar lengths (needs the split's lengths): Batching.h.
+  bool bucket = false;
+  int64_t bucketWindow = 16;
   std::string checkpoint; ///< save the last epoch here, and the best as PATH.best
   bool quiet = false;
   std::map<std::string, std::string> metadata; ///< stored in checkpoints (vocabulary, normalization)
@@ -72,9 +79,10 @@ struct TrainOptions {
       step;
 };
 
-/// The options a model's own train block gives (batch, epochs, shuffle),
-/// the rest at their defaults.
+/// The options a model's own train block gives (batch, epochs, shuffle,
+/// bucket, bucket_window), the rest at their defaults.
 TrainOptions trainOptionsOf(const rnnc_model_info &info);
+
 
 /// Initializes the parameters as a run seeded with `runSeed` does (rnnrun
 /// --seed): PyTorch's default init drawn from the model's seed ^ runSeed.
@@ -140,7 +148,12 @@ private:
   bool lastWasBest_ = false;
   bool pollCancel_ = true; ///< predict() stops on SIGINT / SIGTERM
   std::vector<float> batchX_, batchY_;
-  std::vector<int32_t> batchIds_, batchLabels_;
+  std::vector<int32_t> batchIds_, batchLabels_, batchLengths_;
+  int32_t lengthsInput_ = -1; ///< the model's lengths input, or -1
+  /// The model's inputs for the gathered batch, in the metadata's order.
+  std::vector<const void *> batchInputs(const SplitView &split);
+  /// "" or why `split` cannot feed the model (a lengths input without lengths).
+  std::string checkLengths(const SplitView &split, const char *what) const;
 };
 
 } // namespace rnnc::train

@@ -20,6 +20,7 @@ TOOLS = os.environ.get("RNNC_TOOLS_DIR", os.path.join(ROOT, "build", "bin"))
 SERIES = os.path.join(INPUTS, "series.rnn")
 OTHER = os.path.join(INPUTS, "other.rnn")
 IMDB_SMALL = os.path.join(INPUTS, "imdb_small.rnn")
+IMDB_SMALL_LEN = os.path.join(INPUTS, "imdb_small_len.rnn")  # with a lengths input
 
 
 @pytest.fixture(scope="session", autouse=True)

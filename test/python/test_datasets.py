@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import rnnc
-from conftest import IMDB_SMALL, INPUTS, SERIES, rnnrun
+from conftest import IMDB_SMALL, IMDB_SMALL_LEN, INPUTS, SERIES, rnnrun
 
 
 def description_of(model_path, data_dir):
@@ -80,6 +80,42 @@ def test_encode_and_predict_match_rnnrun_predict(tmp_path, imdb_dir):
     rows = list(csv.reader(io.StringIO(out)))[1:]
     np.testing.assert_allclose(positive, [float(r[1]) for r in rows], rtol=1e-5)
     assert [r[0] for r in rows] == ["pos" if p >= 0.5 else "neg" for p in positive]
+
+
+def test_imdb_with_lengths_is_left_aligned_and_trains_as_rnnrun(tmp_path, imdb_dir):
+    m = rnnc.compile(IMDB_SMALL_LEN)
+    data = rnnc.datasets.load("imdb", m, data_dir=imdb_dir, verbose=0)
+    assert description_of(IMDB_SMALL_LEN, imdb_dir).replace(", cached", "") == data.description.replace(", cached", "")
+    (x, y), (xv, yv), (xt, yt) = data
+    tokens, lengths = x
+    assert tokens.shape == (108, 32) and tokens.dtype == np.int32 and lengths.shape == (108,)
+    assert lengths.dtype == np.int32 and lengths.min() >= 1 and lengths.max() == 32
+    steps = np.arange(32)
+    assert ((tokens != 0) == (steps[None, :] < lengths[:, None])).all()  # step 0 is the first word
+    # The same reviews as the padded layout, moved to the front (those that fit).
+    (padded, _), _, _ = rnnc.datasets.load("imdb", rnnc.compile(IMDB_SMALL), data_dir=imdb_dir, verbose=0)
+    fits = lengths < 32
+    assert all((tokens[i, :n] == padded[i, 32 - n:]).all() for i, n in zip(np.flatnonzero(fits), lengths[fits]))
+    # fit buckets the batches (the model's default) reproducibly from the seed
+    # (each run on a fresh model: init() keeps the optimizer's state).
+    def losses(seed):
+        fresh = rnnc.compile(IMDB_SMALL_LEN)
+        fresh.init(seed=1)
+        return fresh.fit(x, y, epochs=2, batch_size=16, seed=seed, verbose=0).history["loss"]
+    first = losses(3)
+    assert losses(3) == first and losses(4) != first
+    m.fit(x, y, epochs=1, verbose=0)
+    reviews = ["A wonderful, brilliant film. Loved it!", "Awful."]
+    ids, n = data.encode(reviews)
+    assert list(n) == [6, 1] and (ids[1, 1:] == 0).all() and ids[0, 0] != 0
+    assert m.predict((ids, n)).shape == (2, 2)
+    assert m.predict({"tokens": ids, "lengths": n}).shape == (2, 2)
+    with pytest.raises(TypeError, match=r"pass x as the pair \(tokens, lengths\)"):
+        m.predict(ids)
+    with pytest.raises(ValueError, match=r"length 33 at index 1 is outside \[1, 32\]"):
+        m.predict((ids, np.array([3, 33])))
+    with pytest.raises(ValueError, match=r"length 0 at index 0"):
+        m.evaluate((ids, np.array([0, 3])), np.array([1, 0]))
 
 
 def test_windows_of_a_new_csv_match_rnnrun_predict(tmp_path, series_dir):

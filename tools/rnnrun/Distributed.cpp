@@ -146,7 +146,8 @@ void Session::broadcast(void *data, size_t bytes) {
 
 int Session::shareData(train::LoadedData &data, int status) {
   train::Split &split = data.train;
-  long long header[5] = {status, split.count, split.inputWidth, split.idInputs, split.labelTargets};
+  long long header[6] = {status, split.count, split.inputWidth, split.idInputs, split.labelTargets,
+                          !split.lengths.empty()};
   broadcast(header, sizeof header);
   if (header[0] != 0) {
     finished_ = true;
@@ -161,6 +162,7 @@ int Session::shareData(train::LoadedData &data, int status) {
     (split.idInputs ? split.ids.resize(size_t(split.count * split.inputWidth))
                     : split.x.resize(size_t(split.count * split.inputWidth)));
     (split.labelTargets ? split.labels.resize(size_t(split.count)) : split.y.resize(size_t(split.count)));
+    split.lengths.resize(header[5] ? size_t(split.count) : 0);
   }
   if (split.idInputs)
     broadcast(split.ids.data(), split.ids.size() * sizeof(int32_t));
@@ -170,6 +172,8 @@ int Session::shareData(train::LoadedData &data, int status) {
     broadcast(split.labels.data(), split.labels.size() * sizeof(int32_t));
   else
     broadcast(split.y.data(), split.y.size() * sizeof(float));
+  // The lengths too: every rank derives the same bucketed batches from them.
+  broadcast(split.lengths.data(), split.lengths.size() * sizeof(int32_t));
   return 0;
 }
 

@@ -36,8 +36,8 @@ public:
   /// rank ("rank 1, 2 " + `difference`) and returns false.
   bool agree(uint64_t value, const std::string &difference, std::string &error);
   /// Data loaded once: rank 0 passes its `status` (0: `data` loaded) and
-  /// sends its training split; the other ranks, which read no data, receive
-  /// it into `data.train` (their validation and test splits stay empty: rank
+  /// sends its training split (its lengths included); the other ranks, which
+  /// read no data, receive it into `data.train` (their validation and test splits stay empty: rank
   /// 0 alone evaluates). Returns rank 0's status on every rank; when it is not
   /// 0 the ranks end together (finished()).
   int shareData(train::LoadedData &data, int status);

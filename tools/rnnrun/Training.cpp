@@ -78,12 +78,13 @@ int predict(runtime::Model &model, rnnc_instance *instance, train::Trainer &trai
     if (!line.empty())
       reviews.push_back(io::repairUtf8(line));
   }
-  const int64_t maxlen = model.info().inputs[0].dims[1];
+  const int64_t maxlen = model.info().inputs[checkpoint::dataInputOf(model.info())].dims[1];
   train::Split split;
   split.count = static_cast<int64_t>(reviews.size());
   split.inputWidth = maxlen;
   split.idInputs = true;
-  split.ids = train::encodeReviews(reviews, data.vocab, maxlen);
+  const bool lengths = checkpoint::lengthsInputOf(model.info()) >= 0;
+  split.ids = train::encodeReviews(reviews, data.vocab, maxlen, lengths ? &split.lengths : nullptr);
   std::vector<float> outputs;
   if (!trainer.predict(split, batch, outputs, error))
     return fail(error);
@@ -233,7 +234,8 @@ int trainAndReport(runtime::Model &model, const po::variables_map &vm, const std
     if (!runtime::loadTrainingState(options.checkpoint, model, instance, progress, metadata, error))
       return fail(error);
     if (predicting && metadata.count("vocab") && // the vocabulary the model was trained with
-        !checkpoint::parseVocabulary(metadata["vocab"], info.inputs[0].offset, data.vocab, error))
+        !checkpoint::parseVocabulary(metadata["vocab"], info.inputs[checkpoint::dataInputOf(info)].offset, data.vocab,
+                                     error))
       return fail(options.checkpoint + ": " + error);
     if (predicting && data.kind == "imdb" && data.vocab.size() < 3)
       return fail(options.checkpoint + ": the checkpoint holds no vocabulary, and none was loaded");
@@ -267,6 +269,9 @@ int trainAndReport(runtime::Model &model, const po::variables_map &vm, const std
   const int64_t batches = (data.train.count + options.batch - 1) / options.batch;
   report.epochDefinition = std::to_string(data.train.count) + " samples in " + std::to_string(batches) +
                            " optimizer steps of batch " + std::to_string(options.batch);
+  if (options.bucket && !data.train.lengths.empty())
+    report.epochDefinition += ", bucketed by length (sorted in windows of " + std::to_string(options.bucketWindow) +
+                              " batches, batches shuffled)";
   int status = kExitOk;
   if (!evalOnly) {
     train::TrainResult result = trainer.train(data.train, data.validation, options, progress, report.history, error);

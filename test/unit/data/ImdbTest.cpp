@@ -174,6 +174,67 @@ TEST_F(ImdbTest, VocabularyFromTrainByFrequencyThenAlphabet) {
             std::vector<int32_t>({0, 3, 6, 1}));
 }
 
+TEST(ImdbEncodeTest, LeftAlignedKeepsTheFirstWordsAndCountsThem) {
+  const std::unordered_map<std::string, int32_t> ids = {{"a", 2}, {"b", 3}, {"c", 4}};
+  std::vector<int32_t> row;
+  EXPECT_EQ(encodeLeftAligned({"a", "x", "b"}, ids, 5, row), 3);
+  EXPECT_EQ(row, std::vector<int32_t>({2, 1, 3, 0, 0}));
+  EXPECT_EQ(encodeLeftAligned({"a", "b", "c", "a", "b"}, ids, 3, row), 3); // the first 3, not the last
+  EXPECT_EQ(row, std::vector<int32_t>({2, 3, 4}));
+  EXPECT_EQ(encode({"a", "b", "c", "a", "b"}, ids, 3), std::vector<int32_t>({4, 2, 3})); // Keras: the last 3
+  EXPECT_EQ(encodeLeftAligned({}, ids, 4, row), 1) << "an empty review runs one <pad> step";
+  EXPECT_EQ(row, std::vector<int32_t>({0, 0, 0, 0}));
+  EXPECT_EQ(leftAlignedLengths({2, 1, 3, 0, 0, /**/ 2, 3, 4, 4, 4, /**/ 0, 0, 0, 0, 0, /**/ 5, 0, 0, 0, 0}, 5),
+            std::vector<int32_t>({3, 5, 1, 1}));
+}
+
+TEST_F(ImdbTest, LeftAlignedLoadHasLengthsAndACacheOfItsOwn) {
+  writeTarball(dir / "small.tar.gz", smallTree());
+  ImdbOptions options;
+  options.maxlen = 5;
+  options.cacheDir = (dir / "cache").string();
+  const ImdbDataset padded = load(dir / "small.tar.gz", options);
+  options.leftAligned = true;
+  const ImdbDataset left = load(dir / "small.tar.gz", options);
+  EXPECT_FALSE(left.fromCache) << "a left-aligned load is not the padded one's cache";
+  EXPECT_EQ(left.vocab, padded.vocab);
+  EXPECT_TRUE(padded.train.lengths.empty());
+  for (auto split : {&ImdbDataset::train, &ImdbDataset::test}) {
+    const TokenSplit &p = padded.*split, &l = left.*split;
+    ASSERT_EQ(l.lengths.size(), static_cast<size_t>(l.count));
+    EXPECT_EQ(l.labels, p.labels);
+    for (int64_t r = 0; r < l.count; ++r) {
+      const int32_t n = l.lengths[static_cast<size_t>(r)];
+      const auto row = l.tokens.begin() + r * 5;
+      // Step 0 is the first word; nothing but padding after the length.
+      EXPECT_TRUE(n >= 1 && n <= 5);
+      EXPECT_TRUE(std::all_of(row, row + n, [](int32_t id) { return id != 0; }));
+      EXPECT_TRUE(std::all_of(row + n, row + 5, [](int32_t id) { return id == 0; }));
+      // A review that fits is the padded row's words, moved to the front.
+      const auto padRow = p.tokens.begin() + r * 5;
+      if (n < 5) {
+        EXPECT_TRUE(std::equal(row, row + n, padRow + (5 - n)));
+      }
+    }
+  }
+  // train/neg/0_2 "Bad movie. Bad plot." (4 words); train/pos/0_9 is cut to its first 5.
+  EXPECT_EQ(left.train.lengths, std::vector<int32_t>({4, 5, 5, 5}));
+  EXPECT_EQ(std::vector<int32_t>(left.train.tokens.begin() + 10, left.train.tokens.begin() + 15),
+            std::vector<int32_t>({3, 5, 3, 7, 15})); // great movie great acting loved
+  // Both layouts are cached side by side, and each is served from its cache.
+  const ImdbDataset cached = load(dir / "small.tar.gz", options);
+  EXPECT_TRUE(cached.fromCache);
+  expectSameData(cached, left);
+  EXPECT_EQ(cached.train.lengths, left.train.lengths);
+  EXPECT_EQ(cached.test.lengths, left.test.lengths);
+  options.leftAligned = false;
+  const ImdbDataset paddedAgain = load(dir / "small.tar.gz", options);
+  EXPECT_TRUE(paddedAgain.fromCache);
+  expectSameData(paddedAgain, padded);
+  EXPECT_TRUE(paddedAgain.train.lengths.empty());
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir / "cache"), fs::directory_iterator{}), 2);
+}
+
 TEST_F(ImdbTest, VocabularyIsCutToTheRequestedSize) {
   writeTarball(dir / "small.tar.gz", smallTree());
   ImdbOptions options;
