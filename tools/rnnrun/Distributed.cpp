@@ -24,6 +24,13 @@ bool launchedByMpirun() {
   return false;
 }
 
+int launchRank() {
+  for (const char *name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"})
+    if (const char *value = std::getenv(name))
+      return std::atoi(value);
+  return 0;
+}
+
 namespace {
 
 /// A failed collective: the other ranks are gone or the network is. Say so
@@ -88,16 +95,36 @@ void Session::watch() {
   }
 }
 
-template <class F> int Session::collective(F call) {
+int Session::arrive() {
+  MPI_Request request;
+  if (int code = MPI_Ibarrier(MPI_COMM_WORLD, &request); code != MPI_SUCCESS)
+    return code;
+  const double start = monotonic();
+  for (;;) {
+    int done = 0;
+    if (int code = MPI_Test(&request, &done, MPI_STATUS_IGNORE); code != MPI_SUCCESS || done)
+      return code;
+    // Ranks that arrive together meet within microseconds: poll for 0.2 ms,
+    // then sleep a sixteenth of the time waited so far (50 us to 10 ms), so
+    // that a long wait costs no CPU and ends at most 6% late.
+    const double waited = monotonic() - start;
+    if (waited > 2e-4)
+      usleep(useconds_t(std::clamp(waited / 16, 5e-5, 1e-2) * 1e6));
+  }
+}
+
+template <class F> int Session::collective(F call, bool arriveFirst) {
   collectiveSince_ = monotonic();
-  const int code = call();
+  int code = arriveFirst ? arrive() : MPI_SUCCESS;
+  if (code == MPI_SUCCESS)
+    code = call();
   collectiveSince_ = 0;
   return code;
 }
 
 void Session::barrier() {
-  if (int code = collective([] { return MPI_Barrier(MPI_COMM_WORLD); }); code != MPI_SUCCESS)
-    communicationFailed(rank_, code, "MPI_Barrier");
+  if (int code = collective([this] { return arrive(); }); code != MPI_SUCCESS)
+    communicationFailed(rank_, code, "MPI_Ibarrier");
 }
 
 void Session::abort(int code) {
@@ -110,6 +137,8 @@ int Session::finish(int status) {
   int all = status;
   // Not under the watchdog: rank 0 may take long (the test split, the report),
   // and mpirun ends the followers if it dies.
+  if (int code = arrive(); code != MPI_SUCCESS)
+    communicationFailed(rank_, code, "MPI_Ibarrier before the exit status");
   if (int code = MPI_Allreduce(&status, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD); code != MPI_SUCCESS)
     communicationFailed(rank_, code, "MPI_Allreduce of the exit status");
   finished_ = true;
@@ -121,7 +150,7 @@ bool Session::agree(uint64_t value, const std::string &difference, std::string &
   unsigned long long mine = value;
   if (int code = collective([&] {
         return MPI_Allgather(&mine, 1, MPI_UNSIGNED_LONG_LONG, all.data(), 1, MPI_UNSIGNED_LONG_LONG, MPI_COMM_WORLD);
-      });
+      }, true);
       code != MPI_SUCCESS)
     communicationFailed(rank_, code, "MPI_Allgather");
   std::string differing;
@@ -134,12 +163,13 @@ bool Session::agree(uint64_t value, const std::string &difference, std::string &
   return false;
 }
 
-void Session::broadcast(void *data, size_t bytes) {
+void Session::broadcast(void *data, size_t bytes, const char *what) {
   auto *p = static_cast<char *>(data);
   for (size_t done = 0; done < bytes;) { // MPI counts are int: pieces of 1 GB
     const int n = int(std::min<size_t>(bytes - done, size_t(1) << 30));
-    if (int code = collective([&] { return MPI_Bcast(p + done, n, MPI_BYTE, 0, MPI_COMM_WORLD); }); code != MPI_SUCCESS)
-      communicationFailed(rank_, code, "MPI_Bcast of the training split");
+    if (int code = collective([&] { return MPI_Bcast(p + done, n, MPI_BYTE, 0, MPI_COMM_WORLD); }, done == 0);
+        code != MPI_SUCCESS)
+      communicationFailed(rank_, code, what);
     done += size_t(n);
   }
 }
@@ -148,7 +178,7 @@ int Session::shareData(train::LoadedData &data, int status) {
   train::Split &split = data.train;
   long long header[6] = {status, split.count, split.inputWidth, split.idInputs, split.labelTargets,
                           !split.lengths.empty()};
-  broadcast(header, sizeof header);
+  broadcast(header, sizeof header, "MPI_Bcast of the training split");
   if (header[0] != 0) {
     finished_ = true;
     return int(header[0]);
@@ -165,15 +195,118 @@ int Session::shareData(train::LoadedData &data, int status) {
     split.lengths.resize(header[5] ? size_t(split.count) : 0);
   }
   if (split.idInputs)
-    broadcast(split.ids.data(), split.ids.size() * sizeof(int32_t));
+    broadcast(split.ids.data(), split.ids.size() * sizeof(int32_t), "MPI_Bcast of the training split");
   else
-    broadcast(split.x.data(), split.x.size() * sizeof(float));
+    broadcast(split.x.data(), split.x.size() * sizeof(float), "MPI_Bcast of the training split");
   if (split.labelTargets)
-    broadcast(split.labels.data(), split.labels.size() * sizeof(int32_t));
+    broadcast(split.labels.data(), split.labels.size() * sizeof(int32_t), "MPI_Bcast of the training split");
   else
-    broadcast(split.y.data(), split.y.size() * sizeof(float));
+    broadcast(split.y.data(), split.y.size() * sizeof(float), "MPI_Bcast of the training split");
   // The lengths too: every rank derives the same bucketed batches from them.
-  broadcast(split.lengths.data(), split.lengths.size() * sizeof(int32_t));
+  broadcast(split.lengths.data(), split.lengths.size() * sizeof(int32_t), "MPI_Bcast of the training split");
+  return 0;
+}
+
+namespace {
+
+/// A checkpoint as bytes for MPI_Bcast: the tensors (name, dtype, shape,
+/// bytes) and the metadata, each length first.
+class Packer {
+public:
+  std::vector<char> bytes;
+  void number(uint64_t v) { raw(&v, sizeof v); }
+  void text(const std::string &s) { number(s.size()), raw(s.data(), s.size()); }
+  void raw(const void *p, size_t n) { bytes.insert(bytes.end(), static_cast<const char *>(p), static_cast<const char *>(p) + n); }
+};
+
+class Unpacker {
+public:
+  explicit Unpacker(const std::vector<char> &bytes) : bytes_(bytes) {}
+  bool ok = true;
+  uint64_t number() {
+    uint64_t v = 0;
+    raw(&v, sizeof v);
+    return v;
+  }
+  /// A count of items of `size` bytes that follow (0, and not ok, if they
+  /// cannot all be there).
+  size_t count(size_t size) {
+    const uint64_t n = number();
+    if (ok && n <= (bytes_.size() - at_) / size)
+      return size_t(n);
+    ok = false;
+    return 0;
+  }
+  std::string text() {
+    std::string s(count(1), '\0');
+    raw(s.data(), s.size());
+    return s;
+  }
+  void raw(void *p, size_t n) {
+    if (!ok || n > bytes_.size() - at_) {
+      ok = false;
+      return;
+    }
+    std::memcpy(p, bytes_.data() + at_, n);
+    at_ += n;
+  }
+
+private:
+  const std::vector<char> &bytes_;
+  size_t at_ = 0;
+};
+
+} // namespace
+
+int Session::shareCheckpoint(checkpoint::Checkpoint &ckpt, int status) {
+  Packer out;
+  if (rank_ == 0 && status == 0) {
+    out.number(ckpt.tensors.size());
+    for (const checkpoint::Tensor &t : ckpt.tensors) {
+      out.text(t.name);
+      out.number(uint64_t(t.dtype));
+      out.number(t.shape.size());
+      for (int64_t d : t.shape)
+        out.number(uint64_t(d));
+      out.number(t.bytes.size());
+      out.raw(t.bytes.data(), t.bytes.size());
+    }
+    out.number(ckpt.metadata.size());
+    for (const auto &[key, value] : ckpt.metadata)
+      out.text(key), out.text(value);
+  }
+  long long header[2] = {status, (long long)out.bytes.size()};
+  broadcast(header, sizeof header, "MPI_Bcast of the checkpoint");
+  if (header[0] != 0) {
+    finished_ = true;
+    return int(header[0]);
+  }
+  out.bytes.resize(size_t(header[1]));
+  broadcast(out.bytes.data(), out.bytes.size(), "MPI_Bcast of the checkpoint");
+  if (rank_ == 0)
+    return 0;
+  Unpacker in(out.bytes);
+  checkpoint::Checkpoint received;
+  for (uint64_t n = in.number(); in.ok && n > 0; --n) {
+    checkpoint::Tensor t;
+    t.name = in.text();
+    t.dtype = checkpoint::DType(in.number());
+    t.shape.resize(in.count(sizeof(uint64_t)));
+    for (int64_t &d : t.shape)
+      d = int64_t(in.number());
+    t.bytes.resize(in.count(1));
+    in.raw(t.bytes.data(), t.bytes.size());
+    received.tensors.push_back(std::move(t));
+  }
+  for (uint64_t n = in.number(); in.ok && n > 0; --n) {
+    std::string key = in.text();
+    received.metadata[key] = in.text();
+  }
+  if (!in.ok) { // rank 0 runs the same program: only a broken transfer gets here
+    std::cerr << "rnnrun: error: rank " << rank_ << ": the checkpoint received from rank 0 is truncated; stopping\n";
+    abort(1);
+  }
+  ckpt = std::move(received);
   return 0;
 }
 
@@ -221,7 +354,7 @@ int32_t Session::step(runtime::Model &model, rnnc_instance *instance, int32_t th
   if (int code = collective([&] {
         return MPI_Allgatherv(send_.data(), counts[rank_], MPI_FLOAT, recv_.data(), counts.data(),
                               displacements.data(), MPI_FLOAT, MPI_COMM_WORLD);
-      });
+      }, true); // the others may still compute, or rank 0 write a checkpoint
       code != MPI_SUCCESS)
     communicationFailed(rank_, code, "MPI_Allgatherv of the gradients");
   if (int code = collective([&] { return MPI_Allreduce(&flag, &anyFlag, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD); });

@@ -6,6 +6,7 @@
 // knows nothing of MPI; this file is the only one that calls it.
 #pragma once
 
+#include "runtime/checkpoint/Checkpoint.h"
 #include "runtime/loader/Loader.h"
 #include "runtime/train/Datasets.h"
 
@@ -20,6 +21,8 @@ namespace rnnc::distributed {
 /// True when an MPI launcher (Open MPI's mpirun, or a PMI/PMIx one) started
 /// this process.
 bool launchedByMpirun();
+/// The rank the launcher gave this process, before MPI_Init (0 if none).
+int launchRank();
 
 class Session {
 public:
@@ -41,6 +44,11 @@ public:
   /// 0 alone evaluates). Returns rank 0's status on every rank; when it is not
   /// 0 the ranks end together (finished()).
   int shareData(train::LoadedData &data, int status);
+  /// --resume: rank 0 alone reads the checkpoint and passes its `status` (0:
+  /// `ckpt` loaded and checked) and sends `ckpt` to the other ranks, which
+  /// read no checkpoint file and receive it into `ckpt`. Returns rank 0's
+  /// status on every rank; when it is not 0 the ranks end together.
+  int shareCheckpoint(checkpoint::Checkpoint &ckpt, int status);
   /// Waits for every rank.
   void barrier();
   /// Ends the job after a failure on this rank (all ranks stop).
@@ -65,10 +73,15 @@ public:
   int64_t steps = 0;
 
 private:
-  /// Runs `call` (a collective) under the watchdog.
-  template <class F> int collective(F call);
-  /// MPI_Bcast of rank 0's bytes, under the watchdog.
-  void broadcast(void *data, size_t bytes);
+  /// Waits until every rank has come here (MPI_Ibarrier), polling and then
+  /// sleeping: MPI's blocking calls spin, and a rank waiting for rank 0's
+  /// checkpoint, validation or data loading would take a core from it.
+  int arrive();
+  /// Runs `call` (a collective) under the watchdog, after arrive() if
+  /// `arriveFirst` (where the others may come much later).
+  template <class F> int collective(F call, bool arriveFirst = false);
+  /// MPI_Bcast of rank 0's bytes (`what`, for the error), under the watchdog.
+  void broadcast(void *data, size_t bytes, const char *what);
   void watch();
   int rank_ = 0, size_ = 1;
   /// The watchdog: a collective still waiting after a stop signal (mpirun

@@ -21,7 +21,7 @@ bool given(const po::variables_map &vm, const char *name) { return vm.count(name
 
 } // namespace
 
-bool checkFlags(const po::variables_map &vm, const std::string &modelPath) {
+bool checkFlags(const po::variables_map &vm, const std::string &modelPath, bool follower) {
   const bool jit = modelPath.size() > 4 && (modelPath.compare(modelPath.size() - 4, 4, ".rnn") == 0 ||
                                             modelPath.compare(modelPath.size() - 3, 3, ".ir") == 0 ||
                                             modelPath.compare(modelPath.size() - 5, 5, ".onnx") == 0);
@@ -47,6 +47,8 @@ bool checkFlags(const po::variables_map &vm, const std::string &modelPath) {
   const int32_t threads = vm["threads"].as<int32_t>();
   if (threads < 1 || threads > 64)
     return refuse("--threads must be in [1, 64], got " + std::to_string(threads));
+  if (follower)
+    return true; // rank 0 alone reads the data and writes the outputs
   if (vm.count("data-dir")) {
     const std::string dir = vm["data-dir"].as<std::string>();
     struct stat st {};

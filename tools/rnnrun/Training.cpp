@@ -230,7 +230,19 @@ int trainAndReport(runtime::Model &model, const po::variables_map &vm, const std
   runtime::TrainingProgress progress;
   progress.dataSeed = flags.seed;
   std::map<std::string, std::string> metadata;
-  if (!options.checkpoint.empty() && (evalOnly || resume || predicting)) {
+  if (session && resume) {
+    // Rank 0 alone reads and checks the checkpoint and sends it to the
+    // others, which need no copy of it; every rank loads the same bytes.
+    checkpoint::Checkpoint ckpt;
+    int status = kExitOk;
+    if (!follower && !(checkpoint::load(options.checkpoint, checkpoint::limitsFor(info), ckpt, error) &&
+                       runtime::loadTrainingState(ckpt, options.checkpoint, model, instance, progress, metadata, error)))
+      status = fail(error);
+    if (const int shared = session->shareCheckpoint(ckpt, status); shared != kExitOk)
+      return follower ? shared : status;
+    if (follower && !runtime::loadTrainingState(ckpt, options.checkpoint, model, instance, progress, metadata, error))
+      return fail(error); // rank 0 loaded the same bytes into the same model
+  } else if (!options.checkpoint.empty() && (evalOnly || resume || predicting)) {
     if (!runtime::loadTrainingState(options.checkpoint, model, instance, progress, metadata, error))
       return fail(error);
     if (predicting && metadata.count("vocab") && // the vocabulary the model was trained with

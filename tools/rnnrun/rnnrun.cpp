@@ -145,7 +145,9 @@ int main(int argc, char **argv) {
     return kExitUsage;
   }
   const std::string path = vm["model"].as<std::string>();
-  if (!checkFlags(vm, path))
+  const bool follower =
+      rnnc::distributed::launchedByMpirun() && !vm.count("no-distributed") && rnnc::distributed::launchRank() != 0;
+  if (!checkFlags(vm, path, follower))
     return kExitUsage;
   const bool forwardOnly = vm.count("forward") || vm.count("input");
   int64_t batch = vm.count("batch") ? vm["batch"].as<int64_t>() : 1;

@@ -7,18 +7,25 @@ distributed.py determinism MODEL DATA_DIR WORK RANKS THREADS [rnnrun flags...]
   different number of ranks and in one process and compares those.
 distributed.py shared-data MODEL DATA_DIR WORK
   rank 1 has no data set (rank 0 sends the training split) and writes no cache.
+distributed.py resume-rank0 MODEL DATA_DIR WORK
+  --resume on 2 ranks in two working directories (two machines), with the same
+  relative --data-dir and --checkpoint; only rank 0's holds them: rank 0 alone
+  reads the checkpoint and sends it; the run ends with the checkpoint of one
+  process resumed with 2 threads, and rank 1's directory stays empty.
 distributed.py kill MODEL DATA_DIR WORK
   kills one of 2 ranks with SIGKILL mid-training: mpirun must end within
   seconds, saying which rank died, with the last checkpoint intact.
 distributed.py mismatch MODEL OTHER_MODEL DATA_DIR WORK
   rank 1 loads OTHER_MODEL: both are refused before training.
 distributed.py interrupt MODEL DATA_DIR WORK
-  SIGINT to mpirun: rank 0 alone writes a checkpoint and says so.
+  SIGINT to mpirun: rank 0 alone writes a checkpoint (of the step it names)
+  and says so; each rank exits 3, mpirun 1.
 distributed.py interrupt-ranks MODEL DATA_DIR WORK
   SIGTERM to every rank: the same, and mpirun exits 3.
 """
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -103,6 +110,33 @@ def shared_data(model, data, work):
     same(par, one, "rank 0 sent the data: 2 ranks x 1 thread == 1 process x 2 threads")
 
 
+def resume_rank0(model, data, work):
+    """Two machines seen as two working directories: the same command line
+    (relative --data-dir and --checkpoint) on rank 0, whose directory holds
+    the data set and the checkpoint, and on rank 1, whose directory is empty.
+    Rank 0 alone reads both; rank 1 writes nothing."""
+    machines = [os.path.join(work, "r0_machine0"), os.path.join(work, "r0_machine1")]
+    for m in machines:
+        shutil.rmtree(m, ignore_errors=True)
+        os.makedirs(m)
+    os.symlink(os.path.abspath(data), os.path.join(machines[0], "data"))
+    par, one = os.path.join(machines[0], "ck.safetensors"), os.path.join(work, "r0_one.safetensors")
+    common = ["rnnrun", model, "--data-dir", "data", "--seed", "5"]
+    subprocess.run(common + ["--epochs", "1", "--threads", "2", "--checkpoint", "ck.safetensors"], cwd=machines[0],
+                   check=True, capture_output=True)
+    shutil.copyfile(par, one)
+    cmd = common + ["--epochs", "2", "--resume", "--threads", "1", "--checkpoint", "ck.safetensors"]
+    p = run(["mpirun", "--oversubscribe", "-np", "1", "--wdir", machines[0]] + cmd + [":", "-np", "1", "--wdir", machines[1]] + cmd,
+            check=False)
+    if p.returncode != 0:
+        sys.exit("FAILED (%d): rank 1 without the data set and the checkpoint\n%s\n%s" % (p.returncode, p.stdout, p.stderr))
+    print("rank 1 resumed without the data set and the checkpoint")
+    left = os.listdir(machines[1])
+    print("rank 1 wrote nothing" if not left else "rank 1 WROTE %r" % left)
+    run(common[:3] + [os.path.abspath(data)] + common[4:] + ["--epochs", "2", "--resume", "--threads", "2", "--checkpoint", one])
+    same(par, one, "resumed from rank 0's checkpoint on 2 ranks x 1 thread == 1 process x 2 threads")
+
+
 def kill(model, data, work):
     ck = os.path.join(work, "kill.safetensors")
     cmd = mpirun(2, ["rnnrun", model, "--data-dir", data, "--epochs", "100000", "--checkpoint", ck])
@@ -147,14 +181,38 @@ def mismatch(model, other, data, work, other_data=None):
         print("TRAINED ANYWAY")
 
 
+def training_position(path):
+    """(epoch, step) of a checkpoint's training.epoch and training.step (I64)."""
+    import json
+    import struct
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        base = 8 + n
+        values = []
+        for name in ("training.epoch", "training.step"):
+            begin, end = header[name]["data_offsets"]
+            f.seek(base + begin)
+            values.append(struct.unpack("<q", f.read(end - begin))[0])
+    return tuple(values)
+
+
 def interrupt(model, data, work, target="mpirun"):
     """SIGINT to mpirun (Ctrl-C), or SIGTERM to every rank (what a batch system
     sends): all ranks stop after the same step, rank 0 alone writes the
-    checkpoint and says so, once, and every rank exits 3 after MPI_Finalize."""
+    checkpoint and says so, once, and every rank exits 3 after MPI_Finalize.
+    With SIGINT to mpirun, each rank runs under rank_status.py, which records
+    its exit status (mpirun's own is 1 whatever the ranks return)."""
     ck = os.path.join(work, "int-%s.safetensors" % target)
+    statuses = os.path.join(work, "int-%s-status" % target)
+    os.makedirs(statuses, exist_ok=True)
+    for f in os.listdir(statuses):
+        os.remove(os.path.join(statuses, f))
+    wrap = ["python3", os.path.join(os.path.dirname(os.path.abspath(__file__)), "rank_status.py"), statuses]
     # -q: mpirun reads no output while it waits to signal the ranks (below);
     # rank 0's epoch lines would fill the pipe and block it.
-    cmd = mpirun(2, ["rnnrun", model, "--data-dir", data, "--epochs", "100000", "--checkpoint", ck, "-q"])
+    rnnrun = ["rnnrun", model, "--data-dir", data, "--epochs", "100000", "--checkpoint", ck, "-q"]
+    cmd = mpirun(2, (wrap if target == "mpirun" else []) + rnnrun)
     # On Ctrl-C mpirun sends SIGCONT, waits odls_base_sigkill_timeout seconds
     # (default 1), sends SIGTERM, waits as long again, then SIGKILL: the ranks
     # have that long to finish the step and the checkpoint.
@@ -188,8 +246,22 @@ def interrupt(model, data, work, target="mpirun"):
     print("mpirun exit code %d" % p.returncode)
     lines = [l for l in out.splitlines() if l.startswith("rnnrun:")]
     print("\n".join(lines) if lines else "(no line from rnnrun)\n" + out)
-    print("checkpoint written" if os.path.exists(ck) else "NO CHECKPOINT")
-    p = run(["rnnrun", model, "--data-dir", data, "--resume", "--checkpoint", ck, "--epochs", "1", "-q"], check=False)
+    if target == "mpirun":
+        for rank in (0, 1):
+            path = os.path.join(statuses, "rank-%d" % rank)
+            status = open(path).read().split()[:2] if os.path.exists(path) else ["no", "status (killed?)"]
+            print("rank %d %s" % (rank, " ".join(status)))
+    if not os.path.exists(ck):
+        print("NO CHECKPOINT")
+        return
+    print("checkpoint written")
+    # The checkpoint holds the step the line names: E-1 epochs done, S steps into epoch E.
+    said = [l for l in lines if "interrupted at epoch" in l]
+    words = said[0].replace(",", "").replace(";", "").split() if said else []
+    if words:
+        epoch, step = int(words[words.index("epoch") + 1]), int(words[words.index("step") + 1])
+        print("checkpoint at the step said" if training_position(ck) == (epoch - 1, step) else
+              "checkpoint at %r, the line says epoch %d step %d" % (training_position(ck), epoch, step))
     p = run(["rnnrun", model, "--data-dir", data, "--eval", "--checkpoint", ck, "-q"])
     print("checkpoint resumes" if "| test" in p.stdout else "checkpoint unusable")
 
@@ -197,6 +269,6 @@ def interrupt(model, data, work, target="mpirun"):
 if __name__ == "__main__":
     what, args = sys.argv[1], sys.argv[2:]
     {"determinism": lambda: determinism(args[0], args[1], args[2], args[3], args[4], args[5:]),
-     "kill": lambda: kill(*args), "shared-data": lambda: shared_data(*args), "mismatch": lambda: mismatch(*args),
+     "kill": lambda: kill(*args), "resume-rank0": lambda: resume_rank0(*args), "shared-data": lambda: shared_data(*args), "mismatch": lambda: mismatch(*args),
      "mismatch-data": lambda: mismatch(args[0], args[0], args[1], args[3], args[2]), "interrupt": lambda: interrupt(*args),
      "interrupt-ranks": lambda: interrupt(*args, target="ranks")}[what]()
