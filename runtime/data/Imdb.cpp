@@ -389,7 +389,7 @@ std::string cacheKeyText(const std::string &source, const ImdbOptions &options) 
          std::to_string(size) + "\nmtime " + std::to_string(sourceMtime(source)) + "\nvocab " +
          std::to_string(options.vocab) + "\nmaxlen " + std::to_string(options.maxlen) + "\nlimit " +
          std::to_string(options.limit) + "\nseed " + std::to_string(options.seed) + "\n" +
-         (options.leftAligned ? "align left\n" : ""); // absent: the keys of earlier caches hold
+         (options.leftAligned ? "align left, last words\n" : ""); // absent: the keys of earlier caches hold
 }
 
 std::string cachePath(const std::string &cacheDir, const std::string &keyText) {
@@ -581,7 +581,7 @@ int32_t encodeLeftAligned(const std::vector<std::string> &words, const WordIds &
   row.assign(length, 0);
   const size_t kept = std::min(words.size(), length);
   for (size_t i = 0; i < kept; ++i) {
-    auto found = ids.find(words[i]);
+    auto found = ids.find(words[words.size() - kept + i]);
     row[i] = found == ids.end() ? 1 : found->second;
   }
   return static_cast<int32_t>(std::max<size_t>(kept, 1));

@@ -81,7 +81,9 @@ std::vector<int32_t> encode(const std::vector<std::string> &words,
                             const std::unordered_map<std::string, int32_t> &ids,
                             int64_t maxlen);
 
-/// The left-aligned layout: the ids of the FIRST maxlen words, then 0s.
+/// The left-aligned layout: the ids of the same words as encode() keeps (the
+/// LAST maxlen: a review's verdict is mostly at its end, and a model with
+/// lengths then sees exactly the text of the padded one), from step 0, then 0s.
 /// Returns the length (the ids kept, at least 1: an empty review is one
 /// <pad>, since a sequence runs for at least one step).
 int32_t encodeLeftAligned(const std::vector<std::string> &words,

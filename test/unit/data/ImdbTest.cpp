@@ -174,13 +174,15 @@ TEST_F(ImdbTest, VocabularyFromTrainByFrequencyThenAlphabet) {
             std::vector<int32_t>({0, 3, 6, 1}));
 }
 
-TEST(ImdbEncodeTest, LeftAlignedKeepsTheFirstWordsAndCountsThem) {
+TEST(ImdbEncodeTest, LeftAlignedKeepsThePaddedLayoutsWordsAndCountsThem) {
   const std::unordered_map<std::string, int32_t> ids = {{"a", 2}, {"b", 3}, {"c", 4}};
   std::vector<int32_t> row;
   EXPECT_EQ(encodeLeftAligned({"a", "x", "b"}, ids, 5, row), 3);
   EXPECT_EQ(row, std::vector<int32_t>({2, 1, 3, 0, 0}));
-  EXPECT_EQ(encodeLeftAligned({"a", "b", "c", "a", "b"}, ids, 3, row), 3); // the first 3, not the last
-  EXPECT_EQ(row, std::vector<int32_t>({2, 3, 4}));
+  EXPECT_EQ(encodeLeftAligned({"a", "b", "c", "a", "b"}, ids, 3, row), 3); // the last 3, as encode
+  EXPECT_EQ(row, std::vector<int32_t>({4, 2, 3}));
+  EXPECT_EQ(encodeLeftAligned({"c", "x", "a", "b"}, ids, 6, row), 4);
+  EXPECT_EQ(row, std::vector<int32_t>({4, 1, 2, 3, 0, 0}));
   EXPECT_EQ(encode({"a", "b", "c", "a", "b"}, ids, 3), std::vector<int32_t>({4, 2, 3})); // Keras: the last 3
   EXPECT_EQ(encodeLeftAligned({}, ids, 4, row), 1) << "an empty review runs one <pad> step";
   EXPECT_EQ(row, std::vector<int32_t>({0, 0, 0, 0}));
@@ -210,17 +212,16 @@ TEST_F(ImdbTest, LeftAlignedLoadHasLengthsAndACacheOfItsOwn) {
       EXPECT_TRUE(n >= 1 && n <= 5);
       EXPECT_TRUE(std::all_of(row, row + n, [](int32_t id) { return id != 0; }));
       EXPECT_TRUE(std::all_of(row + n, row + 5, [](int32_t id) { return id == 0; }));
-      // A review that fits is the padded row's words, moved to the front.
+      // Every review is the padded row's words moved to the front: one
+      // that is cut keeps its last 5 words, as the padded layout does.
       const auto padRow = p.tokens.begin() + r * 5;
-      if (n < 5) {
-        EXPECT_TRUE(std::equal(row, row + n, padRow + (5 - n)));
-      }
+      EXPECT_TRUE(std::equal(row, row + n, padRow + (5 - n)));
     }
   }
-  // train/neg/0_2 "Bad movie. Bad plot." (4 words); train/pos/0_9 is cut to its first 5.
+  // train/neg/0_2 "Bad movie. Bad plot." (4 words); train/pos/0_9 is cut to its last 5.
   EXPECT_EQ(left.train.lengths, std::vector<int32_t>({4, 5, 5, 5}));
   EXPECT_EQ(std::vector<int32_t>(left.train.tokens.begin() + 10, left.train.tokens.begin() + 15),
-            std::vector<int32_t>({3, 5, 3, 7, 15})); // great movie great acting loved
+            std::vector<int32_t>({5, 3, 7, 15, 4})); // movie great acting loved it
   // Both layouts are cached side by side, and each is served from its cache.
   const ImdbDataset cached = load(dir / "small.tar.gz", options);
   EXPECT_TRUE(cached.fromCache);
