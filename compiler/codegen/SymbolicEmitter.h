@@ -169,6 +169,7 @@ private:
   Emitter e_;
   Value *params_ = nullptr, *packed_ = nullptr, *arena_ = nullptr, *batch_ = nullptr, *inputs_ = nullptr,
         *targets_ = nullptr;
+  Value *grads_ = nullptr; ///< the training program's gradient buffer (PyTorch layout)
   BasicBlock *current_ = nullptr;
   const std::string prefix_;
 };

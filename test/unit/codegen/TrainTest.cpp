@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -480,6 +481,57 @@ TEST(Training, UnevenThreadSplitsMatchTheReference) {
   for (int32_t threads : {2, 3}) {
     SCOPED_TRACE(std::string(plan::planKindName(kind)) + ", " + std::to_string(threads) + " threads");
     checkTrainStepOf(text, 7, kind, threads);
+  }
+}
+
+/// The gradients live in the buffer the training program returns (written
+/// there by the steps that make them, nothing zeroed or copied after them):
+/// a second gradient computation into buffers filled with NaN gives the
+/// same bits as the first, padding and parameters without a gradient 0,
+/// on 1 and 2 threads (chunk 1 has a buffer of its own).
+TEST(Training, GradientsOverwriteTheirWholeBuffer) {
+  const std::string texts[] = {
+      "model m { input x: f32[b, 1, 43]\n target y: f32[b, 1]\n h = lstm(x, hidden=64)\n d1 = dense(h, units=1)\n"
+      " drop = dropout(d1, p=0.3)\n p = dense(drop, units=1)\n loss mse(p, y) }",
+      "model m { input ids: i32[b, 5]\n target y: i32[b] classes 3\n e = embedding(ids, vocab=11, dim=6)\n"
+      " h = gru(e, hidden=7, bidirectional=true, returns=\"last\")\n p = dense(h, units=3)\n loss softmax_cross_entropy(p, y) }",
+  };
+  for (const std::string &text : texts)
+  for (int32_t threads : {1, 2}) {
+    SCOPED_TRACE(text + " on " + std::to_string(threads) + " threads");
+    auto fx = setUp(text, 5, 3);
+    ASSERT_TRUE(fx);
+    ASSERT_EQ(fx->model->setThreads(fx->instance, threads), RNNC_OK);
+    const rnnc_model_info &info = fx->model->info();
+    std::vector<bool> inTensor(info.param_elements, false);
+    for (int32_t k = 0; k < info.num_params; ++k) {
+      int64_t n = 1;
+      for (int32_t d = 0; d < info.params[k].rank; ++d)
+        n *= info.params[k].dims[d];
+      for (int64_t e = 0; e < n; ++e)
+        inTensor[info.params[k].offset + e] = true;
+    }
+    std::vector<std::vector<float>> first;
+    for (int round = 0; round < 2; ++round) {
+      float loss;
+      ASSERT_EQ(fx->model->computeGradients(fx->instance, 5, fx->inputs.data(), fx->targets.data(), 0, &loss), RNNC_OK);
+      const int32_t chunks = fx->model->gradientChunks(fx->instance);
+      ASSERT_EQ(chunks, threads);
+      for (int32_t k = 0; k < chunks; ++k) {
+        int64_t rows;
+        float *g = const_cast<float *>(fx->model->chunkGradient(fx->instance, k, &rows, nullptr));
+        ASSERT_TRUE(g);
+        if (round == 0) {
+          first.emplace_back(g, g + info.param_elements);
+          for (int64_t i = 0; i < info.param_elements; ++i)
+            if (!inTensor[i])
+              ASSERT_EQ(g[i], 0.0f) << "padding [" << i << "] of chunk " << k;
+          std::fill(g, g + info.param_elements, NAN); // what the next computation must overwrite
+        } else {
+          ASSERT_EQ(std::memcmp(g, first[k].data(), info.param_elements * sizeof(float)), 0) << "chunk " << k;
+        }
+      }
+    }
   }
 }
 
