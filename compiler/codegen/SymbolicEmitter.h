@@ -75,6 +75,12 @@ private:
   //     (SymbolicPacking.cpp) ------------------------------------------------
 
   void emitPack();
+  /// dst[c * rows + r] = src[r * cols + c]: a weight into its packed layout.
+  void transposeInto(Value *src, Value *dst, int64_t rows, int64_t cols);
+  /// The same for the w rows from r0 (rows, cols >= the vector width w).
+  void transposeRowTile(Value *src, Value *dst, int64_t rows, int64_t cols, Value *r0);
+  /// b_ih + b_hh into the packed layout.
+  void packBiasSum(Value *params, Value *packed, const plan::PackedParam &p);
   int64_t paramOffset(ir::ValueId id) const;
 
   // --- Forward kernels (SymbolicForward.cpp) ---------------------------------
