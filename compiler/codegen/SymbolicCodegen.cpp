@@ -28,8 +28,11 @@ void emitSymbolicPlan(const ir::Graph &graph, const plan::SymbolicPlan &plan, ll
 namespace detail {
 
 void SymbolicEmitter::run(bool withPack) {
-  if (withPack)
+  if (withPack) {
     emitPack();
+    if (graph_.optimizer && graph_.optimizer->kind == "adam")
+      emitAdamUpdate();
+  }
   emitEntry();
 }
 

@@ -75,6 +75,10 @@ private:
   //     (SymbolicPacking.cpp) ------------------------------------------------
 
   void emitPack();
+  /// __rnnc_adam_update(params, packed, grads, m, v, coefficients): the
+  /// runtime's Adam step on every parameter, bit for bit, writing the packed
+  /// layout in the same pass (so that no __rnnc_pack follows).
+  void emitAdamUpdate();
   /// dst[c * rows + r] = src[r * cols + c]: a weight into its packed layout.
   void transposeInto(Value *src, Value *dst, int64_t rows, int64_t cols);
   /// The same for the w rows from r0 (rows, cols >= the vector width w).

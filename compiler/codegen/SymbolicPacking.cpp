@@ -87,6 +87,68 @@ void SymbolicEmitter::transposeRowTile(Value *src, Value *dst, int64_t rows, int
   }, "tc");
 }
 
+void SymbolicEmitter::emitAdamUpdate() {
+  IRBuilder<> &b = builder_;
+  auto *type = FunctionType::get(b.getVoidTy(), {e_.ptr(), e_.ptr(), e_.ptr(), e_.ptr(), e_.ptr(), e_.ptr()}, false);
+  Function *f = Function::Create(type, Function::ExternalLinkage, "__rnnc_adam_update", module_);
+  f->addFnAttr(Attribute::NoUnwind);
+  for (unsigned k = 0; k < 5; ++k)
+    f->addParamAttr(k, Attribute::NoAlias);
+  b.SetInsertPoint(BasicBlock::Create(module_.getContext(), "entry", f));
+  Value *params = f->getArg(0), *packed = f->getArg(1), *grads = f->getArg(2), *m = f->getArg(3), *v = f->getArg(4),
+        *coefficients = f->getArg(5);
+  // b1, b2, eps, weight decay, step size lr / (1 - b1^t), sqrt(1 - b2^t)
+  std::vector<Value *> k;
+  for (int64_t i = 0; i < 6; ++i)
+    k.push_back(e_.load(1, coefficients, e_.c64(i)));
+  Value *oneMinusB1 = b.CreateFSub(e_.cf(1, 1.0), k[0]), *oneMinusB2 = b.CreateFSub(e_.cf(1, 1.0), k[1]);
+  // The runtime's Adam (runtime/modelrt/optimizer.c), operation for
+  // operation, over [from, from + n): the same bits.
+  auto adam = [&](Value *from, Value *n) {
+    Value *p = e_.at(params, from), *g = e_.at(grads, from), *mm = e_.at(m, from), *vv = e_.at(v, from);
+    e_.vectorLoop(n, [&](unsigned w, Value *j) {
+      auto s = [&](Value *x) { return e_.splat(w, x); };
+      Value *pj = e_.load(w, p, j);
+      Value *grad = b.CreateFAdd(e_.load(w, g, j), b.CreateFMul(s(k[3]), pj));
+      Value *mj = b.CreateFAdd(b.CreateFMul(s(k[0]), e_.load(w, mm, j)), b.CreateFMul(s(oneMinusB1), grad));
+      Value *vj = b.CreateFAdd(b.CreateFMul(s(k[1]), e_.load(w, vv, j)), b.CreateFMul(b.CreateFMul(s(oneMinusB2), grad), grad));
+      Value *root = b.CreateUnaryIntrinsic(Intrinsic::sqrt, vj);
+      Value *denominator = b.CreateFAdd(b.CreateFDiv(root, s(k[5])), s(k[2]));
+      e_.store(mj, mm, j);
+      e_.store(vj, vv, j);
+      e_.store(b.CreateFSub(pj, b.CreateFDiv(b.CreateFMul(s(k[4]), mj), denominator)), p, j);
+    });
+  };
+  const int64_t w = e_.width;
+  for (size_t i = 0; i < plan_.params.size(); ++i) {
+    const ir::ValueId id = plan_.params[i];
+    const int64_t offset = plan_.paramOffsets[i], n = *graph_.op(id).type.elementCount();
+    const int packedIndex = plan_.packedFor[id];
+    const plan::PackedParam *p = packedIndex >= 0 ? &plan_.packed[packedIndex] : nullptr;
+    if (!p || p->layout != plan::PackedParam::Layout::Transposed || p->rows < w || p->cols < w) {
+      adam(e_.c64(offset), e_.c64(n));
+      if (p && p->layout == plan::PackedParam::Layout::Transposed)
+        transposeInto(e_.at(params, e_.c64(offset)), e_.at(packed, e_.c64(p->offset)), p->rows, p->cols);
+      continue;
+    }
+    // Per block of w rows: the update of its rows, then their tiles packed
+    // while they are in L1. The last block packs rows - w.. (the rows before
+    // it are updated already: packed again, they give the same values).
+    const int64_t rows = p->rows, cols = p->cols, blocks = (rows + w - 1) / w;
+    e_.loop(e_.c64(blocks), [&](Value *blk) {
+      Value *first = b.CreateMul(blk, e_.c64(w));
+      Value *count = b.CreateBinaryIntrinsic(Intrinsic::smin, e_.c64(w), b.CreateSub(e_.c64(rows), first));
+      adam(b.CreateAdd(e_.c64(offset), b.CreateMul(first, e_.c64(cols))), b.CreateMul(count, e_.c64(cols)));
+      transposeRowTile(e_.at(params, e_.c64(offset)), e_.at(packed, e_.c64(p->offset)), rows, cols,
+                       b.CreateBinaryIntrinsic(Intrinsic::smin, first, e_.c64(rows - w)));
+    }, "rows");
+  }
+  for (const plan::PackedParam &p : plan_.packed)
+    if (p.layout == plan::PackedParam::Layout::BiasSum)
+      packBiasSum(params, packed, p);
+  b.CreateRetVoid();
+}
+
 int64_t SymbolicEmitter::paramOffset(ir::ValueId id) const {
   const Location &loc = plan_.locations[id];
   RNNC_ASSERT(loc.kind == Location::Kind::Param, "packed tensors come from parameters");
