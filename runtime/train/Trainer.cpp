@@ -255,14 +255,17 @@ TrainResult Trainer::train(const SplitView &train, const SplitView &validation, 
     progress.epoch = epoch + 1;
     progress.step = 0;
     progress.samples = 0;
-    // With a step of the caller's (data-parallel), the ranks decide together
-    // whether to stop, after a step; a rank that left the validation alone on
-    // its own signal would leave the others waiting in the next step.
-    pollCancel_ = !options.step;
+    // The epoch's training is done (progress says so): a signal during its
+    // validation stops the run once the epoch is validated and recorded, so
+    // the history, the checkpoint and the progress always agree. With a step
+    // of the caller's (data-parallel) the ranks decide together, after a
+    // step, whether to stop: a rank that stopped on its own signal here
+    // would leave the others waiting in the next step.
+    pollCancel_ = false;
     const bool validated = validation.count == 0 || evaluate(validation, batch, record.validation, error);
     pollCancel_ = true;
     if (!validated)
-      return io::cancelRequested() ? interrupt() : TrainResult::Failed;
+      return TrainResult::Failed;
     if (!options.quiet) {
       std::string line = terminal ? "\r\033[K" : "";
       char text[256];
@@ -304,6 +307,8 @@ TrainResult Trainer::train(const SplitView &train, const SplitView &validation, 
                                               options.metadata, error))
         return TrainResult::Failed;
     }
+    if (!options.step && epoch + 1 < options.epochs && io::cancelRequested())
+      return interrupt();
   }
   return TrainResult::Completed;
 }
