@@ -49,6 +49,7 @@ std::unique_ptr<JitModel> JitModel::create(std::unique_ptr<Module> module, std::
   model->binding_.forward = reinterpret_cast<rnnc_symbolic_forward_fn>(find("__rnnc_symbolic_forward"));
   model->binding_.pack = reinterpret_cast<rnnc_pack_fn>(find("__rnnc_pack"));
   model->binding_.train = reinterpret_cast<rnnc_symbolic_train_fn>(find("__rnnc_symbolic_train"));
+  model->binding_.adam_update = reinterpret_cast<rnnc_adam_update_fn>(find("__rnnc_adam_update"));
   model->binding_.imperative = static_cast<const rnnc_imperative_plan *>(find("__rnnc_imperative_plan"));
   if (!model->binding_.info || (!model->binding_.forward && !model->binding_.imperative)) {
     error = lookupError.empty() ? "the compiled module lacks __rnnc_info or an entry point" : lookupError;

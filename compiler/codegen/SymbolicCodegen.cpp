@@ -14,6 +14,8 @@
 
 #include "llvm/IR/Verifier.h"
 
+#include <algorithm>
+
 namespace rnnc::codegen {
 
 using detail::SymbolicEmitter;
@@ -26,8 +28,11 @@ void emitSymbolicPlan(const ir::Graph &graph, const plan::SymbolicPlan &plan, ll
 namespace detail {
 
 void SymbolicEmitter::run(bool withPack) {
-  if (withPack)
+  if (withPack) {
     emitPack();
+    if (graph_.optimizer && graph_.optimizer->kind == "adam")
+      emitAdamUpdate();
+  }
   emitEntry();
 }
 
@@ -59,6 +64,7 @@ void SymbolicEmitter::emitEntry() {
   batch_ = f->getArg(3);
   inputs_ = f->getArg(4);
   targets_ = training ? f->getArg(5) : nullptr;
+  grads_ = training ? f->getArg(6) : nullptr;
   Value *seed = training ? f->getArg(8) : e_.c64(0), *stepCount = training ? f->getArg(9) : e_.c64(0);
   LLVMContext &ctx = module_.getContext();
   BasicBlock *entry = BasicBlock::Create(ctx, "entry", f);
@@ -87,8 +93,27 @@ void SymbolicEmitter::emitEntry() {
     // a parameter does not reach the loss).
     Value *grads = f->getArg(6), *lossOut = f->getArg(7);
     e_.store(e_.load(1, location(plan_.output), e_.c64(0)), lossOut, e_.c64(0));
-    builder_.CreateMemSet(grads, builder_.getInt8(0), e_.c64(plan_.paramElements * 4), MaybeAlign(4));
+    // The steps wrote the gradients that live in the buffer itself; zero
+    // what none of them wrote (padding, parameters without a gradient or
+    // with a copied one), then copy the others.
+    std::vector<std::pair<int64_t, int64_t>> written; // [begin, end) in floats
+    for (const auto &[param, grad] : graph_.gradients)
+      if (plan_.locations[grad].kind == Location::Kind::Gradient)
+        written.push_back({paramOffset(param), paramOffset(param) + *graph_.op(param).type.elementCount()});
+    std::sort(written.begin(), written.end());
+    int64_t from = 0;
+    auto zeroUpTo = [&](int64_t to) {
+      if (to > from)
+        builder_.CreateMemSet(e_.at(grads, e_.c64(from)), builder_.getInt8(0), e_.c64((to - from) * 4), MaybeAlign(4));
+    };
+    for (const auto &[begin, end] : written) {
+      zeroUpTo(begin);
+      from = std::max(from, end);
+    }
+    zeroUpTo(plan_.paramElements);
     for (const auto &[param, grad] : graph_.gradients) {
+      if (plan_.locations[grad].kind == Location::Kind::Gradient)
+        continue;
       Value *src = location(grad), *dst = e_.at(grads, e_.c64(paramOffset(param)));
       e_.vectorLoop(*graph_.op(param).type.elementCount(),
                     [&](unsigned w, Value *j) { e_.store(e_.load(w, src, j), dst, j); });
@@ -117,6 +142,9 @@ Value *SymbolicEmitter::location(ir::ValueId id) {
     return e_.at(params_, e_.c64(plan_.paramOffsets[loc.index]));
   case Location::Kind::Arena:
     return arenaBuffer(loc.index);
+  case Location::Kind::Gradient:
+    RNNC_ASSERT(grads_, "gradients live in the gradient buffer of the training program");
+    return e_.at(grads_, e_.c64(plan_.paramOffsets[loc.index]));
   case Location::Kind::None: break;
   }
   RNNC_ASSERT(false, "every value the forward program reads has a location");
@@ -160,7 +188,8 @@ std::vector<Value *> SymbolicEmitter::stepArguments(const plan::Step &step) {
     for (ir::ValueId operand : op.operands)
       args.push_back(location(operand));
   }
-  args.push_back(arenaBuffer(plan_.resultBuffer[step.op]));
+  args.push_back(plan_.locations[step.op].kind == Location::Kind::Gradient ? location(step.op)
+                                                                           : arenaBuffer(plan_.resultBuffer[step.op]));
   for (const plan::Step::Buffer &s : step.scratch)
     args.push_back(arenaBuffer(s.buffer));
   return args;

@@ -75,6 +75,16 @@ private:
   //     (SymbolicPacking.cpp) ------------------------------------------------
 
   void emitPack();
+  /// __rnnc_adam_update(params, packed, grads, m, v, coefficients): the
+  /// runtime's Adam step on every parameter, bit for bit, writing the packed
+  /// layout in the same pass (so that no __rnnc_pack follows).
+  void emitAdamUpdate();
+  /// dst[c * rows + r] = src[r * cols + c]: a weight into its packed layout.
+  void transposeInto(Value *src, Value *dst, int64_t rows, int64_t cols);
+  /// The same for the w rows from r0 (rows, cols >= the vector width w).
+  void transposeRowTile(Value *src, Value *dst, int64_t rows, int64_t cols, Value *r0);
+  /// b_ih + b_hh into the packed layout.
+  void packBiasSum(Value *params, Value *packed, const plan::PackedParam &p);
   int64_t paramOffset(ir::ValueId id) const;
 
   // --- Forward kernels (SymbolicForward.cpp) ---------------------------------
@@ -169,6 +179,7 @@ private:
   Emitter e_;
   Value *params_ = nullptr, *packed_ = nullptr, *arena_ = nullptr, *batch_ = nullptr, *inputs_ = nullptr,
         *targets_ = nullptr;
+  Value *grads_ = nullptr; ///< the training program's gradient buffer (PyTorch layout)
   BasicBlock *current_ = nullptr;
   const std::string prefix_;
 };

@@ -94,7 +94,11 @@ void SymbolicEmitter::matmulWeightGrad(Value *dy, int64_t units, Value *x, int64
   // block of x rows of one column panel as [kk][span].
   Value *dyPanel = panels, *xPanel = e_.at(panels, e_.c64(kc * units));
   const std::vector<int64_t> tileRows = {kTileRows, 2, 1};
-  b.CreateMemSet(dw, b.getInt8(0), e_.c64(units * width * 4), MaybeAlign(4));
+  // The first block of rows starts every element from 0 (so dW is not zeroed
+  // first: that was a pass over the whole weight for nothing at batch 1);
+  // with no rows at all, dW is zeroed.
+  b.CreateMemSet(dw, b.getInt8(0),
+                 b.CreateSelect(b.CreateICmpSGT(rows, e_.c64(0)), e_.c64(0), e_.c64(units * width * 4)), MaybeAlign(4));
   // Copies m floats from `from` to `to` in pieces of 16, 8, 4, 2 and 1
   // (no masked moves: masked stores are slow on some cores, Zen 4 among them).
   auto copy = [&](Value *from, Value *to, int64_t m) {
@@ -139,7 +143,9 @@ void SymbolicEmitter::matmulWeightGrad(Value *dy, int64_t units, Value *x, int64
         registerTile(
             m, vectors, lanes, count, panel, [&](int64_t i, Value *kk) { return b.CreateAdd(b.CreateMul(kk, e_.c64(m)), e_.c64(i)); },
             wBase, [&](Value *kk, int64_t c) { return b.CreateAdd(b.CreateMul(kk, e_.c64(wStride)), e_.c64(c * lanes)); },
-            [&](int64_t i, int64_t c) { return e_.load(lanes, dw, yAt(i, c)); },
+            [&](int64_t i, int64_t c) {
+              return b.CreateSelect(b.CreateICmpEQ(r0, e_.c64(0)), e_.cf(lanes, 0.0), e_.load(lanes, dw, yAt(i, c)));
+            },
             [&](int64_t i, int64_t c, Value *v) { e_.store(v, dw, yAt(i, c)); });
       }, "u");
     });

@@ -385,7 +385,12 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
         }
       });
     }, "b");
-    // d h_{t-1} (+)= dz_hidden W_hh for every row at once (GRU: on top of its direct part).
+    // d h_{t-1} (+)= dz_hidden W_hh for every row at once (GRU: on top of its
+    // direct part); not after the first step, whose d h_{t-1} nobody reads.
+    BasicBlock *product = BasicBlock::Create(module_.getContext(), "dh.product", f);
+    BasicBlock *nextStep = BasicBlock::Create(module_.getContext(), "dh.done", f);
+    b.CreateCondBr(first, nextStep, product);
+    b.SetInsertPoint(product);
     Value *dzHidden = e_.at(hh, b.CreateMul(t, e_.c64(S)));
     if (order) { // the running rows only: gathered, multiplied, scattered back
       e_.loop(active, [&](Value *r) {
@@ -406,11 +411,13 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
           e_.store(e_.load(w, dhRows, b.CreateAdd(b.CreateMul(r, e_.c64(H)), j)), dhNext, b.CreateAdd(b.CreateMul(bi, e_.c64(H)), j));
         });
       }, "scatter");
-      return;
+    } else {
+      if (lstm)
+        b.CreateMemSet(dhNext, b.getInt8(0), b.CreateMul(batch, e_.c64(H * 4)), MaybeAlign(4));
+      matmulStrided(dzHidden, T * S, whh, nullptr, dhNext, H, batch, GH, H, true);
     }
-    if (lstm)
-      b.CreateMemSet(dhNext, b.getInt8(0), b.CreateMul(batch, e_.c64(H * 4)), MaybeAlign(4));
-    matmulStrided(dzHidden, T * S, whh, nullptr, dhNext, H, batch, GH, H, true);
+    b.CreateBr(nextStep);
+    b.SetInsertPoint(nextStep);
   }, "back");
   finish();
 }

@@ -291,6 +291,22 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
     plan.steps.push_back(std::move(s));
   }
 
+  // A gradient that one step writes and that is the gradient of one
+  // parameter lives in the gradient buffer itself: its arena buffer is empty.
+  if (training) {
+    std::vector<int> gradientOf(n, 0);
+    for (const auto &[param, grad] : graph.gradients)
+      ++gradientOf[grad];
+    for (const auto &[param, grad] : graph.gradients) {
+      const int result = plan.resultBuffer[grad];
+      if (result < 0 || gradientOf[grad] != 1 || plan.locations[grad].kind != Location::Kind::Arena ||
+          plan.locations[grad].index != result)
+        continue;
+      plan.locations[grad] = {Location::Kind::Gradient, plan.locations[param].index};
+      plan.buffers[result].perSample = 0;
+    }
+  }
+
   // Live ranges: a value lives until its last use; the output until the end.
   auto extend = [&](ir::ValueId value, int step) {
     const Location &loc = plan.locations[value];

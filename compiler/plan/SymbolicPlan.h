@@ -23,8 +23,11 @@ struct Buffer {
 
 /// Where a value lives while the forward program runs.
 struct Location {
-  enum class Kind { Input, Target, Param, Arena, None } kind = Kind::None;
-  int index = 0; ///< Input/Target: its number; Param: parameter number; Arena: buffer id
+  /// Gradient: a training step's result that is a parameter's gradient,
+  /// written straight into the gradient buffer the program returns (at the
+  /// parameter's offset), so that nothing is copied or zeroed after it.
+  enum class Kind { Input, Target, Param, Arena, Gradient, None } kind = Kind::None;
+  int index = 0; ///< Input/Target: its number; Param, Gradient: parameter number; Arena: buffer id
 };
 
 /// What a step's private buffer holds; the emitter asks for each by name.

@@ -14,6 +14,7 @@ extern int32_t __rnnc_symbolic_forward(const float *, float *, float *, int64_t,
 extern void __rnnc_pack(const float *, float *) __attribute__((weak));
 extern int32_t __rnnc_symbolic_train(const float *, float *, float *, int64_t, const void *const *, const void *const *,
                                      float *, float *, uint64_t, uint64_t) __attribute__((weak));
+extern void __rnnc_adam_update(float *, float *, const float *, float *, float *, const float *) __attribute__((weak));
 extern const rnnc_imperative_plan __rnnc_imperative_plan __attribute__((weak));
 
 static rnnc_model_binding binding(void) {
@@ -22,6 +23,7 @@ static rnnc_model_binding binding(void) {
   b.forward = __rnnc_symbolic_forward;
   b.pack = __rnnc_pack;
   b.train = __rnnc_symbolic_train;
+  b.adam_update = __rnnc_adam_update;
   b.imperative = &__rnnc_imperative_plan ? &__rnnc_imperative_plan : NULL;
   return b;
 }

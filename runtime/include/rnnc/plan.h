@@ -89,6 +89,13 @@ typedef int32_t (*rnnc_symbolic_train_fn)(const float *params, float *packed, fl
                                           float *loss, uint64_t seed, uint64_t step);
 /* Copies the parameters into the layouts the symbolic kernels read. */
 typedef void (*rnnc_pack_fn)(const float *params, float *packed);
+/* The symbolic plan's Adam step (a model whose optimizer is Adam): what
+ * runtime/modelrt/optimizer.c computes, bit for bit, on every parameter, and
+ * the packed layout written in the same pass (no rnnc_pack_fn after it).
+ * coefficients: beta1, beta2, eps, weight decay, lr / (1 - beta1^t),
+ * sqrt(1 - beta2^t). */
+typedef void (*rnnc_adam_update_fn)(float *params, float *packed, const float *grads, float *m, float *v,
+                                    const float *coefficients);
 
 /* Everything the runtime needs from one compiled model. */
 typedef struct rnnc_model_binding {
@@ -96,6 +103,7 @@ typedef struct rnnc_model_binding {
   rnnc_symbolic_forward_fn forward; /* symbolic plan, else NULL */
   rnnc_pack_fn pack;                /* symbolic plan, else NULL */
   rnnc_symbolic_train_fn train;     /* symbolic plan with a loss, else NULL */
+  rnnc_adam_update_fn adam_update;  /* symbolic plan with Adam, else NULL */
   const rnnc_imperative_plan *imperative; /* imperative plan, else NULL */
 } rnnc_model_binding;
 

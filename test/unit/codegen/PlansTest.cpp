@@ -5,6 +5,7 @@
 // rnnc::reference::evaluate within 1e-5 relative, 1e-6 absolute.
 //===----------------------------------------------------------------------===//
 #include "compiler/driver/Backend.h"
+#include "compiler/plan/SymbolicPlan.h"
 #include "compiler/reference/Reference.h"
 #include "runtime/loader/Loader.h"
 #include "LowerTestUtil.h"
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -261,6 +263,70 @@ TEST(Plans, OutOfRangeTokenIsAnErrorNotACrash) {
     ids[2] = -1;
     EXPECT_EQ(c->model->forward(c->instance, 2, inputs, outputs), RNNC_ERR_TOKEN) << variant.name;
     EXPECT_EQ(c->model->forward(c->instance, 3, inputs, outputs), RNNC_ERR_BATCH) << variant.name;
+  }
+}
+
+/// __rnnc_pack, against the layout the plan describes, bit for bit: every
+/// weight transposed (register tiles of 16 x 16 with AVX-512, 8 x 8 with
+/// AVX2, overlapping at the edges; element by element when a side is shorter
+/// than a tile), every bias sum b_ih + b_hh (GRU: b_hh added to r and z only;
+/// a -0.0 bias packs as +0.0, as it always did), nothing written outside.
+TEST(Plans, PackingIsAnExactTransposeAtEdgeShapes) {
+  std::vector<std::string> texts;
+  for (int width : {1, 7, 16, 17, 43})
+    for (int units : {1, 8, 33})
+      texts.push_back("model m { input x: f32[b, " + std::to_string(width) + "]\n p = dense(x, units=" +
+                      std::to_string(units) + ")\n output p }");
+  for (const char *cell : {"lstm", "gru"})
+    for (int hidden : {3, 20})
+      texts.push_back("model m { input x: f32[b, 4, 43]\n h = " + std::string(cell) + "(x, hidden=" +
+                      std::to_string(hidden) + ")\n output h }");
+  for (const char *cpu : {"host", "x86-64-v3"})
+  for (const std::string &text : texts) {
+    SCOPED_TRACE(std::string(cpu) + ": " + text);
+    auto lowered = testing::lowerText(text);
+    ASSERT_TRUE(lowered.graph) << lowered.diagnostics;
+    BackendOptions options;
+    options.targetCpu = cpu;
+    std::string error;
+    std::shared_ptr<codegen::JitModel> jit = compileForJit(*lowered.graph, options, error);
+    ASSERT_TRUE(jit) << error;
+    const rnnc_model_binding &binding = jit->binding();
+    ASSERT_TRUE(binding.pack);
+    const plan::SymbolicPlan plan = plan::planSymbolic(*lowered.graph, options.plan);
+    ASSERT_EQ(plan.packedElements, binding.info->packed_elements);
+    std::vector<float> params(binding.info->param_elements);
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> uniform(-2, 2);
+    for (size_t i = 0; i < params.size(); ++i)
+      params[i] = i % 11 == 3 ? -0.0f : uniform(rng);
+    const float sentinel = 12345.5f;
+    std::vector<float> packed(plan.packedElements + 64, sentinel);
+    binding.pack(params.data(), packed.data());
+    std::vector<bool> covered(packed.size(), false);
+    auto paramAt = [&](ir::ValueId id) { return plan.paramOffsets[plan.locations[id].index]; };
+    auto same = [](float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; };
+    for (const plan::PackedParam &p : plan.packed) {
+      const int64_t src = paramAt(p.source);
+      if (p.layout == plan::PackedParam::Layout::Transposed) {
+        for (int64_t r = 0; r < p.rows; ++r)
+          for (int64_t c = 0; c < p.cols; ++c) {
+            const int64_t at = p.offset + c * p.rows + r;
+            covered[at] = true;
+            ASSERT_TRUE(same(packed[at], params[src + r * p.cols + c])) << "rows " << p.rows << " cols " << p.cols << " at " << r << ", " << c;
+          }
+      } else {
+        const int64_t second = paramAt(p.second);
+        for (int64_t k = 0; k < p.cols; ++k) {
+          const float want = params[src + k] + (k < p.sumUpTo ? params[second + k] : 0.0f);
+          covered[p.offset + k] = true;
+          ASSERT_TRUE(same(packed[p.offset + k], want)) << "bias sum [" << k << "]";
+        }
+      }
+    }
+    for (size_t i = 0; i < packed.size(); ++i)
+      if (!covered[i])
+        ASSERT_TRUE(same(packed[i], sentinel)) << "packed[" << i << "] is outside every packed tensor";
   }
 }
 

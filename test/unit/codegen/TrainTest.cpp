@@ -14,8 +14,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <random>
+#include <xmmintrin.h>
 #include <sstream>
 
 namespace rnnc {
@@ -480,6 +482,125 @@ TEST(Training, UnevenThreadSplitsMatchTheReference) {
   for (int32_t threads : {2, 3}) {
     SCOPED_TRACE(std::string(plan::planKindName(kind)) + ", " + std::to_string(threads) + " threads");
     checkTrainStepOf(text, 7, kind, threads);
+  }
+}
+
+/// The gradients live in the buffer the training program returns (written
+/// there by the steps that make them, nothing zeroed or copied after them):
+/// a second gradient computation into buffers filled with NaN gives the
+/// same bits as the first, padding and parameters without a gradient 0,
+/// on 1 and 2 threads (chunk 1 has a buffer of its own).
+TEST(Training, GradientsOverwriteTheirWholeBuffer) {
+  const std::string texts[] = {
+      "model m { input x: f32[b, 1, 43]\n target y: f32[b, 1]\n h = lstm(x, hidden=64)\n d1 = dense(h, units=1)\n"
+      " drop = dropout(d1, p=0.3)\n p = dense(drop, units=1)\n loss mse(p, y) }",
+      "model m { input ids: i32[b, 5]\n target y: i32[b] classes 3\n e = embedding(ids, vocab=11, dim=6)\n"
+      " h = gru(e, hidden=7, bidirectional=true, returns=\"last\")\n p = dense(h, units=3)\n loss softmax_cross_entropy(p, y) }",
+  };
+  for (const std::string &text : texts)
+  for (int32_t threads : {1, 2}) {
+    SCOPED_TRACE(text + " on " + std::to_string(threads) + " threads");
+    auto fx = setUp(text, 5, 3);
+    ASSERT_TRUE(fx);
+    ASSERT_EQ(fx->model->setThreads(fx->instance, threads), RNNC_OK);
+    const rnnc_model_info &info = fx->model->info();
+    std::vector<bool> inTensor(info.param_elements, false);
+    for (int32_t k = 0; k < info.num_params; ++k) {
+      int64_t n = 1;
+      for (int32_t d = 0; d < info.params[k].rank; ++d)
+        n *= info.params[k].dims[d];
+      for (int64_t e = 0; e < n; ++e)
+        inTensor[info.params[k].offset + e] = true;
+    }
+    std::vector<std::vector<float>> first;
+    for (int round = 0; round < 2; ++round) {
+      float loss;
+      ASSERT_EQ(fx->model->computeGradients(fx->instance, 5, fx->inputs.data(), fx->targets.data(), 0, &loss), RNNC_OK);
+      const int32_t chunks = fx->model->gradientChunks(fx->instance);
+      ASSERT_EQ(chunks, threads);
+      for (int32_t k = 0; k < chunks; ++k) {
+        int64_t rows;
+        float *g = const_cast<float *>(fx->model->chunkGradient(fx->instance, k, &rows, nullptr));
+        ASSERT_TRUE(g);
+        if (round == 0) {
+          first.emplace_back(g, g + info.param_elements);
+          for (int64_t i = 0; i < info.param_elements; ++i)
+            if (!inTensor[i])
+              ASSERT_EQ(g[i], 0.0f) << "padding [" << i << "] of chunk " << k;
+          std::fill(g, g + info.param_elements, NAN); // what the next computation must overwrite
+        } else {
+          ASSERT_EQ(std::memcmp(g, first[k].data(), info.param_elements * sizeof(float)), 0) << "chunk " << k;
+        }
+      }
+    }
+  }
+}
+
+/// The symbolic plan's Adam step writes the parameters and, in the same
+/// pass, their packed layout: after each of three steps (weight decay,
+/// clipping) every parameter and moment is what the runtime's own Adam
+/// (runtime/modelrt/optimizer.c, the same operations in float) gives, bit
+/// for bit, and a forward pass reads the same packed weights as one after
+/// rnnc_params_changed. Weights with sides shorter than, equal to and
+/// longer than a register tile, AVX-512 and AVX2.
+TEST(Training, AdamStepPacksAsItUpdates) {
+  const std::string texts[] = {
+      "model m { input x: f32[b, 2, 43]\n target y: f32[b, 1]\n h = lstm(x, hidden=20, returns=\"last\")\n"
+      " d = dense(h, units=17)\n p = dense(d, units=1)\n loss mse(p, y)\n optimizer adam(lr=0.01, weight_decay=0.1)\n"
+      " train { clip=0.05 } }",
+      "model m { input ids: i32[b, 3]\n target y: i32[b] classes 3\n e = embedding(ids, vocab=11, dim=16)\n"
+      " h = gru(e, hidden=7, bidirectional=true, returns=\"last\")\n p = dense(h, units=3)\n"
+      " loss softmax_cross_entropy(p, y)\n optimizer adam(lr=0.01) }",
+  };
+  plan::PlanOptions options;
+  for (const char *cpu : {"host", "x86-64-v3"})
+  for (const std::string &text : texts) {
+    SCOPED_TRACE(std::string(cpu) + ": " + text);
+    auto fx = setUpWith(text, 3, 4, options, 1, cpu);
+    ASSERT_TRUE(fx);
+    const rnnc_model_info &info = fx->model->info();
+    const int64_t n = info.param_elements;
+    const rnnc_train_info &t = info.train;
+    for (int step = 1; step <= 3; ++step) {
+      std::vector<float> p(fx->model->params(fx->instance), fx->model->params(fx->instance) + n);
+      const float *state = fx->model->optimizerState(fx->instance);
+      std::vector<float> m(state, state + n), v(state + n, state + 2 * n);
+      float loss;
+      ASSERT_EQ(fx->model->trainStep(fx->instance, 3, fx->inputs.data(), fx->targets.data(), &loss), RNNC_OK);
+      const float *g = fx->model->gradients(fx->instance); // after clipping
+      const float b1 = t.beta1, b2 = t.beta2, eps = t.eps, wd = t.weight_decay;
+      const float c1 = (float)(1.0 - std::pow(b1, (double)step)), c2 = (float)(1.0 - std::pow(b2, (double)step));
+      const float stepSize = fx->model->info().train.lr / c1, rootC2 = std::sqrt(c2);
+      const unsigned mode = _mm_getcsr();
+      _mm_setcsr(mode | 0x8040u); // as the runtime runs it
+      for (int64_t i = 0; i < n; ++i) {
+        const float grad = g[i] + wd * p[i];
+        m[i] = b1 * m[i] + (1 - b1) * grad;
+        v[i] = b2 * v[i] + (1 - b2) * grad * grad;
+        p[i] -= stepSize * m[i] / (std::sqrt(v[i]) / rootC2 + eps);
+      }
+      _mm_setcsr(mode);
+      const float *after = fx->model->params(fx->instance);
+      state = fx->model->optimizerState(fx->instance);
+      ASSERT_EQ(std::memcmp(after, p.data(), n * sizeof(float)), 0) << "parameters after step " << step;
+      ASSERT_EQ(std::memcmp(state, m.data(), n * sizeof(float)), 0) << "first moments after step " << step;
+      ASSERT_EQ(std::memcmp(state + n, v.data(), n * sizeof(float)), 0) << "second moments after step " << step;
+      // The packed layout: a forward pass here and on an instance packed by
+      // rnnc_params_changed from the same parameters.
+      rnnc_instance *other = fx->model->create(3);
+      ASSERT_TRUE(other);
+      std::copy(after, after + n, fx->model->params(other));
+      fx->model->paramsChanged(other);
+      int64_t outputs = 3;
+      for (int32_t r = 1; r < info.outputs[0].rank; ++r)
+        outputs *= info.outputs[0].dims[r];
+      std::vector<float> mine(outputs), theirs(outputs);
+      float *mineOut[] = {mine.data()}, *theirsOut[] = {theirs.data()};
+      ASSERT_EQ(fx->model->forward(fx->instance, 3, fx->inputs.data(), mineOut), RNNC_OK);
+      ASSERT_EQ(fx->model->forward(other, 3, fx->inputs.data(), theirsOut), RNNC_OK);
+      fx->model->destroy(other);
+      ASSERT_EQ(std::memcmp(mine.data(), theirs.data(), outputs * sizeof(float)), 0) << "forward after step " << step;
+    }
   }
 }
 
