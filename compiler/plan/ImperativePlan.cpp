@@ -12,7 +12,7 @@
 namespace rnnc::plan {
 
 const char *kernelName(Kernel kernel) {
-  static const char *names[] = {"matmul_nt", "add_bias",   "add",         "sub",         "mul",        "sigmoid",
+  static const char *names[] = {"transpose", "add_bias",   "add",         "sub",         "mul",        "sigmoid",
                                 "tanh",      "relu",       "copy",        "softmax",     "slice_cols", "select_step",
                                 "write_step", "concat2",   "embedding",   "one_minus",   "matmul_nn",  "matmul_tn",
                                 "sum_rows",  "dropout",    "loss",        "loss_grad",   "relu_grad",  "softmax_grad",
@@ -120,8 +120,20 @@ private:
     ops_.push_back(op);
   }
 
+  /// x[rows, width] W^T for a PyTorch-layout weight W [units, width]: the
+  /// product reads W^T [width, units] (rows of it as vectors), which a
+  /// Transpose op writes at the weight's first use in the program and which
+  /// is freed after its last (a BLAS packs its B operand inside every call;
+  /// this is once per run). `rows` per sample.
+  int matmulWeightT(int x, int w, int64_t rows, int64_t units, int64_t width, const std::string &comment) {
+    auto it = transposed_.find(w);
+    if (it == transposed_.end())
+      it = transposed_.emplace(w, emit(Kernel::Transpose, {w}, 0, {0, units, width}, comment + " W^T", units * width)).first;
+    return emit(Kernel::MatMulNN, {x, it->second}, rows * units, {rows, width, units}, comment);
+  }
+
   int matmulBias(int x, int w, int b, int64_t units, int64_t inWidth, const std::string &comment) {
-    int y = emit(Kernel::MatMulNT, {x, w}, units, {1, units, inWidth}, comment);
+    int y = matmulWeightT(x, w, 1, units, inWidth, comment);
     return emit(Kernel::AddBias, {y, b}, units, {1, units}, comment);
   }
 
@@ -243,7 +255,7 @@ private:
     case OpKind::Dense: {
       const ir::TensorType &w = graph_.op(op.operands[1]).type;
       const int64_t units = w.dims[0].size, width = w.dims[1].size, rows = perSample / units;
-      int y = emit(Kernel::MatMulNT, {in(0), in(1)}, perSample, {rows, units, width}, name);
+      int y = matmulWeightT(in(0), in(1), rows, units, width, name);
       if (op.operands.size() > 2)
         y = emit(Kernel::AddBias, {y, in(2)}, perSample, {rows, units}, name);
       slotOf_[id] = y;
@@ -401,6 +413,7 @@ private:
   const bool training_;
   std::vector<int> slotOf_;
   std::map<ir::ValueId, SavedSteps> saved_;
+  std::map<int, int> transposed_; ///< weight slot -> the slot of its transpose
   int firstTemporary_ = 0;
 };
 

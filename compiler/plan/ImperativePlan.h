@@ -15,9 +15,13 @@
 namespace rnnc::plan {
 
 /// The primitive kernels; each is compiled once and called with run-time
-/// sizes (p[0..5], see runtime/include/rnnc/plan.h).
+/// sizes (p[0..5], see runtime/include/rnnc/plan.h), except the matrix
+/// products (MatMulNN, MatMulTN): codegen emits one per distinct (K, N) in
+/// the plan through the register-tiled product generator the symbolic plan
+/// uses, as an eager framework calls a tuned BLAS per op; the row count
+/// stays a run-time size.
 enum class Kernel {
-  MatMulNT,   ///< out[M,N] = a[M,K] b[N,K]^T; M = batch*p0, N = p1, K = p2
+  Transpose,  ///< out[N,M] = a[M,N]^T; M = p1, N = p2 (a weight, before its products)
   AddBias,    ///< out[r,n] = a[r,n] + bias[n]; rows = batch*p0, n = p1
   Add,        ///< out = a + b; batch*p0 + p5 elements
   Sub,        ///< out = a - b

@@ -39,7 +39,7 @@ struct Fixture {
 /// Compiles `text` (symbolic plan, JIT), makes a random batch, and copies the
 /// initialized parameters into the reference feeds.
 std::unique_ptr<Fixture> setUpWith(const std::string &text, int64_t batch, uint64_t seed, const plan::PlanOptions &plan,
-                                   double targetScale = 1) {
+                                   double targetScale = 1, const std::string &targetCpu = "host") {
   auto lowered = testing::lowerText(text);
   EXPECT_TRUE(lowered.graph) << lowered.diagnostics;
   if (!lowered.graph)
@@ -48,6 +48,7 @@ std::unique_ptr<Fixture> setUpWith(const std::string &text, int64_t batch, uint6
   fx->graph = *lowered.graph;
   BackendOptions options;
   options.plan = plan;
+  options.targetCpu = targetCpu;
   std::string error;
   fx->model = compileForJit(fx->graph, options, error);
   EXPECT_TRUE(fx->model) << error;
@@ -98,7 +99,8 @@ std::unique_ptr<Fixture> setUp(const std::string &text, int64_t batch, uint64_t 
   return setUpWith(text, batch, seed, plan, targetScale);
 }
 
-void checkTrainStepWith(const std::string &text, int64_t batch, const plan::PlanOptions &plan, int32_t threads = 1);
+void checkTrainStepWith(const std::string &text, int64_t batch, const plan::PlanOptions &plan, int32_t threads = 1,
+                        const std::string &targetCpu = "host");
 void checkTrainStepOf(const std::string &text, int64_t batch, plan::PlanKind kind, int32_t threads = 1) {
   plan::PlanOptions options;
   options.kind = kind;
@@ -115,8 +117,9 @@ void checkTrainStep(const std::string &text, int64_t batch) {
   }
 }
 
-void checkTrainStepWith(const std::string &text, int64_t batch, const plan::PlanOptions &plan, int32_t threads) {
-  auto fx = setUpWith(text, batch, 5, plan);
+void checkTrainStepWith(const std::string &text, int64_t batch, const plan::PlanOptions &plan, int32_t threads,
+                        const std::string &targetCpu) {
+  auto fx = setUpWith(text, batch, 5, plan, 1, targetCpu);
   ASSERT_TRUE(fx);
   ASSERT_EQ(fx->model->setThreads(fx->instance, threads), RNNC_OK);
   const rnnc_model_info &info = fx->model->info();
@@ -154,6 +157,22 @@ TEST(Training, GradientsOfEveryLossAndLayer) {
   checkTrainStep("model m { input ids: i32[b, 6]\n target y: i32[b] classes 2\n"
                  " e = embedding(ids, vocab=9, dim=4)\n h = lstm(e, hidden=17, layers=2, bidirectional=true)\n"
                  " out = dense(concat(first(h), last(softmax(h))), units=2)\n loss softmax_cross_entropy(out, y) }", 4);
+}
+
+/// The imperative plan's gradient products through the tiled product
+/// generator, one kernel per shape: the input gradients (MatMulNN, rows from
+/// the batch) and the weight gradients (MatMulTN, summing over the rows) of
+/// odd sizes, with 16, 8 and 4 floats per vector.
+TEST(Training, ImperativeGradientProductsOfOddShapesAtEveryVectorWidth) {
+  const std::string text = "model m { input x: f32[b, 5, 9]\n target y: f32[b, 5, 3]\n"
+                           " h = lstm(x, hidden=13)\n d = dense(h, units=67, activation=\"tanh\")\n"
+                           " p = dense(d, units=3)\n loss mse(p, y) }";
+  plan::PlanOptions imperative;
+  imperative.kind = plan::PlanKind::Imperative;
+  for (const char *cpu : {"host", "x86-64-v3", "x86-64-v2"}) {
+    SCOPED_TRACE(cpu);
+    checkTrainStepWith(text, 7, imperative, 1, cpu);
+  }
 }
 
 TEST(Training, SeedModelsAtSmallBatches) {

@@ -62,13 +62,15 @@ TEST(ImperativePlan, UnrollsCellsAndFreesEveryTemporary) {
   auto r = testing::lowerText("model m { input x: f32[b, 4, 3]\n h = gru(x, hidden=5, returns=\"last\")\n output h }");
   ASSERT_TRUE(r.graph) << r.diagnostics;
   ImperativePlan plan = planImperative(*r.graph);
-  int steps = 0, matmuls = 0;
+  int steps = 0, matmuls = 0, transposes = 0;
   for (const PrimOp &op : plan.ops) {
     steps += op.kernel == Kernel::WriteStep;
-    matmuls += op.kernel == Kernel::MatMulNT;
+    matmuls += op.kernel == Kernel::MatMulNN;
+    transposes += op.kernel == Kernel::Transpose;
   }
   EXPECT_EQ(steps, 4);
-  EXPECT_EQ(matmuls, 8); // x W_ih and h W_hh per step
+  EXPECT_EQ(matmuls, 8);    // x W_ih^T and h W_hh^T per step
+  EXPECT_EQ(transposes, 2); // W_ih and W_hh, once each, before their first product
   // Every temporary but the output is freed exactly once, after its last use.
   std::vector<int> freed(plan.numSlots, 0), lastUse(plan.numSlots, -1);
   for (size_t o = 0; o < plan.ops.size(); ++o) {
