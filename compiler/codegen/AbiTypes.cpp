@@ -68,8 +68,9 @@ StructType *opType(LLVMContext &ctx) {
 StructType *imperativePlanType(LLVMContext &ctx) {
   Types t(ctx);
   // { num_ops, num_slots, ops, num_outputs, output_slots, num_train_ops, train_num_slots, train_ops,
-  //   loss_slot, num_grads, grad_slots, grad_params }
-  return StructType::get(ctx, {t.i32, t.i32, t.ptr, t.i32, t.ptr, t.i32, t.i32, t.ptr, t.i32, t.i32, t.ptr, t.ptr});
+  //   loss_slot, num_grads, grad_slots, grad_params, num_packed, packed_offsets, packed_slots, train_packed_slots }
+  return StructType::get(ctx, {t.i32, t.i32, t.ptr, t.i32, t.ptr, t.i32, t.i32, t.ptr, t.i32, t.i32, t.ptr, t.ptr, t.i32,
+                               t.ptr, t.ptr, t.ptr});
 }
 
 } // namespace rnnc::codegen::abi

@@ -38,10 +38,25 @@ struct CodegenOptions {
 /// (__rnnc_pack) unless `withPack` is false.
 void emitSymbolicPlan(const ir::Graph &graph, const plan::SymbolicPlan &plan, llvm::Module &module,
                       unsigned vectorWidth, bool withPack = true);
-/// For the imperative plan: one generic kernel per primitive, and the op list
-/// the runtime dispatches (__rnnc_imperative_plan).
-void emitImperativeKernels(llvm::Module &module, unsigned vectorWidth);
+/// For the imperative plan: one generic kernel per primitive, one product
+/// kernel per distinct matrix product shape in `plan` (through
+/// emitProductFunction), and the op list the runtime dispatches
+/// (__rnnc_imperative_plan).
+void emitImperativeKernels(const plan::ImperativePlan &plan, llvm::Module &module, unsigned vectorWidth);
 void emitImperativePlan(const plan::ImperativePlan &plan, llvm::Module &module);
+/// The layout of one matrix product for the register-tiled product generator
+/// every kernel shares (SymbolicMatmul.cpp):
+///   y[r*yStride + j] = sum_{kk < k} x[r*xStride + kk*xkStride] wT[kk*wStride + j]
+/// for r < rows, j < n; each element sums over kk in order from zero.
+struct ProductShape {
+  int64_t xStride = 0, xkStride = 1, wStride = 0, yStride = 0, n = 0;
+};
+/// Defines `name` (internal linkage) as void(ptr x, ptr wT, ptr y, i64 rows,
+/// i64 k): the shared product for callers outside the symbolic plan (the
+/// imperative plan's per-shape product kernels). Returns the function.
+llvm::Function *emitProductFunction(llvm::Module &module, unsigned vectorWidth, const std::string &name,
+                                    const ProductShape &shape);
+
 /// What the model info describes of the planned program(s).
 struct ModelLayout {
   std::vector<ir::ValueId> inputs, targets, params;

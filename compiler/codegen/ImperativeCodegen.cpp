@@ -1,8 +1,11 @@
 //===- ImperativeCodegen.cpp - Eager kernels and the dispatched op list ---===//
 //
-// One compiled kernel per primitive (matmul, add, sigmoid, ...), generic in
-// its sizes like an eager framework's, and the op list as constant data:
-// the runtime (runtime/modelrt) walks it, allocating every output afresh.
+// One compiled kernel per primitive (add, sigmoid, slice, ...), generic in
+// its sizes like an eager framework's; one kernel per distinct matrix
+// product shape, from the register-tiled product generator the symbolic
+// plan uses (as an eager framework calls a tuned BLAS per op); and the op
+// list as constant data: the runtime (runtime/modelrt) walks it, allocating
+// every output afresh.
 //===----------------------------------------------------------------------===//
 #include "compiler/codegen/Codegen.h"
 #include "compiler/codegen/AbiTypes.h"
@@ -22,14 +25,30 @@ using plan::Kernel;
 
 std::string kernelSymbol(Kernel k) { return std::string("rnnc_k_") + plan::kernelName(k); }
 
+bool isProduct(Kernel k) { return k == Kernel::MatMulNN || k == Kernel::MatMulTN; }
+
+/// The kernel an op calls: the generic one of its primitive, or for a
+/// product the one of its shape (K = p1, N = p2).
+std::string kernelSymbol(const plan::PrimOp &op) {
+  if (!isProduct(op.kernel))
+    return kernelSymbol(op.kernel);
+  return kernelSymbol(op.kernel) + "_" + std::to_string(op.p[1]) + "x" + std::to_string(op.p[2]);
+}
+
 class KernelEmitter {
 public:
   KernelEmitter(Module &module, unsigned width) : module_(module), b_(module.getContext()), e_(b_, width) {}
 
-  void run() {
+  void run(const plan::ImperativePlan &plan) {
     for (int k = 0; k < plan::kNumKernels; ++k)
-      if (static_cast<Kernel>(k) != Kernel::Zeros)
+      if (static_cast<Kernel>(k) != Kernel::Zeros && !isProduct(static_cast<Kernel>(k)))
         emit(static_cast<Kernel>(k));
+    for (const std::vector<plan::PrimOp> *list : {&plan.ops, &plan.trainOps})
+      for (const plan::PrimOp &op : *list)
+        if (isProduct(op.kernel) && !module_.getFunction(kernelSymbol(op)))
+          emitProduct(op);
+    if (!plan.packed.empty())
+      emitPack(plan);
   }
 
 private:
@@ -56,24 +75,13 @@ private:
     Value *o = out(), *a = in(0), *bb = in(1), *n = b_.CreateMul(batch(), p(0));
     Value *count = b_.CreateAdd(n, p(5)); // element-wise kernels: per-sample and fixed elements
     switch (k) {
-    case Kernel::MatMulNT: { // out[m, j] = sum_k a[m, k] b[j, k]
-      Value *N = p(1), *K = p(2);
-      AllocaInst *acc = e_.slot(e_.vec(e_.width), "acc"), *tail = e_.slot(e_.f32(), "tail");
-      e_.loop(n, [&](Value *m) {
+    case Kernel::Transpose: { // out[j, i] = a[i, j] for a [p1, p2]
+      Value *M = p(1), *N = p(2);
+      e_.loop(M, [&](Value *i) {
         e_.loop(N, [&](Value *j) {
-          b_.CreateStore(e_.cf(e_.width, 0.0), acc);
-          b_.CreateStore(e_.cf(1, 0.0), tail);
-          Value *aRow = b_.CreateMul(m, K), *bRow = b_.CreateMul(j, K);
-          e_.vectorLoop(K, [&](unsigned w, Value *kk) {
-            AllocaInst *target = w == 1 ? tail : acc;
-            Value *prod = e_.fma(e_.load(w, a, b_.CreateAdd(aRow, kk)), e_.load(w, bb, b_.CreateAdd(bRow, kk)),
-                                 b_.CreateLoad(e_.vec(w), target));
-            b_.CreateStore(prod, target);
-          });
-          Value *sum = b_.CreateFAdd(e_.reduceAdd(b_.CreateLoad(e_.vec(e_.width), acc)), b_.CreateLoad(e_.f32(), tail));
-          e_.store(sum, o, b_.CreateAdd(b_.CreateMul(m, N), j));
+          e_.store(e_.load(1, a, b_.CreateAdd(b_.CreateMul(i, N), j)), o, b_.CreateAdd(b_.CreateMul(j, M), i));
         }, "j");
-      }, "m");
+      }, "i");
       break;
     }
     case Kernel::AddBias: {
@@ -170,36 +178,13 @@ private:
       }, "r");
       break;
     }
-    case Kernel::MatMulNN: { // out[m, :] = sum_k a[m, k] b[k, :]
-      Value *K = p(1), *N = p(2);
-      AllocaInst *acc = e_.slot(e_.vec(e_.width), "acc"), *tail = e_.slot(e_.f32(), "tail");
-      e_.loop(n, [&](Value *m) {
-        e_.vectorLoop(N, [&](unsigned w, Value *j) {
-          AllocaInst *target = w == 1 ? tail : acc;
-          b_.CreateStore(e_.cf(w, 0.0), target);
-          e_.loop(K, [&](Value *kk) {
-            Value *x = e_.splat(w, e_.load(1, a, b_.CreateAdd(b_.CreateMul(m, K), kk)));
-            Value *y = e_.load(w, bb, b_.CreateAdd(b_.CreateMul(kk, N), j));
-            b_.CreateStore(e_.fma(x, y, b_.CreateLoad(e_.vec(w), target)), target);
-          }, "k");
-          e_.store(b_.CreateLoad(e_.vec(w), target), o, b_.CreateAdd(b_.CreateMul(m, N), j));
-        });
-      }, "m");
-      break;
-    }
-    case Kernel::MatMulTN: // out[K, N] = sum_r a[r, K]^T b[r, N]
     case Kernel::SumRows: { // out[N] = sum_r a[r, N]
-      Value *K = k == Kernel::MatMulTN ? p(1) : e_.c64(1), *N = k == Kernel::MatMulTN ? p(2) : p(1);
-      b_.CreateMemSet(o, b_.getInt8(0), b_.CreateMul(b_.CreateMul(K, N), e_.c64(4)), MaybeAlign(4));
+      Value *N = p(1);
+      b_.CreateMemSet(o, b_.getInt8(0), b_.CreateMul(N, e_.c64(4)), MaybeAlign(4));
       e_.loop(n, [&](Value *r) {
-        e_.loop(K, [&](Value *kk) {
-          Value *x = k == Kernel::MatMulTN ? e_.load(1, a, b_.CreateAdd(b_.CreateMul(r, K), kk)) : e_.cf(1, 1.0);
-          Value *src = k == Kernel::MatMulTN ? bb : a;
-          e_.vectorLoop(N, [&](unsigned w, Value *j) {
-            Value *at = b_.CreateAdd(b_.CreateMul(kk, N), j);
-            e_.store(e_.fma(e_.splat(w, x), e_.load(w, src, b_.CreateAdd(b_.CreateMul(r, N), j)), e_.load(w, o, at)), o, at);
-          });
-        }, "k");
+        e_.vectorLoop(N, [&](unsigned w, Value *j) {
+          e_.store(b_.CreateFAdd(e_.load(w, a, b_.CreateAdd(b_.CreateMul(r, N), j)), e_.load(w, o, j)), o, j);
+        });
       }, "r");
       break;
     }
@@ -313,10 +298,62 @@ private:
       RNNC_ASSERT(!verifyFunction(*f, &errs()), "kernel " + kernelSymbol(k) + " is valid IR");
       return;
     }
+    case Kernel::MatMulNN:
+    case Kernel::MatMulTN:
     case Kernel::Zeros: break;
     }
     b_.CreateRet(b_.getInt32(RNNC_OK));
     RNNC_ASSERT(!verifyFunction(*f, &errs()), "kernel " + kernelSymbol(k) + " is valid IR");
+  }
+
+  /// The kernel of one product shape: the rnnc_kernel_args wrapper around
+  /// the shared tiled product (emitProductFunction), with K and N fixed and
+  /// the rows (MatMulNN) or the summed rows (MatMulTN) from the batch.
+  ///   MatMulNN: out[m, :] = sum_k a[m, k] b[k, :]  for m < batch*p0
+  ///   MatMulTN: out[k, :] = sum_r a[r, k] b[r, :]  for r < batch*p0
+  void emitProduct(const plan::PrimOp &op) {
+    const std::string name = kernelSymbol(op);
+    const int64_t K = op.p[1], N = op.p[2];
+    const bool nn = op.kernel == Kernel::MatMulNN;
+    ProductShape shape;
+    shape.xStride = nn ? K : 1;
+    shape.xkStride = nn ? 1 : K;
+    shape.wStride = shape.yStride = shape.n = N;
+    Function *product = emitProductFunction(module_, e_.width, name + ".tiles", shape);
+    LLVMContext &ctx = module_.getContext();
+    args_t_ = abi::kernelArgsType(ctx);
+    Function *f = Function::Create(FunctionType::get(e_.i32(), {e_.ptr()}, false), Function::InternalLinkage, name, module_);
+    f->addFnAttr(Attribute::NoInline);
+    f->addFnAttr(Attribute::NoUnwind);
+    b_.SetInsertPoint(BasicBlock::Create(ctx, "entry", f));
+    args_ = f->getArg(0);
+    Value *summed = b_.CreateMul(batch(), p(0));
+    b_.CreateCall(product, {in(0), in(1), out(), nn ? summed : e_.c64(K), nn ? e_.c64(K) : summed});
+    b_.CreateRet(b_.getInt32(0));
+    RNNC_ASSERT(!verifyFunction(*f, &errs()), "kernel " + name + " is valid IR");
+  }
+
+  /// __rnnc_pack(params, packed): every packed weight W [units, width] as
+  /// W^T [width, units] at its offset. The runtime calls it whenever the
+  /// parameters change (rnnc_params_changed: init, load, every update).
+  void emitPack(const plan::ImperativePlan &plan) {
+    LLVMContext &ctx = module_.getContext();
+    Function *f = Function::Create(FunctionType::get(b_.getVoidTy(), {e_.ptr(), e_.ptr()}, false),
+                                   Function::ExternalLinkage, "__rnnc_pack", module_);
+    f->addFnAttr(Attribute::NoUnwind);
+    b_.SetInsertPoint(BasicBlock::Create(ctx, "entry", f));
+    Value *params = f->getArg(0), *packed = f->getArg(1);
+    for (const plan::PackedWeight &w : plan.packed) {
+      Value *from = e_.at(params, e_.c64(plan.paramOffsets[w.param])), *to = e_.at(packed, e_.c64(w.offset));
+      e_.loop(e_.c64(w.units), [&](Value *i) {
+        e_.loop(e_.c64(w.width), [&](Value *j) {
+          e_.store(e_.load(1, from, b_.CreateAdd(b_.CreateMul(i, e_.c64(w.width)), j)), to,
+                   b_.CreateAdd(b_.CreateMul(j, e_.c64(w.units)), i));
+        }, "j");
+      }, "i");
+    }
+    b_.CreateRetVoid();
+    RNNC_ASSERT(!verifyFunction(*f, &errs()), "__rnnc_pack is valid IR");
   }
 
   /// For each of the n token ids: body(i, id) with id checked to be in
@@ -435,7 +472,9 @@ private:
 
 } // namespace
 
-void emitImperativeKernels(Module &module, unsigned width) { KernelEmitter(module, width).run(); }
+void emitImperativeKernels(const plan::ImperativePlan &plan, Module &module, unsigned width) {
+  KernelEmitter(module, width).run(plan);
+}
 
 namespace {
 
@@ -456,7 +495,7 @@ Constant *opList(const std::vector<plan::PrimOp> &list, Module &module, const ch
   std::vector<Constant *> ops;
   for (const plan::PrimOp &op : list) {
     Constant *kernel = op.kernel == Kernel::Zeros ? ConstantPointerNull::get(PointerType::getUnqual(ctx))
-                                                  : static_cast<Constant *>(module.getFunction(kernelSymbol(op.kernel)));
+                                                  : static_cast<Constant *>(module.getFunction(kernelSymbol(op)));
     RNNC_ASSERT(kernel, "every primitive has a compiled kernel");
     RNNC_ASSERT(op.in.size() <= maxIn && op.frees.size() <= maxFree && op.p.size() <= numP,
                 "an op fits rnnc_op (operands, sizes, slots freed)");
@@ -472,8 +511,8 @@ Constant *opList(const std::vector<plan::PrimOp> &list, Module &module, const ch
   return new GlobalVariable(module, array, true, GlobalValue::InternalLinkage, ConstantArray::get(array, ops), name);
 }
 
-Constant *intTable(Module &module, const std::vector<int64_t> &values, const char *name) {
-  Type *i32 = Type::getInt32Ty(module.getContext());
+Constant *intTable(Module &module, const std::vector<int64_t> &values, const char *name, unsigned bits = 32) {
+  Type *i32 = Type::getIntNTy(module.getContext(), bits);
   std::vector<Constant *> items;
   for (int64_t v : values)
     items.push_back(ConstantInt::get(i32, v));
@@ -491,6 +530,9 @@ void emitImperativePlan(const plan::ImperativePlan &plan, Module &module) {
     gradParams.push_back(param);
     gradSlots.push_back(slot);
   }
+  std::vector<int64_t> packedOffsets;
+  for (const plan::PackedWeight &w : plan.packed)
+    packedOffsets.push_back(w.offset);
   StructType *planType = abi::imperativePlanType(ctx);
   new GlobalVariable(
       module, planType, true, GlobalValue::ExternalLinkage,
@@ -501,7 +543,14 @@ void emitImperativePlan(const plan::ImperativePlan &plan, Module &module) {
                                      opList(plan.trainOps, module, "__rnnc_train_ops"), ConstantInt::get(i32, plan.lossSlot),
                                      ConstantInt::get(i32, plan.gradients.size()),
                                      intTable(module, gradSlots, "__rnnc_grad_slots"),
-                                     intTable(module, gradParams, "__rnnc_grad_params")}),
+                                     intTable(module, gradParams, "__rnnc_grad_params"),
+                                     ConstantInt::get(i32, plan.packed.size()),
+                                     intTable(module, packedOffsets, "__rnnc_packed_offsets", 64),
+                                     intTable(module, std::vector<int64_t>(plan.packedSlots.begin(), plan.packedSlots.end()),
+                                              "__rnnc_packed_slots"),
+                                     intTable(module,
+                                              std::vector<int64_t>(plan.trainPackedSlots.begin(), plan.trainPackedSlots.end()),
+                                              "__rnnc_train_packed_slots")}),
       "__rnnc_imperative_plan");
 }
 

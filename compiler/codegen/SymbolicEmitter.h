@@ -7,6 +7,8 @@
 //   SymbolicForward.cpp   the forward kernels (the fused LSTM/GRU cell, dense, ...)
 //   SymbolicTraining.cpp  the kernels of the gradient ops
 //   SymbolicMatmul.cpp    the register-tiled matrix products they all share
+//   ProductFunction.cpp   that product as a function for other callers
+//                         (emitProductFunction, Codegen.h)
 // Only these files include this header.
 #pragma once
 
@@ -37,6 +39,11 @@ public:
 
   /// The packing function serves both entry points: emit it once.
   void run(bool withPack);
+
+  /// emitProductFunction (Codegen.h): matmulTiled as a function of its own,
+  /// for kernels outside the symbolic plan (ProductFunction.cpp).
+  static Function *productFunction(Module &module, unsigned width, const std::string &name,
+                                   const ProductShape &shape);
 
 private:
   // --- Kernel functions (SymbolicCodegen.cpp) --------------------------------

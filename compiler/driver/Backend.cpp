@@ -53,14 +53,15 @@ codegen::ModelLayout planAndEmitSymbolic(const ir::Graph &graph, const std::opti
   return layout;
 }
 
-/// Imperative plan: the generic kernels and one op list the runtime walks.
+/// Imperative plan: the generic kernels, one kernel per product shape and
+/// one op list the runtime walks.
 codegen::ModelLayout planAndEmitImperative(const ir::Graph &graph, const std::optional<ir::Graph> &training,
                                            const codegen::CodegenOptions &options, llvm::Module &module) {
   plan::ImperativePlan imperative = plan::planImperative(graph, training ? &*training : nullptr);
-  codegen::emitImperativeKernels(module, options.target.vectorWidth);
+  codegen::emitImperativeKernels(imperative, module, options.target.vectorWidth);
   codegen::emitImperativePlan(imperative, module);
   return {imperative.inputs,       imperative.targets, imperative.params, imperative.paramOffsets,
-          imperative.paramElements, 0, 0, 0, training.has_value()};
+          imperative.paramElements, 0, imperative.packedElements, 0, training.has_value()};
 }
 
 } // namespace

@@ -12,7 +12,7 @@
 namespace rnnc::plan {
 
 const char *kernelName(Kernel kernel) {
-  static const char *names[] = {"matmul_nt", "add_bias",   "add",         "sub",         "mul",        "sigmoid",
+  static const char *names[] = {"transpose", "add_bias",   "add",         "sub",         "mul",        "sigmoid",
                                 "tanh",      "relu",       "copy",        "softmax",     "slice_cols", "select_step",
                                 "write_step", "concat2",   "embedding",   "one_minus",   "matmul_nn",  "matmul_tn",
                                 "sum_rows",  "dropout",    "loss",        "loss_grad",   "relu_grad",  "softmax_grad",
@@ -51,10 +51,13 @@ public:
     const size_t n = graph_.size();
     slotOf_.assign(n, -1);
     const std::vector<bool> needed = sliceOf(graph_, roots);
+    plan_ = &plan;
     for (OpKind kind : {OpKind::Input, OpKind::Param, OpKind::Target})
       for (size_t id = 0; id < n; ++id)
         if (graph_.op(id).kind == kind && (kind != OpKind::Target || training_)) {
           slotOf_[id] = numSlots_++;
+          if (kind == OpKind::Param)
+            paramIndexOfSlot_[slotOf_[id]] = numParams_++;
           if (training_)
             continue;
           if (kind == OpKind::Input)
@@ -125,8 +128,46 @@ private:
     return emit(Kernel::MaskStep, {a, alt, lengths}, width, {width, t, T}, comment);
   }
 
+  /// x[rows, width] W^T for a PyTorch-layout weight W [units, width]: the
+  /// product reads W^T [width, units] (rows of it as vectors). For a
+  /// parameter that is a packed weight (PackedWeight), written by the
+  /// runtime when the parameters change, not per run; for a computed
+  /// operand a Transpose op at its first product, freed after its last.
+  /// `rows` per sample.
+  int matmulWeightT(int x, int w, int64_t rows, int64_t units, int64_t width, const std::string &comment) {
+    auto it = transposed_.find(w);
+    if (it == transposed_.end())
+      it = transposed_.emplace(w, transposedOf(w, units, width, comment)).first;
+    return emit(Kernel::MatMulNN, {x, it->second}, rows * units, {rows, width, units}, comment);
+  }
+
+  int transposedOf(int w, int64_t units, int64_t width, const std::string &comment) {
+    const auto param = paramIndexOfSlot_.find(w);
+    if (param == paramIndexOfSlot_.end())
+      return emit(Kernel::Transpose, {w}, 0, {0, units, width}, comment + " W^T", units * width);
+    std::vector<PackedWeight> &packed = plan_->packed;
+    size_t index = 0;
+    while (index < packed.size() && packed[index].param != param->second)
+      ++index;
+    if (index == packed.size()) {
+      PackedWeight weight;
+      weight.param = param->second;
+      weight.units = units;
+      weight.width = width;
+      weight.offset = plan_->packedElements;
+      packed.push_back(weight);
+      plan_->packedElements = (plan_->packedElements + units * width + 15) / 16 * 16;
+    }
+    RNNC_ASSERT(packed[index].units == units && packed[index].width == width, "a packed weight has one shape");
+    std::vector<int> &slots = training_ ? plan_->trainPackedSlots : plan_->packedSlots;
+    slots.resize(packed.size(), -1);
+    slots[index] = numSlots_++;
+    persistent_.push_back(slots[index]);
+    return slots[index];
+  }
+
   int matmulBias(int x, int w, int b, int64_t units, int64_t inWidth, const std::string &comment) {
-    int y = emit(Kernel::MatMulNT, {x, w}, units, {1, units, inWidth}, comment);
+    int y = matmulWeightT(x, w, 1, units, inWidth, comment);
     return emit(Kernel::AddBias, {y, b}, units, {1, units}, comment);
   }
 
@@ -272,7 +313,7 @@ private:
     case OpKind::Dense: {
       const ir::TensorType &w = graph_.op(op.operands[1]).type;
       const int64_t units = w.dims[0].size, width = w.dims[1].size, rows = perSample / units;
-      int y = emit(Kernel::MatMulNT, {in(0), in(1)}, perSample, {rows, units, width}, name);
+      int y = matmulWeightT(in(0), in(1), rows, units, width, name);
       if (op.operands.size() > 2)
         y = emit(Kernel::AddBias, {y, in(2)}, perSample, {rows, units}, name);
       slotOf_[id] = y;
@@ -426,7 +467,8 @@ private:
       for (int s : ops_[o].in)
         lastUse[s] = static_cast<int>(o);
     for (int s = firstTemporary_; s < numSlots_; ++s)
-      if (lastUse[s] >= 0 && std::find(keep.begin(), keep.end(), s) == keep.end()) {
+      if (lastUse[s] >= 0 && std::find(keep.begin(), keep.end(), s) == keep.end() &&
+          std::find(persistent_.begin(), persistent_.end(), s) == persistent_.end()) {
         std::vector<int> &frees = ops_[lastUse[s]].frees;
         if (std::find(frees.begin(), frees.end(), s) == frees.end())
           frees.push_back(s);
@@ -444,6 +486,11 @@ private:
   const bool training_;
   std::vector<int> slotOf_;
   std::map<ir::ValueId, SavedSteps> saved_;
+  std::map<int, int> transposed_; ///< weight slot -> the slot of its transpose
+  std::map<int, int> paramIndexOfSlot_;
+  std::vector<int> persistent_; ///< the packed weights' slots: never freed
+  ImperativePlan *plan_ = nullptr;
+  int numParams_ = 0;
   int firstTemporary_ = 0;
 };
 
@@ -472,6 +519,8 @@ ImperativePlan planImperative(const ir::Graph &graph, const ir::Graph *training)
       plan.gradients.emplace_back(static_cast<int>(at - plan.params.begin()), backward.slot(grad));
     }
   }
+  plan.packedSlots.resize(plan.packed.size(), -1);
+  plan.trainPackedSlots.resize(plan.packed.size(), -1);
   return plan;
 }
 

@@ -15,9 +15,13 @@
 namespace rnnc::plan {
 
 /// The primitive kernels; each is compiled once and called with run-time
-/// sizes (p[0..5], see runtime/include/rnnc/plan.h).
+/// sizes (p[0..5], see runtime/include/rnnc/plan.h), except the matrix
+/// products (MatMulNN, MatMulTN): codegen emits one per distinct (K, N) in
+/// the plan through the register-tiled product generator the symbolic plan
+/// uses, as an eager framework calls a tuned BLAS per op; the row count
+/// stays a run-time size.
 enum class Kernel {
-  MatMulNT,   ///< out[M,N] = a[M,K] b[N,K]^T; M = batch*p0, N = p1, K = p2
+  Transpose,  ///< out[N,M] = a[M,N]^T; M = p1, N = p2 (a computed right operand, before its products)
   AddBias,    ///< out[r,n] = a[r,n] + bias[n]; rows = batch*p0, n = p1
   Add,        ///< out = a + b; batch*p0 + p5 elements
   Sub,        ///< out = a - b
@@ -65,6 +69,16 @@ struct PrimOp {
   std::string comment;    ///< what IR op this came from
 };
 
+/// A weight W [units, width] kept as W^T [width, units] in the instance's
+/// packed buffer (the layout the product tiles read): the runtime writes it
+/// with __rnnc_pack whenever the parameters change (init, load, every
+/// update), as eager users prepack their weights; the programs read it
+/// through a slot of their own and never free it.
+struct PackedWeight {
+  int param = -1; ///< index into params
+  int64_t units = 0, width = 0, offset = 0;
+};
+
 struct ImperativePlan {
   std::vector<ir::ValueId> inputs, params, targets;
   std::vector<int64_t> paramOffsets;
@@ -78,6 +92,11 @@ struct ImperativePlan {
   std::vector<PrimOp> trainOps;
   int lossSlot = -1;
   std::vector<std::pair<int, int>> gradients; ///< (parameter index, slot)
+  /// The packed weights, and each one's slot in the forward and in the
+  /// training program (-1 where that program has no product with it).
+  std::vector<PackedWeight> packed;
+  int64_t packedElements = 0;
+  std::vector<int> packedSlots, trainPackedSlots;
 };
 
 /// The code of a loss in the Loss and LossGrad kernels' p3.

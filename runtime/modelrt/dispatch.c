@@ -25,8 +25,8 @@ static void release(run_state *run) {
   free(run->owned);
 }
 
-static int32_t dispatch(rnnc_instance *inst, const rnnc_op *ops, int32_t num_ops, int32_t num_slots, int64_t batch,
-                        const void *const *inputs, const void *const *targets, uint64_t seed, uint64_t step,
+static int32_t dispatch(rnnc_instance *inst, const rnnc_op *ops, int32_t num_ops, int32_t num_slots,
+                        const int32_t *packed_slots, int64_t batch, const void *const *inputs, const void *const *targets, uint64_t seed, uint64_t step,
                         run_state *run) {
   const rnnc_model_info *info = inst->model->info;
   run->num_slots = num_slots;
@@ -42,6 +42,11 @@ static int32_t dispatch(rnnc_instance *inst, const rnnc_op *ops, int32_t num_ops
     slots[info->num_inputs + k] = inst->params + info->params[k].offset;
   for (int32_t t = 0; targets && t < info->train.num_targets; ++t)
     slots[info->num_inputs + info->num_params + t] = (void *)targets[t];
+  /* The transposed weights, written when the parameters last changed. */
+  const rnnc_imperative_plan *plan = inst->model->imperative;
+  for (int32_t w = 0; w < plan->num_packed; ++w)
+    if (packed_slots[w] >= 0)
+      slots[packed_slots[w]] = inst->packed + plan->packed_offsets[w];
   int32_t status = RNNC_OK;
   for (int32_t o = 0; o < num_ops && status == RNNC_OK; ++o) {
     const rnnc_op *op = &ops[o];
@@ -88,7 +93,7 @@ int32_t rnnc_rt_forward_imperative(rnnc_instance *inst, int64_t batch, const voi
   const rnnc_model_info *info = inst->model->info;
   const rnnc_imperative_plan *plan = inst->model->imperative;
   run_state run = {0};
-  int32_t status = dispatch(inst, plan->ops, plan->num_ops, plan->num_slots, batch, inputs, NULL, 0, 0, &run);
+  int32_t status = dispatch(inst, plan->ops, plan->num_ops, plan->num_slots, plan->packed_slots, batch, inputs, NULL, 0, 0, &run);
   if (status == RNNC_OK) {
     for (int32_t i = 0; i < plan->num_outputs; ++i) {
       const rnnc_tensor_desc *d = &info->outputs[i];
@@ -108,7 +113,7 @@ int32_t rnnc_rt_train_imperative(rnnc_instance *inst, int64_t batch, const void 
   const rnnc_model_info *info = inst->model->info;
   const rnnc_imperative_plan *plan = inst->model->imperative;
   run_state run = {0};
-  int32_t status = dispatch(inst, plan->train_ops, plan->num_train_ops, plan->train_num_slots, batch, inputs, targets,
+  int32_t status = dispatch(inst, plan->train_ops, plan->num_train_ops, plan->train_num_slots, plan->train_packed_slots, batch, inputs, targets,
                             seed, step, &run);
   if (status == RNNC_OK) {
     *loss = ((const float *)run.slots[plan->loss_slot])[0];

@@ -76,6 +76,13 @@ typedef struct rnnc_imperative_plan {
   int32_t num_grads;
   const int32_t *grad_slots;  /* the slot of each gradient */
   const int32_t *grad_params; /* the parameter (index) it belongs to */
+  /* Weights kept transposed in the instance's packed buffer (written by
+   * __rnnc_pack when the parameters change): where each starts there, and
+   * its slot in the forward and in the training program (-1: none). */
+  int32_t num_packed;
+  const int64_t *packed_offsets;
+  const int32_t *packed_slots;
+  const int32_t *train_packed_slots;
 } rnnc_imperative_plan;
 
 /* The symbolic plan's entry point: the whole graph in one function. */
@@ -87,7 +94,7 @@ typedef int32_t (*rnnc_symbolic_forward_fn)(const float *params, float *packed, 
 typedef int32_t (*rnnc_symbolic_train_fn)(const float *params, float *packed, float *arena, int64_t batch,
                                           const void *const *inputs, const void *const *targets, float *grads,
                                           float *loss, uint64_t seed, uint64_t step);
-/* Copies the parameters into the layouts the symbolic kernels read. */
+/* Copies the parameters into the layouts the kernels read (both plans). */
 typedef void (*rnnc_pack_fn)(const float *params, float *packed);
 /* The symbolic plan's Adam step (a model whose optimizer is Adam): what
  * runtime/modelrt/optimizer.c computes, bit for bit, on every parameter, and
@@ -101,7 +108,7 @@ typedef void (*rnnc_adam_update_fn)(float *params, float *packed, const float *g
 typedef struct rnnc_model_binding {
   const rnnc_model_info *info;
   rnnc_symbolic_forward_fn forward; /* symbolic plan, else NULL */
-  rnnc_pack_fn pack;                /* symbolic plan, else NULL */
+  rnnc_pack_fn pack;                /* NULL when nothing is packed */
   rnnc_symbolic_train_fn train;     /* symbolic plan with a loss, else NULL */
   rnnc_adam_update_fn adam_update;  /* symbolic plan with Adam, else NULL */
   const rnnc_imperative_plan *imperative; /* imperative plan, else NULL */

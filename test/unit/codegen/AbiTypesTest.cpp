@@ -92,7 +92,8 @@ TEST_F(AbiTypes, ImperativePlanMatchesC) {
   expectLayout(abi::imperativePlanType(ctx_), sizeof(S),
                {AT(S, num_ops), AT(S, num_slots), AT(S, ops), AT(S, num_outputs), AT(S, output_slots),
                 AT(S, num_train_ops), AT(S, train_num_slots), AT(S, train_ops), AT(S, loss_slot), AT(S, num_grads),
-                AT(S, grad_slots), AT(S, grad_params)});
+                AT(S, grad_slots), AT(S, grad_params), AT(S, num_packed), AT(S, packed_offsets), AT(S, packed_slots),
+                AT(S, train_packed_slots)});
 }
 
 } // namespace

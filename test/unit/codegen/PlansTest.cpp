@@ -32,9 +32,11 @@ struct Compiled {
   }
 };
 
-std::unique_ptr<Compiled> compile(const ir::Graph &graph, plan::PlanOptions planOptions, int64_t capacity) {
+std::unique_ptr<Compiled> compile(const ir::Graph &graph, plan::PlanOptions planOptions, int64_t capacity,
+                                  const std::string &targetCpu = "host") {
   BackendOptions options;
   options.plan = planOptions;
+  options.targetCpu = targetCpu;
   options.compilerVersion = "test";
   std::string error;
   auto c = std::make_unique<Compiled>();
@@ -123,7 +125,8 @@ std::vector<PlanVariant> variants() {
           {"symbolic --no-hoist", unhoisted}, {"symbolic --no-memplan", noMemplan}};
 }
 
-void checkModel(const std::string &text, const std::vector<int64_t> &batches, bool allVariants = true) {
+void checkModel(const std::string &text, const std::vector<int64_t> &batches, bool allVariants = true,
+                const std::string &targetCpu = "host") {
   auto lowered = testing::lowerText(text);
   ASSERT_TRUE(lowered.graph) << lowered.diagnostics;
   const ir::Graph &graph = *lowered.graph;
@@ -131,12 +134,13 @@ void checkModel(const std::string &text, const std::vector<int64_t> &batches, bo
   for (const PlanVariant &variant : variants()) {
     if (!allVariants && variant.name != std::string("symbolic") && variant.name != std::string("imperative"))
       continue;
-    auto compiled = compile(graph, variant.options, capacity);
+    auto compiled = compile(graph, variant.options, capacity, targetCpu);
     ASSERT_TRUE(compiled);
     for (int64_t batch : batches) {
       std::string where;
       double worst = compare(graph, *compiled, batch, 99 + batch, where);
-      EXPECT_LE(worst, 1.0) << variant.name << " plan, batch " << batch << ", " << where << "\nmodel:\n" << text;
+      EXPECT_LE(worst, 1.0) << variant.name << " plan (" << targetCpu << "), batch " << batch << ", " << where
+                            << "\nmodel:\n" << text;
     }
   }
 }
@@ -198,6 +202,24 @@ TEST(Plans, EveryOtherOp) {
   for (const char *layer : layers)
     checkModel(sequenceModel(layer), kBatches, false);
   checkModel("model m { input ids: i32[batch, 6]\n e = embedding(ids, vocab=50, dim=19)\n output e }", kBatches, false);
+}
+
+/// The imperative plan's products go through the tiled product generator,
+/// one kernel per (K, N): column counts that leave a tail after each column
+/// tier (blocks of 4 or 2 vectors, single vectors, scalars) with 16, 8 and 4
+/// floats per vector, K from 1 to 67, and row counts (5 per sample for the
+/// dense layers, the batch for the recurrent products) that leave a tail
+/// after each row block.
+TEST(Plans, ImperativeProductsOfOddShapesAtEveryVectorWidth) {
+  const char *layers[] = {
+      "dense(dense(x, units=67), units=100)",
+      "dense(dense(x, units=1, bias=false), units=9)",
+      "dense(lstm(x, hidden=13), units=33)",
+      "gru(x, hidden=5, bidirectional=true)",
+  };
+  for (const char *cpu : {"host", "x86-64-v3", "x86-64-v2"})
+    for (const char *layer : layers)
+      checkModel(sequenceModel(layer, 5, 9), {1, 2, 7, 13}, false, cpu);
 }
 
 std::string readModel(const std::string &name) {

@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -174,6 +176,22 @@ TEST(Training, SequenceLengths) {
       checkTrainStep(text, batch);
 }
 
+/// The imperative plan's gradient products through the tiled product
+/// generator, one kernel per shape: the input gradients (MatMulNN, rows from
+/// the batch) and the weight gradients (MatMulTN, summing over the rows) of
+/// odd sizes, with 16, 8 and 4 floats per vector.
+TEST(Training, ImperativeGradientProductsOfOddShapesAtEveryVectorWidth) {
+  const std::string text = "model m { input x: f32[b, 5, 9]\n target y: f32[b, 5, 3]\n"
+                           " h = lstm(x, hidden=13)\n d = dense(h, units=67, activation=\"tanh\")\n"
+                           " p = dense(d, units=3)\n loss mse(p, y) }";
+  plan::PlanOptions imperative;
+  imperative.kind = plan::PlanKind::Imperative;
+  for (const char *cpu : {"host", "x86-64-v3", "x86-64-v2"}) {
+    SCOPED_TRACE(cpu);
+    checkTrainStepWith(text, 7, imperative, 1, cpu);
+  }
+}
+
 TEST(Training, SeedModelsAtSmallBatches) {
   for (const char *name : {"etth1_lstm.rnn", "etth1_gru.rnn"}) {
     std::ifstream in(std::string(RNNC_MODELS_DIR) + "/" + name);
@@ -181,6 +199,55 @@ TEST(Training, SeedModelsAtSmallBatches) {
     text << in.rdbuf();
     checkTrainStep(text.str(), 3);
   }
+}
+
+/// Both plans keep the weights packed (transposed) in the instance, written
+/// when the parameters change: after updates, an instance's forward pass and
+/// gradients equal, bit for bit, those of a fresh instance given the updated
+/// parameters (a stale packed weight would keep the old outputs), on 1 and 2
+/// threads.
+TEST(Training, PackedWeightsFollowEveryUpdate) {
+  const std::string text = "model m { input x: f32[b, 5, 4]\n target y: f32[b, 3]\n"
+                           " h = lstm(x, hidden=7, returns=\"last\")\n p = dense(h, units=3)\n loss mse(p, y) }";
+  for (plan::PlanKind kind : {plan::PlanKind::Symbolic, plan::PlanKind::Imperative})
+    for (int32_t threads : {1, 2}) {
+      SCOPED_TRACE(std::string(plan::planKindName(kind)) + ", threads " + std::to_string(threads));
+      auto fx = setUp(text, 4, 21, kind);
+      ASSERT_TRUE(fx);
+      const rnnc_model_info &info = fx->model->info();
+      ASSERT_EQ(fx->model->setThreads(fx->instance, threads), RNNC_OK);
+      auto run = [&](rnnc_instance *instance, std::vector<float> &y, std::vector<float> &grads) {
+        y.assign(4 * 3, 0);
+        float *outputs[] = {y.data()};
+        ASSERT_EQ(fx->model->forward(instance, 4, fx->inputs.data(), outputs), RNNC_OK);
+        float loss = 0;
+        ASSERT_EQ(fx->model->computeGradients(instance, 4, fx->inputs.data(), fx->targets.data(), 0, &loss), RNNC_OK);
+        grads.clear();
+        for (int32_t c = 0; c < fx->model->gradientChunks(instance); ++c) {
+          int64_t rows = 0;
+          const float *g = fx->model->chunkGradient(instance, c, &rows, &loss);
+          ASSERT_TRUE(g);
+          grads.insert(grads.end(), g, g + info.param_elements);
+        }
+      };
+      std::vector<float> y0, g0, y1, g1, y2, g2;
+      run(fx->instance, y0, g0);
+      float loss;
+      for (int step = 0; step < 2; ++step)
+        ASSERT_EQ(fx->model->trainStep(fx->instance, 4, fx->inputs.data(), fx->targets.data(), &loss), RNNC_OK);
+      run(fx->instance, y1, g1);
+      EXPECT_NE(y0, y1) << "the updates changed the outputs";
+      rnnc_instance *fresh = fx->model->create(4);
+      ASSERT_TRUE(fresh);
+      ASSERT_EQ(fx->model->setThreads(fresh, threads), RNNC_OK);
+      std::memcpy(fx->model->params(fresh), fx->model->params(fx->instance), info.param_elements * sizeof(float));
+      fx->model->paramsChanged(fresh);
+      run(fresh, y2, g2);
+      fx->model->destroy(fresh);
+      EXPECT_EQ(std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)), 0) << "forward after the updates";
+      ASSERT_EQ(g1.size(), g2.size());
+      EXPECT_EQ(std::memcmp(g1.data(), g2.data(), g1.size() * sizeof(float)), 0) << "gradients after the updates";
+    }
 }
 
 /// The update of torch.optim.Adam and SGD, in double.

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace rnnc::plan {
 namespace {
 
@@ -62,13 +64,20 @@ TEST(ImperativePlan, UnrollsCellsAndFreesEveryTemporary) {
   auto r = testing::lowerText("model m { input x: f32[b, 4, 3]\n h = gru(x, hidden=5, returns=\"last\")\n output h }");
   ASSERT_TRUE(r.graph) << r.diagnostics;
   ImperativePlan plan = planImperative(*r.graph);
-  int steps = 0, matmuls = 0;
+  int steps = 0, matmuls = 0, transposes = 0;
   for (const PrimOp &op : plan.ops) {
     steps += op.kernel == Kernel::WriteStep;
-    matmuls += op.kernel == Kernel::MatMulNT;
+    matmuls += op.kernel == Kernel::MatMulNN;
+    transposes += op.kernel == Kernel::Transpose;
   }
   EXPECT_EQ(steps, 4);
-  EXPECT_EQ(matmuls, 8); // x W_ih and h W_hh per step
+  EXPECT_EQ(matmuls, 8);    // x W_ih^T and h W_hh^T per step
+  EXPECT_EQ(transposes, 0); // W_ih^T and W_hh^T are packed when the parameters change, not per run
+  ASSERT_EQ(plan.packed.size(), 2u);
+  EXPECT_EQ(plan.packedSlots.size(), 2u);
+  for (int slot : plan.packedSlots)
+    for (const PrimOp &op : plan.ops) // read by the products, never freed
+      EXPECT_EQ(std::count(op.frees.begin(), op.frees.end(), slot), 0);
   // Every temporary but the output is freed exactly once, after its last use.
   std::vector<int> freed(plan.numSlots, 0), lastUse(plan.numSlots, -1);
   for (size_t o = 0; o < plan.ops.size(); ++o) {
@@ -81,7 +90,8 @@ TEST(ImperativePlan, UnrollsCellsAndFreesEveryTemporary) {
   }
   const int firstTemporary = static_cast<int>(plan.inputs.size() + plan.params.size());
   for (int s = firstTemporary; s < plan.numSlots; ++s)
-    if (lastUse[s] >= 0 && s != plan.outputSlot)
+    if (lastUse[s] >= 0 && s != plan.outputSlot &&
+        std::find(plan.packedSlots.begin(), plan.packedSlots.end(), s) == plan.packedSlots.end())
       EXPECT_EQ(freed[s], 1) << "slot " << s;
   EXPECT_EQ(freed[plan.outputSlot], 0);
 }
