@@ -188,6 +188,8 @@ std::vector<Value *> SymbolicEmitter::stepArguments(const plan::Step &step) {
     for (ir::ValueId operand : op.operands)
       args.push_back(location(operand));
   }
+  if (step.rowLengths) // the rows of the real steps only (see plan::Step)
+    args.push_back(location(*step.rowLengths));
   args.push_back(plan_.locations[step.op].kind == Location::Kind::Gradient ? location(step.op)
                                                                            : arenaBuffer(plan_.resultBuffer[step.op]));
   for (const plan::Step::Buffer &s : step.scratch)
@@ -223,7 +225,7 @@ Function *SymbolicEmitter::emitKernel(const plan::Step &step) {
 
 size_t SymbolicEmitter::stepArgumentCount(const plan::Step &step) {
   const ir::Op &op = graph_.op(step.op);
-  size_t operands = op.operands.size() + (op.kind == OpKind::RecurrentGrad ? 1 : 0);
+  size_t operands = op.operands.size() + (op.kind == OpKind::RecurrentGrad ? 1 : 0) + (step.rowLengths ? 1 : 0);
   return operands + 1 + step.scratch.size();
 }
 

@@ -119,6 +119,8 @@ private:
                  Value *lengths, Value *order = nullptr);
   /// Batch row `r` of a step: order[r] (rows sorted by length), or r.
   Value *rowAt(Value *order, Value *r);
+  /// The length of batch row `bi` (i32 lengths), as i64.
+  Value *lengthAt(Value *lengths, Value *bi);
   /// Sorts the batch rows by length, longest first, into order (i32 [B]).
   void sortRowsByLength(Value *lengths, Value *order, int64_t T);
   /// Sequence lengths: whether step t of batch row `bi` is inside its
@@ -157,8 +159,11 @@ private:
   /// per block, dy rearranged in `panels` (plan::weightGradPanelElements) so
   /// that each register tile reads its broadcasts in order, and each column
   /// panel of x copied to contiguous rows that stay in L1 while every tile
-  /// of dW reads them. Every element sums the rows in order.
-  void matmulWeightGrad(Value *dy, int64_t units, Value *x, int64_t width, Value *dw, Value *rows, Value *panels);
+  /// of dW reads them. Every element sums the rows in order. With `lengths`
+  /// (rows [B,T]): of each sample b only rows b*T .. b*T + lengths[b] - 1,
+  /// in blocks that stay inside a sample (still in order).
+  void matmulWeightGrad(Value *dy, int64_t units, Value *x, int64_t width, Value *dw, Value *rows, Value *panels,
+                        Value *lengths = nullptr, int64_t T = 0);
   /// The register tile of every product: acc[i][c] = start(i, c), then for
   /// kk < k acc[i][c] += x[xAt(i, kk)] * w[wAt(kk, c) ..+lanes], then
   /// done(i, c, acc[i][c]); i < rowsInTile, c < vectors.

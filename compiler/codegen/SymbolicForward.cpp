@@ -145,6 +145,10 @@ Value *SymbolicEmitter::masked(Value *valid, Value *v, double outside) {
   return builder_.CreateSelect(valid, v, e_.cf(vector ? vector->getNumElements() : 1, outside));
 }
 
+Value *SymbolicEmitter::lengthAt(Value *lengths, Value *bi) {
+  return builder_.CreateSExt(builder_.CreateAlignedLoad(e_.i32(), e_.at(lengths, bi, e_.i32()), Align(4)), e_.i64());
+}
+
 Value *SymbolicEmitter::rowAt(Value *order, Value *r) {
   if (!order)
     return r;
@@ -301,7 +305,14 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
     checkLengths(f, lengths, T);
   if (order) {
     sortRowsByLength(lengths, order, T);
-    e_.vectorLoop(b.CreateMul(batch, e_.c64(T * H)), [&](unsigned w, Value *j) { e_.store(e_.cf(w, 0.0), y, j); });
+    if (plan_.options.skipPadRows) // the pad steps' outputs 0: the recurrence writes every real one
+      e_.loop(batch, [&](Value *bi) {
+        Value *real = lengthOf(bi);
+        b.CreateMemSet(e_.at(y, b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), real), e_.c64(H))), b.getInt8(0),
+                       b.CreateMul(b.CreateSub(e_.c64(T), real), e_.c64(H * 4)), MaybeAlign(4));
+      }, "pad");
+    else
+      e_.vectorLoop(b.CreateMul(batch, e_.c64(T * H)), [&](unsigned w, Value *j) { e_.store(e_.cf(w, 0.0), y, j); });
   }
 
   // 1. The input projection of every time step as one matrix product (with
@@ -343,8 +354,9 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
                                 fusedRows(b0, rows, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell, ws, maskBy, order);
                               }, "bb");
     // The rows that have ended: output 0 (zeroed above), the cell kept, and
-    // for the gradient a workspace that makes it 0 (see masked()).
-    if (order && ws)
+    // for the gradient a workspace that makes it 0 (see masked()); with
+    // skipPadRows recurrent_grad reads nothing of the pad steps' workspace.
+    if (order && ws && !plan_.options.skipPadRows)
       e_.loop(active, batch, 1, [&](Value *r) {
         Value *bi = rowAt(order, r);
         Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t);

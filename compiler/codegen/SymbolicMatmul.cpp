@@ -85,7 +85,8 @@ void SymbolicEmitter::matmulStrided(Value *x, int64_t xStride, Value *wT, Value 
   rowBlocks(e_.c64(0), rows, {kTileRows, 2, 1}, rowTiles, "r");
 }
 
-void SymbolicEmitter::matmulWeightGrad(Value *dy, int64_t units, Value *x, int64_t width, Value *dw, Value *rows, Value *panels) {
+void SymbolicEmitter::matmulWeightGrad(Value *dy, int64_t units, Value *x, int64_t width, Value *dw, Value *rows, Value *panels,
+                                       Value *lengths, int64_t T) {
   IRBuilder<> &b = builder_;
   const int64_t kc = plan::kWeightGradRowBlock, span = tileColumns() * e_.width;
   RNNC_ASSERT(span <= plan::kWeightGradPanelColumns, "the plan's panels hold a column panel of the widest tile");
@@ -109,8 +110,8 @@ void SymbolicEmitter::matmulWeightGrad(Value *dy, int64_t units, Value *x, int64
         b.CreateAlignedStore(b.CreateAlignedLoad(type, e_.at(from, e_.c64(done)), Align(4)), e_.at(to, e_.c64(done)), Align(4));
       }
   };
-  e_.loop(e_.c64(0), rows, kc, [&](Value *r0) {
-    Value *count = b.CreateBinaryIntrinsic(Intrinsic::smin, e_.c64(kc), b.CreateSub(rows, r0));
+  auto block = [&](Value *r0, Value *end) {
+    Value *count = b.CreateBinaryIntrinsic(Intrinsic::smin, e_.c64(kc), b.CreateSub(end, r0));
     Value *dyBlock = e_.at(dy, b.CreateMul(r0, e_.c64(units))), *xBlock = e_.at(x, b.CreateMul(r0, e_.c64(width)));
     // 1. dy's block, rearranged per register tile: the tile's m broadcasts of
     //    one row are contiguous, and its whole panel is read in order.
@@ -149,7 +150,14 @@ void SymbolicEmitter::matmulWeightGrad(Value *dy, int64_t units, Value *x, int64
             [&](int64_t i, int64_t c, Value *v) { e_.store(v, dw, yAt(i, c)); });
       }, "u");
     });
-  }, "block");
+  };
+  if (lengths) // per sample its real steps: rows [b*T, b*T + length), blocks inside them
+    e_.loop(b.CreateUDiv(rows, e_.c64(T)), [&](Value *bi) {
+      Value *first = b.CreateMul(bi, e_.c64(T)), *end = b.CreateAdd(first, lengthAt(lengths, bi));
+      e_.loop(first, end, kc, [&](Value *r0) { block(r0, end); }, "block");
+    }, "sample");
+  else
+    e_.loop(e_.c64(0), rows, kc, [&](Value *r0) { block(r0, rows); }, "block");
 }
 
 Value *SymbolicEmitter::rowBlocks(Value *begin, Value *end, const std::vector<int64_t> &sizes,

@@ -112,8 +112,19 @@ bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const pl
   case OpKind::DenseGradInput: { // dx[r, :] = sum_u dy[r, u] w[u, :]: w is already [U, I] row-major
     const ir::TensorType &w = graph_.op(op.operands[1]).type;
     const int64_t units = w.dims[0].size, width = w.dims[1].size;
-    Value *rows = b.CreateUDiv(elementsOf(e_, b, op.type, batch), e_.c64(width));
-    matmulStrided(arg(f, 0), units, arg(f, 1), nullptr, arg(f, 2), width, rows, units, width, false);
+    Value *dy = arg(f, 0), *lengths = step.rowLengths ? arg(f, 2) : nullptr, *dx = arg(f, lengths ? 3 : 2);
+    if (lengths) { // per sample its real steps (a prefix of its T rows); the rest of dx is 0
+      const int64_t T = op.type.dims[1].size;
+      e_.loop(batch, [&](Value *bi) {
+        Value *first = b.CreateMul(bi, e_.c64(T)), *real = lengthAt(lengths, bi);
+        matmulStrided(e_.at(dy, b.CreateMul(first, e_.c64(units))), units, arg(f, 1), nullptr,
+                      e_.at(dx, b.CreateMul(first, e_.c64(width))), width, real, units, width, false);
+        zero(e_.at(dx, b.CreateMul(b.CreateAdd(first, real), e_.c64(width))), b.CreateMul(b.CreateSub(e_.c64(T), real), e_.c64(width)));
+      }, "sample");
+    } else {
+      Value *rows = b.CreateUDiv(elementsOf(e_, b, op.type, batch), e_.c64(width));
+      matmulStrided(dy, units, arg(f, 1), nullptr, dx, width, rows, units, width, false);
+    }
     finish();
     return true;
   }
@@ -121,22 +132,34 @@ bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const pl
     const int64_t units = op.type.dims[0].size, width = op.type.dims[1].size;
     Value *panels = scratchArg(f, step, plan::Scratch::Panels);
     RNNC_ASSERT(panels, "the plan made the panels of dense_grad_weight");
+    Value *lengths = step.rowLengths ? arg(f, 2) : nullptr;
     Value *rows = b.CreateUDiv(elementsOf(e_, b, graph_.op(op.operands[0]).type, batch), e_.c64(units));
-    matmulWeightGrad(arg(f, 0), units, arg(f, 1), width, arg(f, 2), rows, panels);
+    matmulWeightGrad(arg(f, 0), units, arg(f, 1), width, arg(f, lengths ? 3 : 2), rows, panels, lengths,
+                     lengths ? graph_.op(op.operands[0]).type.dims[1].size : 0);
     finish();
     return true;
   }
   case OpKind::SumRows: {
     const int64_t units = op.type.dims[0].size;
-    Value *x = arg(f, 0), *out = arg(f, 1);
+    Value *x = arg(f, 0), *lengths = step.rowLengths ? arg(f, 1) : nullptr, *out = arg(f, lengths ? 2 : 1);
     zero(out, e_.c64(units));
-    Value *rows = b.CreateUDiv(elementsOf(e_, b, graph_.op(op.operands[0]).type, batch), e_.c64(units));
-    e_.loop(rows, [&](Value *r) {
-      Value *row = b.CreateMul(r, e_.c64(units));
-      e_.vectorLoop(units, [&](unsigned lanes, Value *j) {
-        e_.store(b.CreateFAdd(e_.load(lanes, out, j), e_.load(lanes, x, b.CreateAdd(row, j))), out, j);
-      });
-    }, "r");
+    auto addRows = [&](Value *begin, Value *end) {
+      e_.loop(begin, end, 1, [&](Value *r) {
+        Value *row = b.CreateMul(r, e_.c64(units));
+        e_.vectorLoop(units, [&](unsigned lanes, Value *j) {
+          e_.store(b.CreateFAdd(e_.load(lanes, out, j), e_.load(lanes, x, b.CreateAdd(row, j))), out, j);
+        });
+      }, "r");
+    };
+    if (lengths) { // the rows of the real steps, in order
+      const int64_t T = graph_.op(op.operands[0]).type.dims[1].size;
+      e_.loop(batch, [&](Value *bi) {
+        Value *first = b.CreateMul(bi, e_.c64(T));
+        addRows(first, b.CreateAdd(first, lengthAt(lengths, bi)));
+      }, "sample");
+    } else {
+      addRows(e_.c64(0), b.CreateUDiv(elementsOf(e_, b, graph_.op(op.operands[0]).type, batch), e_.c64(units)));
+    }
     finish();
     return true;
   }
@@ -317,8 +340,18 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
   if (order) {
     checkLengths(f, lengths, T);
     sortRowsByLength(lengths, order, T);
+    // The rows of the pad steps get gradient 0: with skipPadRows only they
+    // are zeroed (the loop below writes every real row), else everything.
     auto zeroFloats = [&](Value *p, int64_t perRow) {
-      b.CreateMemSet(p, b.getInt8(0), b.CreateMul(batch, e_.c64(T * perRow * 4)), MaybeAlign(4));
+      if (!plan_.options.skipPadRows) {
+        b.CreateMemSet(p, b.getInt8(0), b.CreateMul(batch, e_.c64(T * perRow * 4)), MaybeAlign(4));
+        return;
+      }
+      e_.loop(batch, [&](Value *bi) {
+        Value *real = lengthOf(bi);
+        b.CreateMemSet(e_.at(p, b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), real), e_.c64(perRow))), b.getInt8(0),
+                       b.CreateMul(b.CreateSub(e_.c64(T), real), e_.c64(perRow * 4)), MaybeAlign(4));
+      }, "pad");
     };
     if (!split)
       zeroFloats(out, 2 * GH);
@@ -335,7 +368,7 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
     b.CreateMemSet(dcNext, b.getInt8(0), b.CreateMul(batch, e_.c64(H * 4)), MaybeAlign(4));
   e_.loop(e_.c64(T), [&](Value *back) {
     Value *s = b.CreateSub(e_.c64(T - 1), back);
-    Value *t = timeOf(s), *tPrev = previousTime(s, t), *first = b.CreateICmpEQ(s, e_.c64(0));
+    Value *t = timeOf(s), *tPrev = previousTime(s, t), *firstStep = b.CreateICmpEQ(s, e_.c64(0));
     Value *active = batch;
     if (order) {
       AllocaInst *count = e_.slot(e_.i64(), "active");
@@ -348,6 +381,12 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
     e_.loop(e_.c64(0), active, 1, [&](Value *r) {
       Value *bi = rowAt(order, r);
       Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t), *prev = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev);
+      // Reverse with lengths: a sample's first step is t = length - 1, its
+      // previous state 0 (with skipPadRows the forward step keeps nothing of
+      // the pad steps, so their workspace is not read).
+      Value *first = reverse && order && plan_.options.skipPadRows
+                         ? b.CreateICmpEQ(b.CreateAdd(t, e_.c64(1)), lengthOf(bi))
+                         : firstStep;
       Value *outRow = b.CreateMul(row, e_.c64(S)), *actRow = b.CreateMul(row, e_.c64(A));
       Value *stateRow = b.CreateMul(bi, e_.c64(H));
       e_.vectorLoop(H, [&](unsigned w, Value *j) {
@@ -389,7 +428,7 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
     // direct part); not after the first step, whose d h_{t-1} nobody reads.
     BasicBlock *product = BasicBlock::Create(module_.getContext(), "dh.product", f);
     BasicBlock *nextStep = BasicBlock::Create(module_.getContext(), "dh.done", f);
-    b.CreateCondBr(first, nextStep, product);
+    b.CreateCondBr(firstStep, nextStep, product);
     b.SetInsertPoint(product);
     Value *dzHidden = e_.at(hh, b.CreateMul(t, e_.c64(S)));
     if (order) { // the running rows only: gathered, multiplied, scattered back

@@ -12,6 +12,12 @@ struct PlanOptions {
   bool fuseCells = true;        ///< gate math and state update in one loop nest
   bool hoistInputProjection = true; ///< x_t * W_ih for all steps as one GEMM before the recurrence
   bool planMemory = true;       ///< reuse arena space of dead buffers
+  /// Training with sequence lengths: the products over all B*T rows of a
+  /// recurrent layer's gradients (dX, dW_ih, dW_hh, the bias sums) run over
+  /// each sample's real steps only, as do the zeroing of the pad steps and
+  /// their workspace. Off: every row, as before (the tests compare the two
+  /// bit for bit).
+  bool skipPadRows = true;
 };
 
 const char *planKindName(PlanKind kind);

@@ -239,7 +239,7 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
       plan.locations[id] = {Location::Kind::Arena, halfBuffers[halfOf[id].first][halfOf[id].second]};
       continue;
     }
-    Step s{static_cast<ir::ValueId>(id), {}};
+    Step s{static_cast<ir::ValueId>(id), {}, std::nullopt};
     const bool fixed = isFixedSize(op.type);
     const int result = newBuffer(fixed ? *op.type.elementCount() : perSampleElements(op.type), step, fixed);
     plan.resultBuffer[id] = result;
@@ -264,7 +264,16 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
       }
     } else if (op.kind == OpKind::DenseGradWeight) {
       s.scratch.push_back({Scratch::Panels, newBuffer(weightGradPanelElements(op.type.dims[0].size), step, true)});
-    } else if (op.kind == OpKind::RecurrentGrad) {
+    }
+    if ((op.kind == OpKind::DenseGradInput || op.kind == OpKind::DenseGradWeight || op.kind == OpKind::SumRows) &&
+        options.skipPadRows && halfOf[op.operands[0]].second >= 0) {
+      // Over the gate gradients of a layer with lengths: only the rows of
+      // the real steps (the recurrent_grad kernel zeroes the others).
+      const ir::Op &grad = graph.op(halfOf[op.operands[0]].first);
+      if (graph.op(op.operands[0]).type.rank() == 3)
+        s.rowLengths = ir::lengthsOf(grad);
+    }
+    if (op.kind == OpKind::RecurrentGrad) {
       const ir::RecurrentFacts cell = ir::recurrentFacts(op);
       const int ws = workspace[op.operands[5]];
       RNNC_ASSERT(ws >= 0, "a recurrent layer's forward step comes before its recurrent_grad step");

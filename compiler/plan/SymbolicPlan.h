@@ -4,6 +4,7 @@
 #include "compiler/ir/Graph.h"
 #include "compiler/plan/PlanOptions.h"
 
+#include <optional>
 #include <vector>
 
 namespace rnnc::plan {
@@ -81,6 +82,13 @@ struct Step {
   };
   ir::ValueId op;
   std::vector<Buffer> scratch; ///< buffers private to this step, in kernel-argument order
+  /// dense_grad_input, dense_grad_weight, sum_rows over a recurrent layer's
+  /// gate gradients with sequence lengths (options.skipPadRows): the lengths
+  /// input. The kernel takes it after its operands and reads only the rows
+  /// of steps t < length of each sample (a prefix of the sample's T rows:
+  /// the others' gradients are exactly 0); dense_grad_input writes zeros to
+  /// the others.
+  std::optional<ir::ValueId> rowLengths;
 
   /// The position of the scratch buffer `role` among `scratch`, or -1.
   int scratchIndex(Scratch role) const {
