@@ -121,6 +121,9 @@ private:
   Value *rowAt(Value *order, Value *r);
   /// The length of batch row `bi` (i32 lengths), as i64.
   Value *lengthAt(Value *lengths, Value *bi);
+  /// How many of the `batch` rows have a length above step t (with rows
+  /// sorted by length, the running rows are the first that many).
+  Value *runningRows(Value *lengths, Value *batch, Value *t);
   /// Sorts the batch rows by length, longest first, into order (i32 [B]).
   void sortRowsByLength(Value *lengths, Value *order, int64_t T);
   /// Sequence lengths: whether step t of batch row `bi` is inside its

@@ -149,6 +149,17 @@ Value *SymbolicEmitter::lengthAt(Value *lengths, Value *bi) {
   return builder_.CreateSExt(builder_.CreateAlignedLoad(e_.i32(), e_.at(lengths, bi, e_.i32()), Align(4)), e_.i64());
 }
 
+Value *SymbolicEmitter::runningRows(Value *lengths, Value *batch, Value *t) {
+  IRBuilder<> &b = builder_;
+  AllocaInst *count = e_.slot(e_.i64(), "active");
+  b.CreateStore(e_.c64(0), count);
+  e_.loop(batch, [&](Value *bi) {
+    Value *running = b.CreateZExt(b.CreateICmpSGT(lengthAt(lengths, bi), t), e_.i64());
+    b.CreateStore(b.CreateAdd(b.CreateLoad(e_.i64(), count), running), count);
+  }, "count");
+  return b.CreateLoad(e_.i64(), count);
+}
+
 Value *SymbolicEmitter::rowAt(Value *order, Value *r) {
   if (!order)
     return r;
@@ -298,9 +309,7 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
   Value *order = scratchArg(f, step, plan::Scratch::RowOrder);
   RNNC_ASSERT(!order || (lengths && fuse && hoist), "rows are ordered by length only on the fused, hoisted path");
   Value *maskBy = order ? nullptr : lengths;
-  auto lengthOf = [&](Value *bi) {
-    return b.CreateSExt(b.CreateAlignedLoad(e_.i32(), e_.at(lengths, bi, e_.i32()), Align(4)), e_.i64());
-  };
+  auto lengthOf = [&](Value *bi) { return lengthAt(lengths, bi); };
   if (lengths)
     checkLengths(f, lengths, T);
   if (order) {
@@ -338,15 +347,8 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
     // n gate's projection and W_hn h): AVX-512's 32 registers hold 6 rows
     // (24 accumulators) and the 4 weight vectors, AVX2's 16 hold 2 rows;
     // the rows left over go in smaller blocks, down to single rows.
-    Value *active = batch; // with ordered rows: those whose length is above t
-    if (order) {
-      AllocaInst *count = e_.slot(e_.i64(), "active");
-      b.CreateStore(e_.c64(0), count);
-      e_.loop(batch, [&](Value *bi) {
-        b.CreateStore(b.CreateAdd(b.CreateLoad(e_.i64(), count), b.CreateZExt(b.CreateICmpSGT(lengthOf(bi), t), e_.i64())), count);
-      }, "count");
-      active = b.CreateLoad(e_.i64(), count);
-    }
+    // With ordered rows: those whose length is above t.
+    Value *active = order ? runningRows(lengths, batch, t) : batch;
     Value *firstSingle = e_.c64(0);
     if (fuse && hoist)
       firstSingle = rowBlocks(e_.c64(0), active, e_.width >= 16 ? std::vector<int64_t>{6, 4, 2, 1} : std::vector<int64_t>{2, 1},

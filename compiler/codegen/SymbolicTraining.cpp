@@ -334,9 +334,7 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
     return b.CreateSelect(b.CreateICmpEQ(s, e_.c64(0)), t, reverse ? b.CreateAdd(t, e_.c64(1)) : b.CreateSub(t, e_.c64(1)));
   };
 
-  auto lengthOf = [&](Value *bi) {
-    return b.CreateSExt(b.CreateAlignedLoad(e_.i32(), e_.at(lengths, bi, e_.i32()), Align(4)), e_.i64());
-  };
+  auto lengthOf = [&](Value *bi) { return lengthAt(lengths, bi); };
   if (order) {
     checkLengths(f, lengths, T);
     sortRowsByLength(lengths, order, T);
@@ -369,15 +367,7 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
   e_.loop(e_.c64(T), [&](Value *back) {
     Value *s = b.CreateSub(e_.c64(T - 1), back);
     Value *t = timeOf(s), *tPrev = previousTime(s, t), *firstStep = b.CreateICmpEQ(s, e_.c64(0));
-    Value *active = batch;
-    if (order) {
-      AllocaInst *count = e_.slot(e_.i64(), "active");
-      b.CreateStore(e_.c64(0), count);
-      e_.loop(batch, [&](Value *bi) {
-        b.CreateStore(b.CreateAdd(b.CreateLoad(e_.i64(), count), b.CreateZExt(b.CreateICmpSGT(lengthOf(bi), t), e_.i64())), count);
-      }, "count");
-      active = b.CreateLoad(e_.i64(), count);
-    }
+    Value *active = order ? runningRows(lengths, batch, t) : batch;
     e_.loop(e_.c64(0), active, 1, [&](Value *r) {
       Value *bi = rowAt(order, r);
       Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t), *prev = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev);
