@@ -96,7 +96,16 @@ def corpus(models_dir):
                 text = f.read()
             stem = path[:-4]
             cases += [(f'{stem}.{label}', data) for label, data in mutants(path, text, rng)]
-    return cases
+    # Random positions can repeat (two stray characters before the same
+    # token): each case gets its own label, so that no two cases share a file
+    # while they run in parallel.
+    seen = {}
+    unique = []
+    for label, data in cases:
+        seen[label] = seen.get(label, 0) + 1
+        unique.append((label if seen[label] == 1 else f'{label}.{seen[label]}', data))
+    assert len({label for label, _ in unique}) == len(unique), 'duplicate case labels'
+    return unique
 
 
 def run_case(rnnc, work, label, data):
