@@ -121,7 +121,7 @@ def w7_batches(lengths, bucket, batches=4, batch=256, window=16, seed=42):
     return out
 
 
-def w7_rows(repeat, lengths):
+def w7_rows(repeat, lengths, count=4):
     torch.manual_seed(0)
     model = ImdbPacked("lstm")
     adam = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -129,7 +129,7 @@ def w7_rows(repeat, lengths):
     labels = torch.randint(0, 2, (256,))
     rows = []
     for bucket in (False, True):
-        batches = w7_batches(lengths, bucket)
+        batches = w7_batches(lengths, bucket, count)
         real = sum(int(n.sum()) for _, n in batches) / len(batches)
         label = ", bucketed" if bucket else ""
         model.train()
@@ -149,35 +149,44 @@ def train_step(model, optimizer, loss_fn, x, y):
     optimizer.step()
 
 
-def workloads(cell, repeat, imdb):
+def workloads(cell, repeat, imdb, want=lambda code: True):
+    """The rows of W1-W6 for one cell whose code `want` accepts (the GRU rows
+    are W6's)."""
     torch.manual_seed(0)
     rows = []
+    if cell != "lstm":
+        gru = want("W6")
+        want = lambda code: gru  # noqa: E731
     series = Series(cell)
     adam = torch.optim.Adam(series.parameters(), lr=1e-3)
     mse = torch.nn.MSELoss()
     x, y = torch.rand(1, 1077, 43), torch.rand(1, 1077, 1)
-    rows.append((f"W1 {cell} epoch (one sequence of 1077)", median_seconds(lambda: train_step(series, adam, mse, x, y), repeat), "s"))
-    if cell == "lstm":
+    if want("W1"):
+        rows.append((f"W1 {cell} epoch (one sequence of 1077)", median_seconds(lambda: train_step(series, adam, mse, x, y), repeat), "s"))
+    if cell == "lstm" and want("W2"):
         def keras_epoch():
             for t in range(1077):
                 train_step(series, adam, mse, x[:, t:t + 1], y[:, t:t + 1])
         rows.append(("W2 lstm epoch (1077 steps of batch 1)", median_seconds(keras_epoch, max(1, repeat // 3)), "s"))
+    if cell == "lstm" and want("W3"):
         series.eval()
         with torch.no_grad():
             seq = torch.rand(1, 359, 43)
             rows.append(("W3 prediction per sample (359 as one sequence)", median_seconds(lambda: series(seq), repeat) / 359, "s"))
             one = torch.rand(1, 1, 43)
             rows.append(("W3 latency of one step (T=1, B=1)", median_seconds(lambda: series(one), repeat * 10), "s"))
-    if imdb:
+    if imdb and (want("W4") or want("W5")):
         model = Imdb(cell)
         adam = torch.optim.Adam(model.parameters(), lr=1e-3)
         ce = torch.nn.CrossEntropyLoss()
         tokens, labels = torch.randint(0, 20000, (256, 256)), torch.randint(0, 2, (256,))
-        rows.append((f"W4 imdb {cell} train step (B=256)", median_seconds(lambda: train_step(model, adam, ce, tokens, labels), max(1, repeat // 3)), "s"))
+        if want("W4"):
+            rows.append((f"W4 imdb {cell} train step (B=256)", median_seconds(lambda: train_step(model, adam, ce, tokens, labels), max(1, repeat // 3)), "s"))
         model.eval()
         with torch.no_grad():
-            rows.append((f"W5 imdb {cell} inference (B=256)", median_seconds(lambda: model(tokens), max(1, repeat // 3)), "s"))
-            rows.append((f"W5 imdb {cell} latency (B=1)", median_seconds(lambda: model(tokens[:1]), repeat), "s"))
+            if want("W5"):
+                rows.append((f"W5 imdb {cell} inference (B=256)", median_seconds(lambda: model(tokens), max(1, repeat // 3)), "s"))
+                rows.append((f"W5 imdb {cell} latency (B=1)", median_seconds(lambda: model(tokens[:1]), repeat), "s"))
     return rows
 
 
@@ -271,6 +280,11 @@ def main():
     parser.add_argument("--w7", action="store_true", help="also W7 (packed sequences; W4/W5 as the padded rows)")
     parser.add_argument("--w7-lengths", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                                              "imdb_train_lengths.txt"))
+    parser.add_argument("--w7-batches", type=int, default=4,
+                        help="W7: batches at the quantiles of their real tokens (PyTorch 1.13's packed backward "
+                        "takes ~100 s per batch on one core: 1 keeps a run to minutes)")
+    parser.add_argument("--only", metavar="W4,W5,W7", help="only these workloads (W6: the GRU rows; W7 as --w7, "
+                        "whose ratio column needs W4 and W5 in the same run)")
     parser.add_argument("--json")
     parser.add_argument("--main-job", metavar="OUT.json", help="the main job's PyTorch column (needs --main-job-csv)")
     parser.add_argument("--main-job-csv", metavar="ETTh1.csv")
@@ -280,16 +294,24 @@ def main():
         return main_job(args)
     blas = blas_name()
     print(f"PyTorch {torch.__version__}, BLAS: {blas}")
+    only = set(args.only.upper().split(",")) if args.only else None
+    known = {f"W{k}" for k in range(1, 8)}
+    if only and not only <= known:
+        parser.error(f"--only: unknown workload {', '.join(sorted(only - known))} (W1-W7)")
+    want = lambda code: only is None or code in only  # noqa: E731
+    w7 = args.w7 or (only is not None and "W7" in only)
     results, real_tokens = {}, {}
     for threads in args.threads:
         torch.set_num_threads(threads)
         for cell in ("lstm", "gru"):
-            for name, seconds, unit in workloads(cell, args.repeat, not args.no_imdb):
+            for name, seconds, unit in workloads(cell, args.repeat, not args.no_imdb, want):
                 results.setdefault(name, {})[threads] = seconds
-        if args.w7:
-            for name, seconds, real in w7_rows(max(1, args.repeat // 3), imdb_lengths(args.w7_lengths)):
+                print(f"  {threads} thread(s): {name}: {seconds * 1e3:.3f} ms", flush=True)
+        if w7:
+            for name, seconds, real in w7_rows(max(1, args.repeat // 3), imdb_lengths(args.w7_lengths), args.w7_batches):
                 results.setdefault(name, {})[threads] = seconds
                 real_tokens[name] = real
+                print(f"  {threads} thread(s): {name}: {seconds * 1e3:.3f} ms", flush=True)
     header = " | ".join(f"{t} thread{'s' if t > 1 else ''}" for t in args.threads)
     print(f"\n| workload (PyTorch {torch.__version__}) | {header} |\n|---|" + "---|" * len(args.threads))
     for name, by_threads in results.items():
