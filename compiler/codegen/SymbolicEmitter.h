@@ -18,6 +18,7 @@
 #include "compiler/support/Diagnostics.h"
 #include "llvm/IR/Function.h"
 #include "llvm/IR/Intrinsics.h"
+#include "rnnc/abi.h"
 
 #include <functional>
 #include <initializer_list>
@@ -55,7 +56,7 @@ private:
   Value *batchArg(Function *f) { return f->getArg(f->arg_size() - 3); }
   Value *seedArg(Function *f) { return f->getArg(f->arg_size() - 2); }
   Value *stepArg(Function *f) { return f->getArg(f->arg_size() - 1); }
-  void finish() { builder_.CreateRet(builder_.getInt32(0)); }
+  void finish() { builder_.CreateRet(builder_.getInt32(RNNC_OK)); }
 
   // --- The entry point (SymbolicCodegen.cpp) ---------------------------------
 

@@ -109,7 +109,7 @@ void SymbolicEmitter::embedding(Function *f, const ir::Op &op) {
   }, "i");
   finish();
   builder_.SetInsertPoint(bad);
-  builder_.CreateRet(builder_.getInt32(2)); // RNNC_ERR_TOKEN
+  builder_.CreateRet(builder_.getInt32(RNNC_ERR_TOKEN));
 }
 
 void SymbolicEmitter::dense(Function *f, const ir::Op &op) {

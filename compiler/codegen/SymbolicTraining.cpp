@@ -80,7 +80,7 @@ bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const pl
         e_.store(b.CreateFPTrunc(b.CreateFDiv(b.CreateLoad(f64, sum), b.CreateSIToFP(batch, f64)), e_.f32()), out, e_.c64(0));
       finish();
       b.SetInsertPoint(bad);
-      b.CreateRet(b.getInt32(2)); // RNNC_ERR_TOKEN: a class id outside the classes
+      b.CreateRet(b.getInt32(RNNC_ERR_TOKEN)); // a class id outside the classes
       return true;
     }
     Value *n = elementsOf(e_, b, predType, batch);
@@ -237,7 +237,7 @@ bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const pl
     }, "i");
     finish();
     b.SetInsertPoint(bad);
-    b.CreateRet(b.getInt32(2));
+    b.CreateRet(b.getInt32(RNNC_ERR_TOKEN));
     return true;
   }
   case OpKind::ActivationGrad: {
