@@ -184,6 +184,8 @@ private:
     }
     case OpKind::First:
     case OpKind::Last: {
+      if (ir::hasLengths(op)) // step length-1 of each sample is no Gather
+        throw ExportError{"'" + op.name + "' is the last step of a sequence with lengths, which ONNX export does not support yet"};
       ints(op.name + ".step", {}, {op.kind == OpKind::First ? 0 : -1});
       auto *n = node("Gather", "/" + op.name + "/Gather", {in[0], op.name + ".step"}, {op.name});
       intAttr(n, "axis", 1);
