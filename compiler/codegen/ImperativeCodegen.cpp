@@ -10,6 +10,7 @@
 #include "compiler/codegen/Codegen.h"
 #include "compiler/codegen/AbiTypes.h"
 #include "compiler/codegen/Emit.h"
+#include "compiler/codegen/PoolSteps.h"
 
 #include "compiler/support/Diagnostics.h"
 
@@ -295,6 +296,30 @@ private:
             e_.store(e_.load(w, a, b_.CreateAdd(seqAt, j)), o, b_.CreateAdd(rowAt, j));
         });
       });
+      RNNC_ASSERT(!verifyFunction(*f, &errs()), "kernel " + kernelSymbol(k) + " is valid IR");
+      return;
+    }
+    case Kernel::MeanSteps:
+    case Kernel::MaxSteps:
+    case Kernel::MeanStepsGrad:
+    case Kernel::MaxStepsGrad: {
+      const bool max = k == Kernel::MaxSteps || k == Kernel::MaxStepsGrad;
+      const bool grad = k == Kernel::MeanStepsGrad || k == Kernel::MaxStepsGrad;
+      Value *T = p(0), *F = p(1), *lengths = in(k == Kernel::MaxStepsGrad ? 2 : 1);
+      auto row = [&](Value *r, Value *length) {
+        if (grad)
+          emitPoolGradRow(e_, max, a, bb, o, r, length, T, F);
+        else
+          emitPoolRow(e_, max, a, o, r, length, T, F);
+      };
+      LLVMContext &ctx = module_.getContext();
+      BasicBlock *withLengths = BasicBlock::Create(ctx, "with_lengths", f), *all = BasicBlock::Create(ctx, "all_steps", f);
+      b_.CreateCondBr(b_.CreateICmpNE(p(2), e_.c64(0)), withLengths, all);
+      b_.SetInsertPoint(all);
+      e_.loop(batch(), [&](Value *r) { row(r, T); }, "r");
+      b_.CreateRet(b_.getInt32(RNNC_OK));
+      b_.SetInsertPoint(withLengths);
+      forEachLength(f, lengths, T, row);
       RNNC_ASSERT(!verifyFunction(*f, &errs()), "kernel " + kernelSymbol(k) + " is valid IR");
       return;
     }

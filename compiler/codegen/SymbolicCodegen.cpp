@@ -210,6 +210,8 @@ Function *SymbolicEmitter::emitKernel(const plan::Step &step) {
   case OpKind::Concat: concat(f, op); break;
   case OpKind::First:
   case OpKind::Last: selectStep(f, op); break;
+  case OpKind::Mean:
+  case OpKind::Max: poolSteps(f, op); break;
   case OpKind::Softmax: softmax(f, op); break;
   case OpKind::Relu:
   case OpKind::Tanh:

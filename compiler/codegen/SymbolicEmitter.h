@@ -100,6 +100,8 @@ private:
   void elementwise(Function *f, const ir::Op &op);
   void softmax(Function *f, const ir::Op &op);
   void selectStep(Function *f, const ir::Op &op);
+  /// mean / max over the time steps (with lengths: steps 0..length-1 of each sample).
+  void poolSteps(Function *f, const ir::Op &op);
   void concat(Function *f, const ir::Op &op);
   void embedding(Function *f, const ir::Op &op);
   /// y[r, :] = x[r, :] W^T + b with W^T packed as [in, units].

@@ -1,5 +1,6 @@
 //===- SymbolicForward.cpp - Forward kernels of the symbolic plan ----------===//
 #include "compiler/codegen/SymbolicEmitter.h"
+#include "compiler/codegen/PoolSteps.h"
 
 #include "rnnc/abi.h"
 
@@ -60,6 +61,20 @@ void SymbolicEmitter::selectStep(Function *f, const ir::Op &op) {
     e_.vectorLoop(F, [&](unsigned w, Value *j) {
       e_.store(e_.load(w, src, builder_.CreateAdd(from, j)), dst, builder_.CreateAdd(to, j));
     });
+  }, "b");
+  finish();
+}
+
+void SymbolicEmitter::poolSteps(Function *f, const ir::Op &op) {
+  const ir::TensorType &x = graph_.op(op.operands[0]).type;
+  const int64_t T = x.dims[1].size, F = x.dims[2].size;
+  const bool withLengths = ir::hasLengths(op); // over steps 0..length-1 of each sample
+  Value *src = arg(f, 0), *lengths = withLengths ? arg(f, 1) : nullptr, *dst = arg(f, withLengths ? 2 : 1);
+  if (withLengths)
+    checkLengths(f, lengths, T);
+  e_.loop(batchArg(f), [&](Value *b) {
+    Value *length = withLengths ? lengthAt(lengths, b) : e_.c64(T);
+    emitPoolRow(e_, op.kind == OpKind::Max, src, dst, b, length, e_.c64(T), e_.c64(F));
   }, "b");
   finish();
 }

@@ -1,5 +1,6 @@
 //===- SymbolicTraining.cpp - Kernels of the gradient ops (symbolic plan) -===//
 #include "compiler/codegen/SymbolicEmitter.h"
+#include "compiler/codegen/PoolSteps.h"
 
 namespace rnnc::codegen::detail {
 
@@ -215,6 +216,21 @@ bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const pl
       e_.vectorLoop(F, [&](unsigned lanes, Value *j) {
         e_.store(e_.load(lanes, dy, b.CreateAdd(b.CreateMul(bi, e_.c64(F)), j)), out, b.CreateAdd(to, j));
       });
+    }, "b");
+    finish();
+    return true;
+  }
+  case OpKind::MeanGrad:
+  case OpKind::MaxGrad: { // (dy, max_grad: x, then the lengths if any) -> [B,T,F]
+    const int64_t T = op.type.dims[1].size, F = op.type.dims[2].size;
+    const bool max = op.kind == OpKind::MaxGrad, withLengths = ir::hasLengths(op);
+    const unsigned lengthsAt = max ? 2 : 1;
+    Value *dy = arg(f, 0), *x = max ? arg(f, 1) : nullptr, *lengths = withLengths ? arg(f, lengthsAt) : nullptr;
+    Value *out = arg(f, lengthsAt + (withLengths ? 1 : 0));
+    if (withLengths)
+      checkLengths(f, lengths, T);
+    e_.loop(batch, [&](Value *bi) {
+      emitPoolGradRow(e_, max, dy, x, out, bi, withLengths ? lengthAt(lengths, bi) : e_.c64(T), e_.c64(T), e_.c64(F));
     }, "b");
     finish();
     return true;

@@ -19,7 +19,11 @@ int lengthsOperand(OpKind kind) {
   case OpKind::Gru: return 5;
   case OpKind::RecurrentGrad: return 7;
   case OpKind::Last:
-  case OpKind::StepGrad: return 1;
+  case OpKind::Mean:
+  case OpKind::Max:
+  case OpKind::StepGrad:
+  case OpKind::MeanGrad: return 1;
+  case OpKind::MaxGrad: return 2;
   default: return -1;
   }
 }

@@ -34,7 +34,8 @@ RecurrentFacts recurrentFacts(OpKind kind, const AttrMap &attrs);
 inline RecurrentFacts recurrentFacts(const Op &op) { return recurrentFacts(op.kind, op.attrs); }
 
 /// The operand position of the sequence lengths an op may take: lstm/gru 5,
-/// recurrent_grad 7, last and step_grad 1; -1 for ops that take none.
+/// recurrent_grad 7, last, mean, max, step_grad and mean_grad 1, max_grad 2;
+/// -1 for ops that take none.
 int lengthsOperand(OpKind kind);
 /// The sequence lengths (an i32[B] model input) an op runs with, if any.
 std::optional<ValueId> lengthsOf(const Op &op);

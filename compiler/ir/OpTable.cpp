@@ -157,7 +157,8 @@ std::optional<TensorType> inferGradient(OpKind kind, const std::vector<TensorTyp
   const char *op = opInfo(kind).mnemonic;
   for (size_t k = 0; k < in.size(); ++k) {
     const bool ids = (kind == OpKind::EmbeddingGrad && k == 0) || (kind == OpKind::LossGrad && k == 1) ||
-                     (kind == OpKind::RecurrentGrad && k == 7) || (kind == OpKind::StepGrad && k == 1);
+                     (kind == OpKind::RecurrentGrad && k == 7) || (kind == OpKind::StepGrad && k == 1) ||
+                     (kind == OpKind::MeanGrad && k == 1) || (kind == OpKind::MaxGrad && k == 2);
     if (!ids && (in[k].dtype != DType::F32 || in[k].rank() == 0)) {
       error = std::string(op) + " expects f32 tensors with a batch or row dimension, got " + in[k].str();
       return std::nullopt;
@@ -250,6 +251,26 @@ std::optional<TensorType> inferGradient(OpKind kind, const std::vector<TensorTyp
     if (in.size() > 1 && !expectLengths("step_grad", in[1], in[0].dims[0], error))
       return std::nullopt;
     return TensorType{DType::F32, {in[0].dims[0], Dim::fixed(steps), in[0].dims[1]}};
+  }
+  case OpKind::MeanGrad: {
+    const int64_t steps = attrs.getInt("steps");
+    if (in[0].rank() != 2 || steps < 1) {
+      error = "mean_grad expects dy [batch, features] and steps >= 1, got " + in[0].str();
+      return std::nullopt;
+    }
+    if (in.size() > 1 && !expectLengths("mean_grad", in[1], in[0].dims[0], error))
+      return std::nullopt;
+    return TensorType{DType::F32, {in[0].dims[0], Dim::fixed(steps), in[0].dims[1]}};
+  }
+  case OpKind::MaxGrad: {
+    const TensorType &dy = in[0], &x = in[1];
+    if (dy.rank() != 2 || x.rank() != 3 || dy.dims[0] != x.dims[0] || dy.dims[1] != x.dims[2]) {
+      error = "max_grad expects dy [batch, features] and x [batch, time, features], got " + dy.str() + " and " + x.str();
+      return std::nullopt;
+    }
+    if (in.size() > 2 && !expectLengths("max_grad", in[2], x.dims[0], error))
+      return std::nullopt;
+    return x;
   }
   case OpKind::EmbeddingGrad: {
     const TensorType &ids = in[0], &dy = in[1];
@@ -445,7 +466,9 @@ std::optional<TensorType> inferType(OpKind kind, const std::vector<TensorType> &
   }
 
   case OpKind::First:
-  case OpKind::Last: {
+  case OpKind::Last:
+  case OpKind::Mean:
+  case OpKind::Max: {
     const TensorType &x = in[0];
     if (x.rank() != 3) {
       error = std::string(info.mnemonic) + " expects a sequence [batch, time, features], got " +

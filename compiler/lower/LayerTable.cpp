@@ -109,6 +109,8 @@ std::vector<CallSpec> buildCalls() {
         "joins tensors along an axis");
   layer("first", 1, 1, {}, "the first time step: [B,T,F] -> [B,F]");
   layer("last", 1, 1, {}, "the last time step: [B,T,F] -> [B,F]");
+  layer("mean", 1, 1, {}, "the mean over the time steps: [B,T,F] -> [B,F] (with lengths: over each sample's steps)");
+  layer("max", 1, 1, {}, "the element-wise max over the time steps: [B,T,F] -> [B,F] (with lengths: over each sample's steps)");
   for (const std::string &a : activations)
     layer(a, 1, 1, {}, a + " applied element-wise" + (a == "softmax" ? " (over the last axis)" : ""));
 

@@ -721,9 +721,9 @@ private:
         lengths = carried->second;
       return recurrent(f == "lstm" ? OpKind::Lstm : OpKind::Gru, loc, in[0], p, lengths, name);
     }
-    if (f == "last") // of a sequence with lengths: step length-1 of each sample
+    if (f == "last" || f == "mean" || f == "max") // of a sequence with lengths: step length-1 / steps 0..length-1
       if (auto carried = seqLengths_.find(in[0]); carried != seqLengths_.end())
-        return addOp(OpKind::Last, {in[0], carried->second}, {}, name, loc);
+        return addOp(*ir::opKindFromMnemonic(f), {in[0], carried->second}, {}, name, loc);
     if (f == "dense")
       return dense(loc, in[0], p, name);
     if (f == "dropout") {

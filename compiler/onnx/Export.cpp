@@ -8,6 +8,8 @@
 //                r,z,n) to ONNX's (i,o,f,c / z,r,h), the two biases joined
 //   dense     -> Gemm(transB=1) on [B,F]; MatMul(x, Transpose(w)) + Add on [B,T,F]
 //   first/last -> Gather(axis=1) of step 0 / -1
+//   mean/max   -> ReduceMean/ReduceMax(axes=[1], keepdims=0); with sequence
+//                 lengths refused (as the recurrent layers with lengths)
 //   concat, relu, tanh, sigmoid, softmax, identity, dropout (identity)
 #include "compiler/onnx/Export.h"
 
@@ -109,6 +111,13 @@ private:
     attr->set_type(::onnx::AttributeProto::INT);
     attr->set_i(v);
   }
+  static void intsAttr(::onnx::NodeProto *n, const std::string &a, const std::vector<int64_t> &v) {
+    auto *attr = n->add_attribute();
+    attr->set_name(a);
+    attr->set_type(::onnx::AttributeProto::INTS);
+    for (int64_t x : v)
+      attr->add_ints(x);
+  }
   static void stringAttr(::onnx::NodeProto *n, const std::string &a, const std::string &v) {
     auto *attr = n->add_attribute();
     attr->set_name(a);
@@ -175,9 +184,22 @@ private:
     }
     case OpKind::First:
     case OpKind::Last: {
+      if (ir::hasLengths(op)) // step length-1 of each sample is no Gather
+        throw ExportError{"'" + op.name + "' is the last step of a sequence with lengths, which ONNX export does not support yet"};
       ints(op.name + ".step", {}, {op.kind == OpKind::First ? 0 : -1});
       auto *n = node("Gather", "/" + op.name + "/Gather", {in[0], op.name + ".step"}, {op.name});
       intAttr(n, "axis", 1);
+      return;
+    }
+    case OpKind::Mean:
+    case OpKind::Max: {
+      if (ir::hasLengths(op))
+        throw ExportError{"'" + op.name + "' is a " + ir::opInfo(op.kind).mnemonic +
+                          " over sequence lengths, which ONNX export does not support yet"};
+      const std::string type = op.kind == OpKind::Mean ? "ReduceMean" : "ReduceMax";
+      auto *n = node(type, "/" + op.name + "/" + type, in, {op.name});
+      intsAttr(n, "axes", {1}); // an attribute up to opset 17
+      intAttr(n, "keepdims", 0);
       return;
     }
     case OpKind::Concat: {
@@ -204,7 +226,7 @@ private:
     default:
       throw ExportError{"op '" + op.name + "' (" + ir::opInfo(op.kind).mnemonic +
                         ") cannot be exported to ONNX; rnnc exports input, param, embedding, lstm, gru, dense, "
-                        "first, last, concat, relu, tanh, sigmoid, softmax, identity and dropout"};
+                        "first, last, mean, max, concat, relu, tanh, sigmoid, softmax, identity and dropout"};
     }
   }
 

@@ -20,7 +20,7 @@ namespace rnnc::onnx::detail {
 constexpr const char *kSupported =
     "rnnc supports LSTM, GRU, Gather (embedding lookups, first/last step), Gemm, MatMul+Add, Concat, "
     "Slice/Squeeze/Unsqueeze/Transpose/Reshape that select a step or change the layout, Relu, Tanh, Sigmoid, "
-    "Softmax, Identity, Dropout, Flatten, and constant shape arithmetic (Shape, Constant, ConstantOfShape, "
+    "Softmax, Identity, Dropout, Flatten, ReduceMean/ReduceMax over the time steps, and constant shape arithmetic (Shape, Constant, ConstantOfShape, "
     "Cast, Unsqueeze, Concat, Gather, Slice)";
 
 std::string sanitize(const std::string &name) {
@@ -389,6 +389,8 @@ void Importer::lowerNode(const ::onnx::NodeProto &n) {
     return lowerTranspose();
   if (op == "Squeeze")
     return lowerSqueeze();
+  if (op == "ReduceMean" || op == "ReduceMax")
+    return lowerReduceSteps(op == "ReduceMax");
   if (op == "Unsqueeze")
     fail("adds an axis to a computed tensor; rnnc's tensors keep the layouts [B,T,F] and [B,F]");
   if (op == "Reshape")

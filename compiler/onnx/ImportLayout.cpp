@@ -132,6 +132,20 @@ void Importer::lowerSqueeze() {
   setTensor(0, t);
 }
 
+void Importer::lowerReduceSteps(bool max) {
+  Tensor t = tensorInput(0, "the input");
+  const std::optional<std::vector<int64_t>> axes = axesOf(1, 18);
+  const size_t time = t.order.find('T');
+  if (t.dtype != DType::F32 || time == std::string::npos || t.step || !axes || axes->size() != 1 ||
+      normAxis(axes->front(), t.order.size(), [&] { fail("axis out of range"); }) != static_cast<int64_t>(time) ||
+      intAttr("keepdims", 1) != 0)
+    fail("is supported only over the time axis alone with keepdims=0 (rnnc's mean / max over the steps)");
+  for (ValueId &p : t.parts)
+    p = add(max ? OpKind::Max : OpKind::Mean, {p}, {}, graph_.op(p).name + (max ? ".max" : ".mean"));
+  t.order.erase(time, 1);
+  setTensor(0, t);
+}
+
 void Importer::lowerReshape() {
   Tensor t = tensorInput(0, "the input");
   const Value &shape = constInput(1, "the shape");

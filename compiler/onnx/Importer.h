@@ -162,6 +162,8 @@ private:
   /// Removes axis `a` of length 1: a single direction or a selected step.
   void dropAxis(Tensor &t, size_t a);
   void lowerSqueeze();
+  /// ReduceMean / ReduceMax over the time axis alone, keepdims=0: mean / max.
+  void lowerReduceSteps(bool max);
   void lowerReshape();
   void lowerSlice();
   int64_t timeSteps(const Tensor &t) const { return graph_.op(t.parts[0]).type.dims[1].size; }

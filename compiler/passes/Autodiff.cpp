@@ -150,6 +150,21 @@ private:
                              g_.op(in(0))));
       return;
     }
+    case OpKind::Mean: { // dy / L at each of the L steps of a sample (L = T without lengths)
+      std::vector<ValueId> gradIn = {dy};
+      if (std::optional<ValueId> lengths = ir::lengthsOf(op))
+        gradIn.push_back(*lengths);
+      accumulate(in(0), make(OpKind::MeanGrad, gradIn, attrs({{"steps", Attr::ofInt(g_.op(in(0)).type.dims[1].size)}}),
+                             g_.op(in(0))));
+      return;
+    }
+    case OpKind::Max: { // dy at the step of the max (the first on ties)
+      std::vector<ValueId> gradIn = {dy, in(0)};
+      if (std::optional<ValueId> lengths = ir::lengthsOf(op))
+        gradIn.push_back(*lengths);
+      accumulate(in(0), make(OpKind::MaxGrad, gradIn, {}, g_.op(in(0))));
+      return;
+    }
     case OpKind::Relu:
     case OpKind::Tanh:
     case OpKind::Sigmoid:

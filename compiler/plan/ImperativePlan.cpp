@@ -16,7 +16,8 @@ const char *kernelName(Kernel kernel) {
                                 "tanh",      "relu",       "copy",        "softmax",     "slice_cols", "select_step",
                                 "write_step", "concat2",   "embedding",   "one_minus",   "matmul_nn",  "matmul_tn",
                                 "sum_rows",  "dropout",    "loss",        "loss_grad",   "relu_grad",  "softmax_grad",
-                                "shift_steps", "embedding_grad", "mask_step", "select_last", "write_last", "zeros"};
+                                "shift_steps", "embedding_grad", "mask_step", "select_last", "write_last", "mean_steps", "max_steps",
+                                "mean_steps_grad", "max_steps_grad", "zeros"};
   static_assert(sizeof names / sizeof names[0] == kNumKernels, "a name for every kernel");
   return names[static_cast<int>(kernel)];
 }
@@ -360,6 +361,17 @@ private:
         slotOf_[id] = emit(Kernel::SelectStep, {in(0)}, F, {T, F, op.kind == OpKind::Last ? T - 1 : 0}, name);
       return;
     }
+    case OpKind::Mean:
+    case OpKind::Max: {
+      const ir::TensorType &x = graph_.op(op.operands[0]).type;
+      const int64_t T = x.dims[1].size, F = x.dims[2].size;
+      const bool lengths = ir::hasLengths(op); // over steps 0..length-1 of each sample
+      std::vector<int> ins = {in(0)};
+      if (lengths)
+        ins.push_back(in(1));
+      slotOf_[id] = emit(op.kind == OpKind::Mean ? Kernel::MeanSteps : Kernel::MaxSteps, ins, F, {T, F, lengths}, name);
+      return;
+    }
     case OpKind::Relu: slotOf_[id] = elementwise(Kernel::Relu, {in(0)}, op.type, name); return;
     case OpKind::Tanh: slotOf_[id] = elementwise(Kernel::Tanh, {in(0)}, op.type, name); return;
     case OpKind::Sigmoid: slotOf_[id] = elementwise(Kernel::Sigmoid, {in(0)}, op.type, name); return;
@@ -432,6 +444,16 @@ private:
         writeStep(seq, in(0), T, F, op.attrs.getInt("index"), 0, F, name);
       }
       slotOf_[id] = seq;
+      return;
+    }
+    case OpKind::MeanGrad:
+    case OpKind::MaxGrad: { // in(0) dy, max_grad in(1) x; then the lengths if any
+      const int64_t T = op.type.dims[1].size, F = op.type.dims[2].size;
+      std::vector<int> ins;
+      for (size_t k = 0; k < op.operands.size(); ++k)
+        ins.push_back(in(k));
+      slotOf_[id] = emit(op.kind == OpKind::MeanGrad ? Kernel::MeanStepsGrad : Kernel::MaxStepsGrad, ins, T * F,
+                         {T, F, ir::hasLengths(op)}, name);
       return;
     }
     case OpKind::EmbeddingGrad: {

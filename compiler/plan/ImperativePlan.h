@@ -52,6 +52,12 @@ enum class Kernel {
   MaskStep,   ///< out[b,:] = step p1 < lengths[b] ? a[b,:] : alt[b,:]; width p0, T = p2
   SelectLast, ///< out[b,:] = seq[b, lengths[b]-1, :]; seq is [batch, p0, p1]
   WriteLast,  ///< in place: seq[b, lengths[b]-1, :] = h[b,:]; seq is [batch, p0, p1]
+  /// Pooling over the time steps 0..L-1 of seq [batch, p0, p1]: L = lengths[b]
+  /// (in[1], or in[2] for MaxStepsGrad; checked as above) when p2 is 1, else p0:
+  MeanSteps,     ///< out[b,:] = the mean of seq[b, 0..L-1, :]
+  MaxSteps,      ///< out[b,:] = the element-wise max of seq[b, 0..L-1, :]
+  MeanStepsGrad, ///< out[b,t,:] = dy[b,:] / L at t < L, 0 after; out is [batch, p0, p1]
+  MaxStepsGrad,  ///< out[b,t,:] = dy[b,:] where t < L is the first step of the max of seq (in[1]), else 0
   Zeros,      ///< no kernel: a new zero tensor
 };
 constexpr int kNumKernels = static_cast<int>(Kernel::Zeros) + 1;

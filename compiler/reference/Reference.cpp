@@ -4,6 +4,7 @@
 #include "compiler/ir/OpFacts.h"
 #include "rnnc/plan.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -128,6 +129,47 @@ Tensor step(const Tensor &x, bool last, const Tensor *lengths) {
     for (int64_t k = 0; k < width; ++k)
       out.data[b * width + k] = x.data[(b * steps + t) * width + k];
   }
+  return out;
+}
+
+/// The mean (or the element-wise max) over the steps of each sample: all T,
+/// or with lengths steps 0..L-1.
+Tensor pool(const Tensor &x, bool max, const Tensor *lengths) {
+  const int64_t batch = x.shape[0], steps = x.shape[1], width = x.shape[2];
+  const std::vector<int64_t> length = lengthsOf(lengths, batch, steps);
+  Tensor out({batch, width});
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t k = 0; k < width; ++k) {
+      double acc = x.data[b * steps * width + k];
+      for (int64_t t = 1; t < length[b]; ++t) {
+        const double v = x.data[(b * steps + t) * width + k];
+        acc = max ? std::max(acc, v) : acc + v;
+      }
+      out.data[b * width + k] = max ? acc : acc / static_cast<double>(length[b]);
+    }
+  return out;
+}
+
+/// The gradient of pool(): dy / L at each of the L steps (mean), or dy at the
+/// first step of the max (max); 0 at the steps >= L.
+Tensor poolGrad(const Tensor &dy, const Tensor *x, int64_t steps, const Tensor *lengths) {
+  const int64_t batch = dy.shape[0], width = dy.shape[1];
+  const std::vector<int64_t> length = lengthsOf(lengths, batch, steps);
+  Tensor out({batch, steps, width});
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t k = 0; k < width; ++k) {
+      const double g = dy.data[b * width + k];
+      if (!x) {
+        for (int64_t t = 0; t < length[b]; ++t)
+          out.data[(b * steps + t) * width + k] = g / static_cast<double>(length[b]);
+        continue;
+      }
+      int64_t best = 0;
+      for (int64_t t = 1; t < length[b]; ++t)
+        if (x->data[(b * steps + t) * width + k] > x->data[(b * steps + best) * width + k])
+          best = t;
+      out.data[(b * steps + best) * width + k] = g;
+    }
   return out;
 }
 
@@ -406,6 +448,8 @@ std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string,
     }
     case OpKind::First:
     case OpKind::Last: values[id] = step(in(0), op.kind == OpKind::Last, lengths(op)); break;
+    case OpKind::Mean:
+    case OpKind::Max: values[id] = pool(in(0), op.kind == OpKind::Max, lengths(op)); break;
     case OpKind::Relu: values[id] = elementwise(in(0), relu); break;
     case OpKind::Tanh: values[id] = elementwise(in(0), tanhOf); break;
     case OpKind::Sigmoid: values[id] = elementwise(in(0), sigmoid); break;
@@ -483,6 +527,8 @@ std::vector<Tensor> evaluate(const ir::Graph &graph, const std::map<std::string,
       values[id] = out;
       break;
     }
+    case OpKind::MeanGrad: values[id] = poolGrad(in(0), nullptr, op.attrs.getInt("steps"), lengths(op)); break;
+    case OpKind::MaxGrad: values[id] = poolGrad(in(0), &in(1), in(1).shape[1], lengths(op)); break;
     case OpKind::EmbeddingGrad: {
       const Tensor &ids = in(0), &dy = in(1);
       const int64_t vocab = op.attrs.getInt("vocab"), dim = dy.shape.back();

@@ -34,6 +34,9 @@ class Info(ctypes.Structure):  # the leading fields of rnnc_model_info (abi.h)
 def model_text(cell, returns):
     head = f"input x: f32[batch, {T}, {I}]\n input lengths: i32[batch]\n"
     layer = f"h = {cell}(x, hidden={H}, layers=2, bidirectional=true, returns=\"{returns}\", lengths=lengths)\n"
+    if returns == "pool":  # mean and max over each sample's steps
+        layer = f"h = {cell}(x, hidden={H}, layers=2, bidirectional=true, lengths=lengths)\n"
+        return f"model m {{ {head} target y: f32[batch, {O}]\n {layer} p = dense(concat(mean(h), max(h)), units={O})\n loss mse(p, y) }}"
     if returns == "last":
         return f"model m {{ {head} target y: f32[batch, {O}]\n {layer} p = dense(h, units={O})\n loss mse(p, y) }}"
     return f"model m {{ {head} target y: f32[batch, {T}, {O}]\n {layer} p = dense(h, units={O})\n loss mse(p, y) }}"
@@ -44,7 +47,7 @@ class Torch(torch.nn.Module):
         super().__init__()
         self.returns = returns
         self.h = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(I, H, num_layers=2, bidirectional=True, batch_first=True)
-        self.p = torch.nn.Linear(2 * H, O)
+        self.p = torch.nn.Linear((4 if returns == "pool" else 2) * H, O)
 
     def forward(self, x, lengths):
         packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
@@ -53,6 +56,11 @@ class Torch(torch.nn.Module):
             h_n = state[0] if isinstance(state, tuple) else state
             return self.p(torch.cat([h_n[-2], h_n[-1]], dim=1))  # the last layer, forward then reverse
         seq, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=T)
+        if self.returns == "pool":  # the padded outputs are 0: the mean divides by the lengths, the max skips them
+            mean = seq.sum(1) / lengths.to(seq.dtype).unsqueeze(1)
+            pad = torch.arange(T).unsqueeze(0) >= lengths.unsqueeze(1)
+            top = seq.masked_fill(pad.unsqueeze(2), float("-inf")).max(1).values
+            return self.p(torch.cat([mean, top], dim=1))
         return self.p(seq)
 
 
@@ -66,7 +74,7 @@ def check(cell, returns, plan):
     x = rng.uniform(-1, 1, size=(B, T, I)).astype(np.float32)
     for b, length in enumerate(LENGTHS):  # the padding holds garbage: it must not matter
         x[b, length:] = 9.0
-    y = rng.uniform(-1, 1, size=(B, O) if returns == "last" else (B, T, O)).astype(np.float32)
+    y = rng.uniform(-1, 1, size=(B, O) if returns != "sequence" else (B, T, O)).astype(np.float32)
     lengths = np.array(LENGTHS, dtype=np.int32)
 
     src, lib = os.path.join(WORK, "m.rnn"), os.path.join(WORK, f"m_{cell}_{returns}_{plan}.so")
@@ -126,6 +134,6 @@ def check(cell, returns, plan):
 
 
 for cell in ("lstm", "gru"):
-    for returns in ("last", "sequence"):
+    for returns in ("last", "sequence", "pool"):
         for plan in ("symbolic", "imperative"):
             check(cell, returns, plan)

@@ -180,6 +180,13 @@ TEST(Plans, SequenceLengths) {
   checkModel(head + " h = lstm(x, hidden=8, layers=2, lengths=lengths)\n y = concat(first(h), last(dense(h, units=3)))\n output y }",
              kBatches, false);
   checkModel(head + " h = gru(x, hidden=16, bidirectional=true, lengths=lengths)\n y = last(h)\n output y }", kBatches, false);
+  // mean / max over each sample's steps only, every plan variant
+  for (const char *cell : {"lstm", "gru"}) {
+    checkModel(head + " h = " + cell + "(x, hidden=17, layers=2, bidirectional=true, lengths=lengths)\n"
+               " y = concat(mean(h), max(h))\n output y }", kBatches);
+    checkModel(head + " h = " + cell + "(x, hidden=8, lengths=lengths)\n"
+               " y = concat(max(dense(h, units=3, activation=\"tanh\")), mean(relu(h)))\n output y }", kBatches, false);
+  }
 }
 
 TEST(Plans, EveryOtherOp) {
@@ -198,9 +205,15 @@ TEST(Plans, EveryOtherOp) {
       "concat(x, x, axis=1)",
       "concat(x, relu(x), tanh(x))",
       "concat(first(x), last(x))",
+      "mean(x)",
+      "max(x)",
+      "dense(concat(mean(x), max(tanh(x))), units=37)",
   };
   for (const char *layer : layers)
     checkModel(sequenceModel(layer), kBatches, false);
+  // mean / max over more features than a vector and a tail, and over one step
+  checkModel(sequenceModel("concat(mean(x), max(x))", 7, 37), kBatches, false);
+  checkModel(sequenceModel("concat(mean(x), max(x))", 1, 3), kBatches, false);
   checkModel("model m { input ids: i32[batch, 6]\n e = embedding(ids, vocab=50, dim=19)\n output e }", kBatches, false);
 }
 

@@ -173,6 +173,12 @@ TEST(Training, GradientsOfEveryLossAndLayer) {
   checkTrainStep("model m { input ids: i32[b, 6]\n target y: i32[b] classes 2\n"
                  " e = embedding(ids, vocab=9, dim=4)\n h = lstm(e, hidden=17, layers=2, bidirectional=true)\n"
                  " out = dense(concat(first(h), last(softmax(h))), units=2)\n loss softmax_cross_entropy(out, y) }", 4);
+  checkTrainStep("model m { input x: f32[b, 6, 3]\n target y: f32[b, 2]\n"
+                 " h = gru(x, hidden=17, bidirectional=true)\n"
+                 " p = dense(concat(mean(h), max(h), max(x)), units=2)\n loss mse(p, y) }", 5);
+  checkTrainStep("model m { input x: f32[b, 6, 3]\n target y: i32[b] classes 3\n"
+                 " h = lstm(x, hidden=9, layers=2)\n"
+                 " p = dense(concat(max(tanh(dense(h, units=37))), mean(h)), units=3)\n loss softmax_cross_entropy(p, y) }", 3);
 }
 
 TEST(Training, SequenceLengths) {
@@ -203,22 +209,26 @@ TEST(Training, ImperativeGradientProductsOfOddShapesAtEveryVectorWidth) {
 /// (dX, dW_ih, dW_hh, the bias sums) skip the pad steps: the gradients are
 /// those of the computation over every row bit for bit, and the reference's.
 /// Lengths 1 and T, around the 64-row blocks of dense_grad_weight and the
-/// 6- and 2-row register tiles, on AVX-512 (host) and AVX2 tiles.
+/// 6- and 2-row register tiles, on AVX-512 (host) and AVX2 tiles; the layer's
+/// dy from last() or from mean() and max() over each sample's steps.
 TEST(Training, PadRowsSkippedBitForBit) {
   const int64_t T = 70;
   const std::vector<int32_t> lengths = {70, 1, 65, 64, 7, 63, 13, 2, 69};
   const int64_t batch = static_cast<int64_t>(lengths.size());
   for (const char *cpu : {"host", "x86-64-v3"})
   for (const char *cell : {"lstm", "gru"})
-  for (int variant = 0; variant < 2; ++variant) {
+  for (int variant = 0; variant < 3; ++variant) {
     const std::string c = cell, steps = std::to_string(T);
     const std::string text =
         variant == 0 ? "model m { input x: f32[b, " + steps + ", 5]\n input lengths: i32[b]\n target y: f32[b, 2]\n"
                        " h = " + c + "(x, hidden=9, layers=2, bidirectional=true, returns=\"last\", lengths=lengths)\n"
                        " p = dense(h, units=2)\n loss mse(p, y) }"
                      : "model m { input ids: i32[b, " + steps + "]\n input lengths: i32[b]\n target y: i32[b] classes 2\n"
-                       " e = embedding(ids, vocab=11, dim=17)\n h = " + c + "(e, hidden=6, lengths=lengths)\n"
-                       " out = dense(concat(first(h), last(h)), units=2)\n loss softmax_cross_entropy(out, y) }";
+                       " e = embedding(ids, vocab=11, dim=17)\n h = " + c + "(e, hidden=6" +
+                           (variant == 2 ? ", bidirectional=true" : "") + ", lengths=lengths)\n" +
+                           (variant == 1 ? " out = dense(concat(first(h), last(h)), units=2)\n"
+                                         : " out = dense(concat(mean(h), max(h)), units=2)\n") +
+                           " loss softmax_cross_entropy(out, y) }";
     SCOPED_TRACE(std::string(cpu) + ": " + text);
     std::vector<float> grads[2];
     float losses[2] = {NAN, NAN};

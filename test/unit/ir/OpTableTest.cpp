@@ -68,6 +68,21 @@ TEST(OpTable, EmbeddingDenseConcatSelection) {
   EXPECT_EQ(infer(OpKind::Last, {f32({B, d(6), d(3)})})->str(), "f32[batch,3]");
 }
 
+TEST(OpTable, MeanAndMaxOverTimeAndTheirGradients) {
+  EXPECT_EQ(infer(OpKind::Mean, {f32({B, d(6), d(3)})})->str(), "f32[batch,3]");
+  EXPECT_EQ(infer(OpKind::Max, {f32({B, d(6), d(3)}), i32({B})})->str(), "f32[batch,3]");
+  EXPECT_EQ(inferError(OpKind::Mean, {f32({B, d(3)})}),
+            "mean expects a sequence [batch, time, features], got f32[batch,3] (is the recurrent layer already "
+            "returning its last step?)");
+  EXPECT_EQ(inferError(OpKind::Max, {f32({B, d(6), d(3)}), f32({B})}), "max expects lengths of type i32[batch], got f32[batch]");
+  AttrMap steps;
+  steps.set("steps", Attr::ofInt(6));
+  EXPECT_EQ(infer(OpKind::MeanGrad, {f32({B, d(3)}), i32({B})}, steps)->str(), "f32[batch,6,3]");
+  EXPECT_EQ(infer(OpKind::MaxGrad, {f32({B, d(3)}), f32({B, d(6), d(3)}), i32({B})})->str(), "f32[batch,6,3]");
+  EXPECT_EQ(inferError(OpKind::MaxGrad, {f32({B, d(4)}), f32({B, d(6), d(3)})}),
+            "max_grad expects dy [batch, features] and x [batch, time, features], got f32[batch,4] and f32[batch,6,3]");
+}
+
 TEST(OpTable, LossesAreScalarsAndCheckTheirTargets) {
   EXPECT_EQ(infer(OpKind::Mse, {f32({B, d(1)}), f32({B})})->str(), "f32[]"); // trailing unit dim
   EXPECT_EQ(infer(OpKind::Mae, {f32({B, d(3)}), f32({B, d(3)})})->str(), "f32[]");

@@ -6,6 +6,7 @@
 // differences of the reference loss.
 //===----------------------------------------------------------------------===//
 #include "compiler/passes/Autodiff.h"
+#include "compiler/ir/IRParser.h"
 #include "compiler/ir/OpFacts.h"
 #include "compiler/reference/Reference.h"
 #include "LowerTestUtil.h"
@@ -121,6 +122,19 @@ TEST(Autodiff, ActivationsDropoutConcatAndSteps) {
                  " p = dense(concat(x, tanh(dense(x, units=4)), axis=1), units=2)\n loss mse(p, y) }");
 }
 
+TEST(Autodiff, MeanAndMaxOverTime) {
+  // Of an input, of a dense layer and of recurrent sequences (no lengths:
+  // over all T steps); max's gradient goes to the step of the max.
+  checkGradients("model m { input x: f32[b, 5, 4]\n target y: f32[b, 7]\n"
+                 " a = dense(x, units=3, activation=\"tanh\")\n"
+                 " p = dense(concat(mean(a), max(a), max(x)), units=7)\n loss mse(p, y) }");
+  for (const char *cell : {"lstm", "gru"})
+    checkGradients(std::string("model m { input x: f32[b, 6, 3]\n target y: i32[b] classes 3\n h = ") + cell +
+                       "(x, hidden=4, layers=2, bidirectional=true)\n"
+                       " p = dense(concat(mean(h), max(h)), units=3)\n loss softmax_cross_entropy(p, y) }",
+                   4);
+}
+
 TEST(Autodiff, LstmStackedAndBidirectional) {
   checkGradients("model m { input x: f32[b, 5, 3]\n target y: f32[b, 2]\n"
                  " h = lstm(x, hidden=4, layers=2, bidirectional=true, dropout=0.25, returns=\"last\")\n"
@@ -210,6 +224,114 @@ TEST(Reference, LengthsRunEachSampleForItsOwnLength) {
       feeds["lengths"].data[2] = T + 1;
       EXPECT_THROW(reference::evaluate(*padded.graph, feeds), std::invalid_argument);
     }
+}
+
+/// mean / max and their gradient ops in the reference on numbers worked by
+/// hand: over all steps, over steps 0..L-1 with lengths (the pad steps hold
+/// larger values that must not count), max's gradient at the first step of
+/// a tie.
+TEST(Reference, MeanAndMaxOverStepsByHand) {
+  const std::string text = "graph @g {\n"
+                           "  %x = input() : () -> f32[b,3,2]\n"
+                           "  %n = input() : () -> i32[b]\n"
+                           "  %dy = input() : () -> f32[b,2]\n"
+                           "  %mean = mean(%x) : (f32[b,3,2]) -> f32[b,2]\n"
+                           "  %max = max(%x) : (f32[b,3,2]) -> f32[b,2]\n"
+                           "  %lmean = mean(%x, %n) : (f32[b,3,2], i32[b]) -> f32[b,2]\n"
+                           "  %lmax = max(%x, %n) : (f32[b,3,2], i32[b]) -> f32[b,2]\n"
+                           "  %gmean = mean_grad(%dy) {steps = 3} : (f32[b,2]) -> f32[b,3,2]\n"
+                           "  %gmax = max_grad(%dy, %x) : (f32[b,2], f32[b,3,2]) -> f32[b,3,2]\n"
+                           "  %glmean = mean_grad(%dy, %n) {steps = 3} : (f32[b,2], i32[b]) -> f32[b,3,2]\n"
+                           "  %glmax = max_grad(%dy, %x, %n) : (f32[b,2], f32[b,3,2], i32[b]) -> f32[b,3,2]\n"
+                           "  output %max\n"
+                           "}\n";
+  auto file = std::make_shared<SourceFile>("t.ir", text);
+  std::ostringstream out;
+  Diagnostics diag(out);
+  diag.addFile(file);
+  std::optional<ir::Graph> graph = ir::parseGraph(*file, diag);
+  ASSERT_TRUE(graph && ir::verifyGraph(*graph, diag)) << out.str();
+  // Sample 0 (length 3): feature 0 steps 1, 4, 4 (a tie at steps 1 and 2), feature 1 -2, -1, -3.
+  // Sample 1 (length 1): 5, 6 at step 0; the pad steps hold 9 and 8.
+  Tensor x({2, 3, 2}), n({2}), dy({2, 2});
+  x.data = {1, -2, 4, -1, 4, -3, /**/ 5, 6, 9, 8, 9, 8};
+  n.data = {3, 1};
+  dy.data = {10, 20, 30, 40};
+  std::map<std::string, Tensor> feeds = {{"x", x}, {"n", n}, {"dy", dy}};
+  std::vector<Tensor> v = reference::evaluate(*graph, feeds);
+  auto value = [&](const char *name) {
+    for (size_t id = 0; id < graph->size(); ++id)
+      if (graph->op(id).name == name)
+        return v[id].data;
+    ADD_FAILURE() << "no value " << name;
+    return std::vector<double>{};
+  };
+  EXPECT_EQ(value("mean"), (std::vector<double>{3, -2, 23.0 / 3, 22.0 / 3}));
+  EXPECT_EQ(value("max"), (std::vector<double>{4, -1, 9, 8}));
+  EXPECT_EQ(value("lmean"), (std::vector<double>{3, -2, 5, 6}));
+  EXPECT_EQ(value("lmax"), (std::vector<double>{4, -1, 5, 6}));
+  EXPECT_EQ(value("gmean"), (std::vector<double>{10.0 / 3, 20.0 / 3, 10.0 / 3, 20.0 / 3, 10.0 / 3, 20.0 / 3,
+                                                 10, 40.0 / 3, 10, 40.0 / 3, 10, 40.0 / 3}));
+  EXPECT_EQ(value("gmax"), (std::vector<double>{0, 0, 10, 20, 0, 0, /**/ 0, 0, 30, 40, 0, 0}));
+  EXPECT_EQ(value("glmean"), (std::vector<double>{10.0 / 3, 20.0 / 3, 10.0 / 3, 20.0 / 3, 10.0 / 3, 20.0 / 3,
+                                                  30, 40, 0, 0, 0, 0}));
+  EXPECT_EQ(value("glmax"), (std::vector<double>{0, 0, 10, 20, 0, 0, /**/ 30, 40, 0, 0, 0, 0}));
+  feeds["n"].data[1] = 4; // outside [1, T]
+  EXPECT_THROW(reference::evaluate(*graph, feeds), std::invalid_argument);
+}
+
+/// mean() and max() of a sequence with lengths are those of each sample run
+/// alone for its own length (PyTorch's packed sequence).
+TEST(Reference, MeanAndMaxWithLengthsAreThoseOfEachSampleAlone) {
+  const int64_t T = 5;
+  for (const char *cell : {"lstm", "gru"}) {
+    auto model = [&](int64_t steps, bool lengths) {
+      return "model m { input x: f32[b, " + std::to_string(steps) + ", 3]\n" + (lengths ? " input lengths: i32[b]\n" : "") +
+             " h = " + cell + "(x, hidden=4, bidirectional=true" + (lengths ? ", lengths=lengths" : "") +
+             ")\n y = concat(mean(h), max(h), mean(dense(h, units=2)))\n output y }";
+    };
+    auto padded = testing::lowerText(model(T, true));
+    ASSERT_TRUE(padded.graph) << padded.diagnostics;
+    std::mt19937_64 rng(8);
+    std::uniform_real_distribution<double> uniform(-1, 1);
+    std::map<std::string, Tensor> feeds;
+    for (const ir::Op &op : padded.graph->ops())
+      if (op.kind == ir::OpKind::Param) {
+        std::vector<int64_t> shape;
+        for (const ir::Dim &d : op.type.dims)
+          shape.push_back(d.size);
+        Tensor t(shape);
+        for (double &v : t.data)
+          v = uniform(rng) * 0.6;
+        feeds[op.name] = t;
+      }
+    const std::vector<int64_t> lengths = {T, 1, 3, 2};
+    const int64_t B = static_cast<int64_t>(lengths.size());
+    Tensor x({B, T, 3}), l({B});
+    for (double &v : x.data)
+      v = uniform(rng);
+    for (int64_t b = 0; b < B; ++b)
+      l.data[b] = static_cast<double>(lengths[b]);
+    feeds["x"] = x;
+    feeds["lengths"] = l;
+    const Tensor all = reference::evaluate(*padded.graph, feeds)[*padded.graph->output];
+    const int64_t width = all.shape.back();
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t L = lengths[b];
+      auto alone = testing::lowerText(model(L, false));
+      ASSERT_TRUE(alone.graph) << alone.diagnostics;
+      std::map<std::string, Tensor> single = feeds;
+      single.erase("lengths");
+      Tensor xs({1, L, 3});
+      for (int64_t t = 0; t < L; ++t)
+        for (int64_t k = 0; k < 3; ++k)
+          xs.data[t * 3 + k] = x.data[(b * T + t) * 3 + k];
+      single["x"] = xs;
+      const Tensor one = reference::evaluate(*alone.graph, single)[*alone.graph->output];
+      for (int64_t k = 0; k < width; ++k)
+        EXPECT_NEAR(all.data[b * width + k], one.data[k], 1e-12) << cell << " sample " << b << " feature " << k;
+    }
+  }
 }
 
 TEST(Autodiff, EmbeddingAndTheImdbShape) {
