@@ -175,7 +175,7 @@ std::string markdownReport(const RunInfo &run, const Results &results) {
   if (std::any_of(cases.begin(), cases.end(), [](const Case &c) { return c.realTokens > 0; })) {
     md << "\n## W7: variable lengths (" << run.lengthsSource << ")\n\n"
        << "Each row times " << kW7Batches << " batches of 256 reviews of an epoch (at the quantiles of the batches' real tokens) of "
-          "models/imdb_bilstm_len.rnn "
+          "bench/w7_bilstm_len.rnn (W4's network with lengths) "
           "(per batch below): shuffled as without bucketing, or bucketed as rnnrun trains it (sorted in windows of "
        << train::kDefaultBucketWindow << " batches). Real tokens are the reviews' own lengths; the padded row is W4 or W5 "
           "(every review 256 tokens) in this run. Target (issue 14): time <= 1.15 x (real / padded tokens) x the "

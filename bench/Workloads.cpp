@@ -302,7 +302,7 @@ std::vector<int32_t> imdbTrainLengths(const Settings &s, std::string &source) {
   const std::string location = data::findData(data::dataSearchPath(s.dataDir),
                                               {"aclImdb_v1_labeled.tar.gz", "aclImdb_v1.tar.gz", "aclImdb"}, searched);
   if (!location.empty()) {
-    data::ImdbOptions options; // what rnnrun loads for models/imdb_bilstm_len.rnn
+    data::ImdbOptions options; // what rnnrun loads for a model with lengths
     options.vocab = 20000;
     options.maxlen = 256;
     options.leftAligned = true;
@@ -440,7 +440,7 @@ std::vector<Case> lengthCases(const Settings &s, std::string &source) {
   auto batches = std::make_shared<std::map<bool, LengthBatches>>();
   for (bool bucket : {false, true})
     (*batches)[bucket] = w7Batches(lengths, bucket, B, T);
-  const std::string model = readFile(s.sourceDir + "/models/imdb_bilstm_len.rnn");
+  const std::string model = readFile(s.sourceDir + "/bench/w7_bilstm_len.rnn");
   std::map<std::string, std::string> libraries;
   for (const std::string plan : {"symbolic", "imperative"})
     if (plan == "symbolic" || s.imperative) {

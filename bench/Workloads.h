@@ -61,12 +61,12 @@ std::string compileModel(const Settings &settings, const std::string &name,
 std::vector<Case> workloadCases(const Settings &settings);
 
 /// W7: the lengths of the IMDB training split (left-aligned, cut at 256, as
-/// rnnrun feeds models/imdb_bilstm_len.rnn), from the data set when it is
+/// rnnrun feeds a model with lengths), from the data set when it is
 /// found (`source` says where), else from bench/imdb_train_lengths.txt (a
 /// histogram of the same, written by rnnbench --write-imdb-lengths).
 std::vector<int32_t> imdbTrainLengths(const Settings &settings, std::string &source);
 
-/// W7 (BENCHMARKS.md): W4 and W5 of models/imdb_bilstm_len.rnn on batches of
+/// W7 (BENCHMARKS.md): W4 and W5 of bench/w7_bilstm_len.rnn on batches of
 /// the real IMDB lengths, bucketed (as training batches them) and not: each
 /// run is kW7Batches batches of an epoch (those at the quantiles (2k+1)/2K of
 /// the batches' real tokens), the time is per batch.

@@ -179,7 +179,7 @@ int writeImdbLengths(Settings settings, const std::string &path) {
     ++counts[length];
   std::ostringstream out;
   out << "# W7 (bench/Workloads.cpp): the lengths of the IMDB training split as rnnrun feeds\n"
-      << "# models/imdb_bilstm_len.rnn (tokenized, left-aligned, cut at 256 tokens): " << lengths.size()
+      << "# a model with lengths (tokenized, left-aligned, cut at 256 tokens): " << lengths.size()
       << " reviews.\n# Written by `rnnbench --write-imdb-lengths FILE` from " << source.substr(source.rfind('/') + 1)
       << ".\n# LENGTH COUNT\n";
   for (auto [length, count] : counts)

@@ -70,7 +70,7 @@ class Imdb(torch.nn.Module):
 class ImdbPacked(Imdb):
     """Imdb over packed sequences: each review runs for its own length;
     concat(first, last) takes step 0 and step length-1 (as rnnc's
-    models/imdb_bilstm_len.rnn)."""
+    bench/w7_bilstm_len.rnn, W4's network with lengths)."""
 
     def forward(self, inputs):
         tokens, lengths = inputs
