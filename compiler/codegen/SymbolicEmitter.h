@@ -65,6 +65,14 @@ private:
   /// grads, loss, seed, step): one call per step, stopping at the first
   /// kernel that reports an error.
   void emitEntry();
+  /// Two kernel calls that may run at the same time (plan::Step::
+  /// concurrentWithNext): through parallel->run2 (rnnc/plan.h) when the
+  /// caller passes one, else one after the other. Returns the status.
+  Value *callConcurrently(Function *entry, Value *parallel, Function *a, const std::vector<Value *> &aArgs,
+                          Function *b, const std::vector<Value *> &bArgs);
+  /// The kernel k as an rnnc_task_fn: its arguments read from a block of
+  /// 8-byte slots in k's order.
+  Function *taskOf(Function *k);
   /// Where a value is, inside the entry function.
   Value *location(ir::ValueId id);
   /// Fixed-size buffers first, then the per-sample region scaled by the batch.

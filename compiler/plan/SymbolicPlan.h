@@ -89,6 +89,10 @@ struct Step {
   /// the others' gradients are exactly 0); dense_grad_input writes zeros to
   /// the others.
   std::optional<ir::ValueId> rowLengths;
+  /// This step and the next may run at the same time (see
+  /// PlanOptions::concurrentDirections): the next reads nothing this one
+  /// writes, and the arena keeps the buffers of both apart for both steps.
+  bool concurrentWithNext = false;
 
   /// The position of the scratch buffer `role` among `scratch`, or -1.
   int scratchIndex(Scratch role) const {
