@@ -124,10 +124,16 @@ private:
   /// each loaded W_hh^T vector feeds `rows` FMAs. Small blocks (1 or 2 rows
   /// with AVX-512, 1 with AVX2) take two chunks of hidden units per pass, so
   /// that at least 8 independent FMA chains cover the FMA latency (one row
-  /// alone had 4: batch 1 was bound by latency, not by loads).
+  /// alone had 4: batch 1 was bound by latency, not by loads). Hidden
+  /// units jLo .. jLo + span (default: all H).
   void fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *first, Value *kEnd, int64_t T, int64_t H,
                  int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws,
-                 Value *lengths, Value *order = nullptr);
+                 Value *lengths, Value *order = nullptr, Value *jLo = nullptr, int64_t span = -1);
+  /// The recurrence runs over panels of hidden units (every block of rows
+  /// per panel) when W_hh^T is larger than this, with panels of W_hh^T of
+  /// at most kRecurrentPanelBytes.
+  static constexpr int64_t kRecurrentL2Bytes = int64_t(1) << 20;
+  static constexpr int64_t kRecurrentPanelBytes = int64_t(256) << 10;
   /// Batch row `r` of a step: order[r] (rows sorted by length), or r.
   Value *rowAt(Value *order, Value *r);
   /// The length of batch row `bi` (i32 lengths), as i64.

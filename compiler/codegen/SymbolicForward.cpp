@@ -218,9 +218,11 @@ void SymbolicEmitter::checkLengths(Function *f, Value *lengths, int64_t T) {
 
 void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *first, Value *kEnd, int64_t T, int64_t H,
                                 int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws,
-                                Value *lengths, Value *order) {
+                                Value *lengths, Value *order, Value *jLo, int64_t span) {
   IRBuilder<> &b = builder_;
   const int64_t GH = G * H;
+  if (!jLo)
+    jLo = e_.c64(0), span = H;
   std::vector<Value *> row, prevRow, valid;
   for (int64_t i = 0; i < rows; ++i) {
     Value *bi = rowAt(order, b.CreateAdd(b0, e_.c64(i)));
@@ -289,15 +291,17 @@ void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev,
       }
   };
   // Four live vectors per row and chunk; AVX-512 has room for 24, AVX2 for 8.
+  // Hidden units jLo .. jLo + span.
   const int64_t w = e_.width, room = w >= 16 ? 24 : 8;
-  const int64_t pairs = rows * 4 * 2 <= room ? H / (2 * w) * (2 * w) : 0;
+  const int64_t pairs = rows * 4 * 2 <= room ? span / (2 * w) * (2 * w) : 0;
+  auto from = [&](int64_t offset) { return b.CreateAdd(jLo, e_.c64(offset)); };
   if (pairs > 0)
-    e_.loop(e_.c64(0), e_.c64(pairs), 2 * w, [&](Value *j) { cells(w, j, 2); }, "j2");
-  const int64_t vectorEnd = pairs + (H - pairs) / w * w;
+    e_.loop(from(0), from(pairs), 2 * w, [&](Value *j) { cells(w, j, 2); }, "j2");
+  const int64_t vectorEnd = pairs + (span - pairs) / w * w;
   if (vectorEnd > pairs)
-    e_.loop(e_.c64(pairs), e_.c64(vectorEnd), w, [&](Value *j) { cells(w, j, 1); }, "j");
-  if (H > vectorEnd)
-    e_.loop(e_.c64(vectorEnd), e_.c64(H), 1, [&](Value *j) { cells(1, j, 1); }, "jt");
+    e_.loop(from(pairs), from(vectorEnd), w, [&](Value *j) { cells(w, j, 1); }, "j");
+  if (span > vectorEnd)
+    e_.loop(from(vectorEnd), from(span), 1, [&](Value *j) { cells(1, j, 1); }, "jt");
 }
 
 void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step &step) {
@@ -365,11 +369,28 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
     // With ordered rows: those whose length is above t.
     Value *active = order ? runningRows(lengths, batch, t) : batch;
     Value *firstSingle = e_.c64(0);
-    if (fuse && hoist)
-      firstSingle = rowBlocks(e_.c64(0), active, e_.width >= 16 ? std::vector<int64_t>{6, 4, 2, 1} : std::vector<int64_t>{2, 1},
-                              [&](Value *b0, int64_t rows) {
-                                fusedRows(b0, rows, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell, ws, maskBy, order);
-                              }, "bb");
+    const std::vector<int64_t> blockRows = e_.width >= 16 ? std::vector<int64_t>{6, 4, 2, 1} : std::vector<int64_t>{2, 1};
+    auto allRows = [&](Value *jLo, int64_t span) {
+      return rowBlocks(e_.c64(0), active, blockRows, [&](Value *b0, int64_t rows) {
+        fusedRows(b0, rows, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell, ws, maskBy, order, jLo, span);
+      }, "bb");
+    };
+    // W_hh^T larger than L2 (H = 512: 4 MiB): every block of rows would
+    // stream all of it from memory. Instead, per panel of hidden units (its
+    // columns of W_hh^T, at most kRecurrentPanelBytes, stay in L2) every
+    // block of rows; h_{t-1}, read once per panel, is the smaller matrix.
+    // Each output element is computed by the same operations either way.
+    const int64_t weightBytes = H * GH * 4;
+    const int64_t panel = std::max<int64_t>(e_.width, kRecurrentPanelBytes / (H * G * 4) / e_.width * e_.width);
+    if (fuse && hoist && weightBytes > kRecurrentL2Bytes && panel < H) {
+      const int64_t whole = H / panel * panel;
+      e_.loop(e_.c64(0), e_.c64(whole), panel, [&](Value *j0) { firstSingle = allRows(j0, panel); }, "panel");
+      if (whole < H)
+        firstSingle = allRows(e_.c64(whole), H - whole);
+      firstSingle = active; // every row went through the blocks (the last block size is 1)
+    } else if (fuse && hoist) {
+      firstSingle = allRows(nullptr, H);
+    }
     // The rows that have ended: output 0 (zeroed above), the cell kept, and
     // for the gradient a workspace that makes it 0 (see masked()); with
     // skipPadRows recurrent_grad reads nothing of the pad steps' workspace.

@@ -169,6 +169,19 @@ TEST(Plans, RecurrentReturningTheLastStep) {
   checkModel(sequenceModel("gru(x, hidden=37, layers=3, dropout=0.5, returns=\"last\")", 7, 5), kBatches);
 }
 
+/// W_hh^T above 1 MiB (LSTM H=300: 1.4 MB; GRU H=330: 1.3 MB): the
+/// recurrence runs per panel of hidden units (48 and 64 wide with AVX-512,
+/// a narrower last panel, then single units), every block of rows per panel.
+TEST(Plans, RecurrentWeightsLargerThanL2RunInPanels) {
+  for (const char *cpu : {"host", "x86-64-v3"})
+    for (const char *layer : {"lstm(x, hidden=300, bidirectional=true", "gru(x, hidden=330"})
+      for (bool lengths : {false, true})
+        checkModel(std::string("model m { input x: f32[batch, 3, 5]\n") + (lengths ? " input lengths: i32[batch]\n" : "") +
+                       " h = " + layer + (lengths ? ", lengths=lengths" : "") +
+                       ")\n y = concat(first(h), last(h))\n output y }",
+                   {1, 7}, false, cpu);
+}
+
 /// Sequence lengths mixed in one batch (T, 1 and others; see compare()):
 /// every plan against the reference, which runs each sample for its length.
 TEST(Plans, SequenceLengths) {
