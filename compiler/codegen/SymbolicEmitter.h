@@ -96,9 +96,11 @@ private:
   /// layout in the same pass (so that no __rnnc_pack follows).
   void emitAdamUpdate();
   /// dst[c * rows + r] = src[r * cols + c]: a weight into its packed layout.
-  void transposeInto(Value *src, Value *dst, int64_t rows, int64_t cols);
-  /// The same for the w rows from r0 (rows, cols >= the vector width w).
-  void transposeRowTile(Value *src, Value *dst, int64_t rows, int64_t cols, Value *r0);
+  void transposeInto(Value *src, Value *dst, int64_t rows, int64_t cols, const plan::PackedParam *p = nullptr);
+  /// The same for the w rows from r0 (rows, cols >= the vector width w),
+  /// into the layout of `p` (plan::PackedParam::indexOf) when it has one.
+  void transposeRowTile(Value *src, Value *dst, int64_t rows, int64_t cols, Value *r0,
+                        const plan::PackedParam *p = nullptr);
   /// b_ih + b_hh into the packed layout.
   void packBiasSum(Value *params, Value *packed, const plan::PackedParam &p);
   int64_t paramOffset(ir::ValueId id) const;
@@ -125,15 +127,12 @@ private:
   /// with AVX-512, 1 with AVX2) take two chunks of hidden units per pass, so
   /// that at least 8 independent FMA chains cover the FMA latency (one row
   /// alone had 4: batch 1 was bound by latency, not by loads). Hidden
-  /// units jLo .. jLo + span (default: all H).
+  /// units jLo .. jLo + span (default: all H); with panelLayout, W_hh^T is
+  /// packed in panels (plan::PackedParam::panel) and this is one of them.
   void fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *first, Value *kEnd, int64_t T, int64_t H,
                  int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws,
-                 Value *lengths, Value *order = nullptr, Value *jLo = nullptr, int64_t span = -1);
-  /// The recurrence runs over panels of hidden units (every block of rows
-  /// per panel) when W_hh^T is larger than this, with panels of W_hh^T of
-  /// at most kRecurrentPanelBytes.
-  static constexpr int64_t kRecurrentL2Bytes = int64_t(1) << 20;
-  static constexpr int64_t kRecurrentPanelBytes = int64_t(256) << 10;
+                 Value *lengths, Value *order = nullptr, Value *jLo = nullptr, int64_t span = -1,
+                 bool panelLayout = false);
   /// Batch row `r` of a step: order[r] (rows sorted by length), or r.
   Value *rowAt(Value *order, Value *r);
   /// The length of batch row `bi` (i32 lengths), as i64.

@@ -218,11 +218,20 @@ void SymbolicEmitter::checkLengths(Function *f, Value *lengths, int64_t T) {
 
 void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *first, Value *kEnd, int64_t T, int64_t H,
                                 int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws,
-                                Value *lengths, Value *order, Value *jLo, int64_t span) {
+                                Value *lengths, Value *order, Value *jLo, int64_t span, bool panelLayout) {
   IRBuilder<> &b = builder_;
   const int64_t GH = G * H;
   if (!jLo)
     jLo = e_.c64(0), span = H;
+  // W_hh^T[k, g*H + j]: in the [H, G*H] matrix, or in this panel's block
+  // (k, g, j - jLo) of G * span floats per k (PackedParam::indexOf).
+  Value *panelBase = panelLayout ? e_.at(whhT, b.CreateMul(jLo, e_.c64(G * H))) : nullptr;
+  auto weightAt = [&](Value *k, int64_t g, Value *j) {
+    if (!panelLayout)
+      return b.CreateAdd(b.CreateMul(k, e_.c64(GH)), b.CreateAdd(j, e_.c64(g * H)));
+    return b.CreateAdd(b.CreateMul(k, e_.c64(G * span)), b.CreateAdd(b.CreateSub(j, jLo), e_.c64(g * span)));
+  };
+  Value *weights = panelLayout ? panelBase : whhT;
   std::vector<Value *> row, prevRow, valid;
   for (int64_t i = 0; i < rows; ++i) {
     Value *bi = rowAt(order, b.CreateAdd(b0, e_.c64(i)));
@@ -254,7 +263,7 @@ void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev,
       std::vector<std::vector<Value *>> wk(chunks);
       for (int64_t c = 0; c < chunks; ++c)
         for (int64_t g = 0; g < G; ++g)
-          wk[c].push_back(e_.load(w, whhT, b.CreateAdd(b.CreateMul(k, e_.c64(GH)), b.CreateAdd(js[c], e_.c64(g * H)))));
+          wk[c].push_back(e_.load(w, weights, weightAt(k, g, js[c])));
       for (int64_t i = 0; i < rows; ++i) {
         Value *hk = e_.splat(w, e_.load(1, y, b.CreateAdd(prevRow[i], k)));
         for (int64_t c = 0; c < chunks; ++c)
@@ -370,19 +379,23 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
     Value *active = order ? runningRows(lengths, batch, t) : batch;
     Value *firstSingle = e_.c64(0);
     const std::vector<int64_t> blockRows = e_.width >= 16 ? std::vector<int64_t>{6, 4, 2, 1} : std::vector<int64_t>{2, 1};
-    auto allRows = [&](Value *jLo, int64_t span) {
-      return rowBlocks(e_.c64(0), active, blockRows, [&](Value *b0, int64_t rows) {
-        fusedRows(b0, rows, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell, ws, maskBy, order, jLo, span);
-      }, "bb");
-    };
     // W_hh^T larger than L2 (H = 512: 4 MiB): every block of rows would
     // stream all of it from memory. Instead, per panel of hidden units (its
-    // columns of W_hh^T, at most kRecurrentPanelBytes, stay in L2) every
-    // block of rows; h_{t-1}, read once per panel, is the smaller matrix.
-    // Each output element is computed by the same operations either way.
-    const int64_t weightBytes = H * GH * 4;
-    const int64_t panel = std::max<int64_t>(e_.width, kRecurrentPanelBytes / (H * G * 4) / e_.width * e_.width);
-    if (fuse && hoist && weightBytes > kRecurrentL2Bytes && panel < H) {
+    // columns of W_hh^T, at most plan::kRecurrentPanelBytes, stay in L2)
+    // every block of rows; h_{t-1}, read once per panel, is the smaller
+    // matrix. With H a multiple of plan::kPanelAlign the panels are packed
+    // contiguous (plan::PackedParam::panel); otherwise they are columns of
+    // the [H, G*H] matrix. Each output element is computed by the same
+    // operations either way.
+    const int64_t packedPanel = plan_.packed[plan_.packedFor[op.operands[2]]].panel;
+    const int64_t panel = packedPanel ? packedPanel : plan::recurrentPanel(H, G, e_.width);
+    auto allRows = [&](Value *jLo, int64_t span) {
+      return rowBlocks(e_.c64(0), active, blockRows, [&](Value *b0, int64_t rows) {
+        fusedRows(b0, rows, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell, ws, maskBy, order, jLo, span,
+                  packedPanel > 0);
+      }, "bb");
+    };
+    if (fuse && hoist && panel > 0 && panel < H) {
       const int64_t whole = H / panel * panel;
       e_.loop(e_.c64(0), e_.c64(whole), panel, [&](Value *j0) { firstSingle = allRows(j0, panel); }, "panel");
       if (whole < H)

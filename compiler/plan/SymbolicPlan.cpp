@@ -176,7 +176,10 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
       const ir::RecurrentFacts cell = ir::recurrentFacts(op);
       const int64_t hidden = cell.hidden, gates = cell.gates();
       pack({PackedParam::Layout::Transposed, op.operands[1], 0, gates * hidden, width});
-      pack({PackedParam::Layout::Transposed, op.operands[2], 0, gates * hidden, hidden});
+      PackedParam whh{PackedParam::Layout::Transposed, op.operands[2], 0, gates * hidden, hidden};
+      if (options.fuseCells && options.hoistInputProjection && hidden % kPanelAlign == 0)
+        whh.panel = std::min(recurrentPanel(hidden, gates, kPanelAlign), hidden);
+      pack(whh);
       pack({PackedParam::Layout::BiasSum, op.operands[3], op.operands[4], 1, gates * hidden,
             cell.lstm() ? gates * hidden : 2 * hidden});
     } else if (op.kind == OpKind::Dense) {
