@@ -524,7 +524,7 @@ std::vector<Case> scalingCases(const Settings &s) {
   std::vector<Point> points;
   for (int64_t t : {16, 32, 64, 128, 256, 512})
     points.push_back({"steps", t, 128, 64, 1, double(t)});
-  for (int64_t h : {32, 64, 128, 256, 512})
+  for (int64_t h : {32, 64, 128, 256, 512, 1024})
     points.push_back({"hidden", 64, h, 64, 1, double(h)});
   for (int64_t b : {1, 4, 16, 64, 256})
     points.push_back({"batch", 64, 128, b, 1, double(b)});

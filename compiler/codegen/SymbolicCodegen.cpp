@@ -54,6 +54,7 @@ void SymbolicEmitter::emitEntry() {
   std::vector<Type *> params = {e_.ptr(), e_.ptr(), e_.ptr(), e_.i64(), e_.ptr(), e_.ptr()};
   if (training)
     params.insert(params.end(), {e_.ptr(), e_.ptr(), e_.i64(), e_.i64()});
+  params.push_back(e_.ptr()); // const rnnc_parallel * (rnnc/plan.h), may be null
   auto *type = FunctionType::get(e_.i32(), params, false);
   Function *f = Function::Create(type, Function::ExternalLinkage,
                                  training ? "__rnnc_symbolic_train" : "__rnnc_symbolic_forward", module_);
@@ -66,6 +67,7 @@ void SymbolicEmitter::emitEntry() {
   targets_ = training ? f->getArg(5) : nullptr;
   grads_ = training ? f->getArg(6) : nullptr;
   Value *seed = training ? f->getArg(8) : e_.c64(0), *stepCount = training ? f->getArg(9) : e_.c64(0);
+  Value *parallel = f->getArg(f->arg_size() - 1);
   LLVMContext &ctx = module_.getContext();
   BasicBlock *entry = BasicBlock::Create(ctx, "entry", f);
   BasicBlock *failed = BasicBlock::Create(ctx, "failed", f);
@@ -75,13 +77,24 @@ void SymbolicEmitter::emitEntry() {
   builder_.SetInsertPoint(entry);
   current_ = entry;
 
-  for (const plan::Step &step : plan_.steps) {
+  for (size_t s = 0; s < plan_.steps.size(); ++s) {
+    const plan::Step &step = plan_.steps[s];
     std::vector<Value *> args = stepArguments(step);
     Function *k = emitKernel(step); // moves the insert point into the kernel
     builder_.SetInsertPoint(current_);
     args.insert(args.end(), {batch_, seed, stepCount});
-    Value *result = builder_.CreateCall(k, args);
-    BasicBlock *next = BasicBlock::Create(ctx, "after." + graph_.op(step.op).name, f);
+    Value *result;
+    if (step.concurrentWithNext) {
+      const plan::Step &other = plan_.steps[++s];
+      std::vector<Value *> otherArgs = stepArguments(other);
+      Function *otherKernel = emitKernel(other);
+      builder_.SetInsertPoint(current_);
+      otherArgs.insert(otherArgs.end(), {batch_, seed, stepCount});
+      result = callConcurrently(f, parallel, k, args, otherKernel, otherArgs);
+    } else {
+      result = builder_.CreateCall(k, args);
+    }
+    BasicBlock *next = BasicBlock::Create(ctx, "after." + graph_.op(plan_.steps[s].op).name, f);
     builder_.CreateCondBr(builder_.CreateICmpEQ(result, builder_.getInt32(RNNC_OK)), next, failed);
     status->addIncoming(result, builder_.GetInsertBlock());
     builder_.SetInsertPoint(next);
@@ -129,6 +142,63 @@ void SymbolicEmitter::emitEntry() {
   builder_.CreateRet(builder_.getInt32(RNNC_OK));
   if (status->getNumIncomingValues() == 0) // no kernel can fail
     failed->eraseFromParent();
+}
+
+Function *SymbolicEmitter::taskOf(Function *k) {
+  // i32 task(ptr block): the kernel's arguments from a block of 8-byte
+  // slots (pointers, then batch, seed and step), for rnnc_parallel.
+  const std::string name = k->getName().str() + ".task";
+  if (Function *existing = module_.getFunction(name))
+    return existing;
+  Function *f = Function::Create(FunctionType::get(e_.i32(), {e_.ptr()}, false), Function::InternalLinkage, name,
+                                 module_);
+  f->addFnAttr(Attribute::NoUnwind);
+  IRBuilder<>::InsertPointGuard guard(builder_);
+  builder_.SetInsertPoint(BasicBlock::Create(module_.getContext(), "entry", f));
+  std::vector<Value *> args;
+  for (unsigned a = 0; a < k->arg_size(); ++a)
+    args.push_back(builder_.CreateAlignedLoad(k->getArg(a)->getType(), e_.at(f->getArg(0), e_.c64(a), e_.i64()),
+                                              Align(8)));
+  builder_.CreateRet(builder_.CreateCall(k, args));
+  return f;
+}
+
+Value *SymbolicEmitter::callConcurrently(Function *entry, Value *parallel, Function *a, const std::vector<Value *> &aArgs,
+                                         Function *b, const std::vector<Value *> &bArgs) {
+  LLVMContext &ctx = module_.getContext();
+  auto block = [&](const std::vector<Value *> &args, const char *name) {
+    IRBuilder<> atEntry(&entry->getEntryBlock(), entry->getEntryBlock().begin());
+    AllocaInst *slots = atEntry.CreateAlloca(e_.i64(), e_.c64(static_cast<int64_t>(args.size())), name);
+    slots->setAlignment(Align(8));
+    for (size_t k = 0; k < args.size(); ++k)
+      builder_.CreateAlignedStore(args[k], e_.at(slots, e_.c64(static_cast<int64_t>(k)), e_.i64()), Align(8));
+    return slots;
+  };
+  // Without a rnnc_parallel (a caller that lends no threads): one after the other.
+  BasicBlock *lent = BasicBlock::Create(ctx, "concurrent", entry), *alone = BasicBlock::Create(ctx, "in_turn", entry),
+             *joined = BasicBlock::Create(ctx, "joined", entry);
+  builder_.CreateCondBr(builder_.CreateIsNull(parallel), alone, lent);
+  builder_.SetInsertPoint(lent);
+  Value *aBlock = block(aArgs, "task_a"), *bBlock = block(bArgs, "task_b");
+  auto *run2Type = FunctionType::get(e_.i32(), {e_.ptr(), e_.ptr(), e_.ptr(), e_.ptr(), e_.ptr()}, false);
+  Value *run2 = builder_.CreateAlignedLoad(e_.ptr(), parallel, Align(8), "run2");
+  Value *together = builder_.CreateCall(run2Type, run2, {parallel, taskOf(a), aBlock, taskOf(b), bBlock});
+  builder_.CreateBr(joined);
+  BasicBlock *lentEnd = builder_.GetInsertBlock();
+  builder_.SetInsertPoint(alone);
+  Value *first = builder_.CreateCall(a, aArgs);
+  BasicBlock *second = BasicBlock::Create(ctx, "in_turn.second", entry);
+  BasicBlock *aloneFailed = builder_.GetInsertBlock();
+  builder_.CreateCondBr(builder_.CreateICmpEQ(first, builder_.getInt32(RNNC_OK)), second, joined);
+  builder_.SetInsertPoint(second);
+  Value *then = builder_.CreateCall(b, bArgs);
+  builder_.CreateBr(joined);
+  builder_.SetInsertPoint(joined);
+  PHINode *result = builder_.CreatePHI(e_.i32(), 3, "both");
+  result->addIncoming(together, lentEnd);
+  result->addIncoming(first, aloneFailed);
+  result->addIncoming(then, second);
+  return result;
 }
 
 Value *SymbolicEmitter::location(ir::ValueId id) {

@@ -65,6 +65,14 @@ private:
   /// grads, loss, seed, step): one call per step, stopping at the first
   /// kernel that reports an error.
   void emitEntry();
+  /// Two kernel calls that may run at the same time (plan::Step::
+  /// concurrentWithNext): through parallel->run2 (rnnc/plan.h) when the
+  /// caller passes one, else one after the other. Returns the status.
+  Value *callConcurrently(Function *entry, Value *parallel, Function *a, const std::vector<Value *> &aArgs,
+                          Function *b, const std::vector<Value *> &bArgs);
+  /// The kernel k as an rnnc_task_fn: its arguments read from a block of
+  /// 8-byte slots in k's order.
+  Function *taskOf(Function *k);
   /// Where a value is, inside the entry function.
   Value *location(ir::ValueId id);
   /// Fixed-size buffers first, then the per-sample region scaled by the batch.
@@ -88,9 +96,11 @@ private:
   /// layout in the same pass (so that no __rnnc_pack follows).
   void emitAdamUpdate();
   /// dst[c * rows + r] = src[r * cols + c]: a weight into its packed layout.
-  void transposeInto(Value *src, Value *dst, int64_t rows, int64_t cols);
-  /// The same for the w rows from r0 (rows, cols >= the vector width w).
-  void transposeRowTile(Value *src, Value *dst, int64_t rows, int64_t cols, Value *r0);
+  void transposeInto(Value *src, Value *dst, int64_t rows, int64_t cols, const plan::PackedParam *p = nullptr);
+  /// The same for the w rows from r0 (rows, cols >= the vector width w),
+  /// into the layout of `p` (plan::PackedParam::indexOf) when it has one.
+  void transposeRowTile(Value *src, Value *dst, int64_t rows, int64_t cols, Value *r0,
+                        const plan::PackedParam *p = nullptr);
   /// b_ih + b_hh into the packed layout.
   void packBiasSum(Value *params, Value *packed, const plan::PackedParam &p);
   int64_t paramOffset(ir::ValueId id) const;
@@ -116,10 +126,13 @@ private:
   /// each loaded W_hh^T vector feeds `rows` FMAs. Small blocks (1 or 2 rows
   /// with AVX-512, 1 with AVX2) take two chunks of hidden units per pass, so
   /// that at least 8 independent FMA chains cover the FMA latency (one row
-  /// alone had 4: batch 1 was bound by latency, not by loads).
+  /// alone had 4: batch 1 was bound by latency, not by loads). Hidden
+  /// units jLo .. jLo + span (default: all H); with panelLayout, W_hh^T is
+  /// packed in panels (plan::PackedParam::panel) and this is one of them.
   void fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *first, Value *kEnd, int64_t T, int64_t H,
                  int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws,
-                 Value *lengths, Value *order = nullptr);
+                 Value *lengths, Value *order = nullptr, Value *jLo = nullptr, int64_t span = -1,
+                 bool panelLayout = false);
   /// Batch row `r` of a step: order[r] (rows sorted by length), or r.
   Value *rowAt(Value *order, Value *r);
   /// The length of batch row `bi` (i32 lengths), as i64.

@@ -218,9 +218,20 @@ void SymbolicEmitter::checkLengths(Function *f, Value *lengths, int64_t T) {
 
 void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *first, Value *kEnd, int64_t T, int64_t H,
                                 int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws,
-                                Value *lengths, Value *order) {
+                                Value *lengths, Value *order, Value *jLo, int64_t span, bool panelLayout) {
   IRBuilder<> &b = builder_;
   const int64_t GH = G * H;
+  if (!jLo)
+    jLo = e_.c64(0), span = H;
+  // W_hh^T[k, g*H + j]: in the [H, G*H] matrix, or in this panel's block
+  // (k, g, j - jLo) of G * span floats per k (PackedParam::indexOf).
+  Value *panelBase = panelLayout ? e_.at(whhT, b.CreateMul(jLo, e_.c64(G * H))) : nullptr;
+  auto weightAt = [&](Value *k, int64_t g, Value *j) {
+    if (!panelLayout)
+      return b.CreateAdd(b.CreateMul(k, e_.c64(GH)), b.CreateAdd(j, e_.c64(g * H)));
+    return b.CreateAdd(b.CreateMul(k, e_.c64(G * span)), b.CreateAdd(b.CreateSub(j, jLo), e_.c64(g * span)));
+  };
+  Value *weights = panelLayout ? panelBase : whhT;
   std::vector<Value *> row, prevRow, valid;
   for (int64_t i = 0; i < rows; ++i) {
     Value *bi = rowAt(order, b.CreateAdd(b0, e_.c64(i)));
@@ -252,7 +263,7 @@ void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev,
       std::vector<std::vector<Value *>> wk(chunks);
       for (int64_t c = 0; c < chunks; ++c)
         for (int64_t g = 0; g < G; ++g)
-          wk[c].push_back(e_.load(w, whhT, b.CreateAdd(b.CreateMul(k, e_.c64(GH)), b.CreateAdd(js[c], e_.c64(g * H)))));
+          wk[c].push_back(e_.load(w, weights, weightAt(k, g, js[c])));
       for (int64_t i = 0; i < rows; ++i) {
         Value *hk = e_.splat(w, e_.load(1, y, b.CreateAdd(prevRow[i], k)));
         for (int64_t c = 0; c < chunks; ++c)
@@ -289,15 +300,17 @@ void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev,
       }
   };
   // Four live vectors per row and chunk; AVX-512 has room for 24, AVX2 for 8.
+  // Hidden units jLo .. jLo + span.
   const int64_t w = e_.width, room = w >= 16 ? 24 : 8;
-  const int64_t pairs = rows * 4 * 2 <= room ? H / (2 * w) * (2 * w) : 0;
+  const int64_t pairs = rows * 4 * 2 <= room ? span / (2 * w) * (2 * w) : 0;
+  auto from = [&](int64_t offset) { return b.CreateAdd(jLo, e_.c64(offset)); };
   if (pairs > 0)
-    e_.loop(e_.c64(0), e_.c64(pairs), 2 * w, [&](Value *j) { cells(w, j, 2); }, "j2");
-  const int64_t vectorEnd = pairs + (H - pairs) / w * w;
+    e_.loop(from(0), from(pairs), 2 * w, [&](Value *j) { cells(w, j, 2); }, "j2");
+  const int64_t vectorEnd = pairs + (span - pairs) / w * w;
   if (vectorEnd > pairs)
-    e_.loop(e_.c64(pairs), e_.c64(vectorEnd), w, [&](Value *j) { cells(w, j, 1); }, "j");
-  if (H > vectorEnd)
-    e_.loop(e_.c64(vectorEnd), e_.c64(H), 1, [&](Value *j) { cells(1, j, 1); }, "jt");
+    e_.loop(from(pairs), from(vectorEnd), w, [&](Value *j) { cells(w, j, 1); }, "j");
+  if (span > vectorEnd)
+    e_.loop(from(vectorEnd), from(span), 1, [&](Value *j) { cells(1, j, 1); }, "jt");
 }
 
 void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step &step) {
@@ -365,11 +378,32 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
     // With ordered rows: those whose length is above t.
     Value *active = order ? runningRows(lengths, batch, t) : batch;
     Value *firstSingle = e_.c64(0);
-    if (fuse && hoist)
-      firstSingle = rowBlocks(e_.c64(0), active, e_.width >= 16 ? std::vector<int64_t>{6, 4, 2, 1} : std::vector<int64_t>{2, 1},
-                              [&](Value *b0, int64_t rows) {
-                                fusedRows(b0, rows, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell, ws, maskBy, order);
-                              }, "bb");
+    const std::vector<int64_t> blockRows = e_.width >= 16 ? std::vector<int64_t>{6, 4, 2, 1} : std::vector<int64_t>{2, 1};
+    // W_hh^T larger than L2 (H = 512: 4 MiB): every block of rows would
+    // stream all of it from memory. Instead, per panel of hidden units (its
+    // columns of W_hh^T, at most plan::kRecurrentPanelBytes, stay in L2)
+    // every block of rows; h_{t-1}, read once per panel, is the smaller
+    // matrix. With H a multiple of plan::kPanelAlign the panels are packed
+    // contiguous (plan::PackedParam::panel); otherwise they are columns of
+    // the [H, G*H] matrix. Each output element is computed by the same
+    // operations either way.
+    const int64_t packedPanel = plan_.packed[plan_.packedFor[op.operands[2]]].panel;
+    const int64_t panel = packedPanel ? packedPanel : plan::recurrentPanel(H, G, e_.width);
+    auto allRows = [&](Value *jLo, int64_t span) {
+      return rowBlocks(e_.c64(0), active, blockRows, [&](Value *b0, int64_t rows) {
+        fusedRows(b0, rows, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell, ws, maskBy, order, jLo, span,
+                  packedPanel > 0);
+      }, "bb");
+    };
+    if (fuse && hoist && panel > 0 && panel < H) {
+      const int64_t whole = H / panel * panel;
+      e_.loop(e_.c64(0), e_.c64(whole), panel, [&](Value *j0) { firstSingle = allRows(j0, panel); }, "panel");
+      if (whole < H)
+        firstSingle = allRows(e_.c64(whole), H - whole);
+      firstSingle = active; // every row went through the blocks (the last block size is 1)
+    } else if (fuse && hoist) {
+      firstSingle = allRows(nullptr, H);
+    }
     // The rows that have ended: output 0 (zeroed above), the cell kept, and
     // for the gradient a workspace that makes it 0 (see masked()); with
     // skipPadRows recurrent_grad reads nothing of the pad steps' workspace.

@@ -12,7 +12,7 @@ void SymbolicEmitter::emitPack() {
     Value *src = e_.at(params, e_.c64(paramOffset(p.source)));
     Value *dst = e_.at(packed, e_.c64(p.offset));
     if (p.layout == plan::PackedParam::Layout::Transposed)
-      transposeInto(src, dst, p.rows, p.cols);
+      transposeInto(src, dst, p.rows, p.cols, &p);
     else
       packBiasSum(params, packed, p);
   }
@@ -32,10 +32,11 @@ void SymbolicEmitter::packBiasSum(Value *params, Value *packed, const plan::Pack
   });
 }
 
-void SymbolicEmitter::transposeInto(Value *src, Value *dst, int64_t rows, int64_t cols) {
+void SymbolicEmitter::transposeInto(Value *src, Value *dst, int64_t rows, int64_t cols, const plan::PackedParam *p) {
   IRBuilder<> &b = builder_;
   const int64_t w = e_.width;
   if (rows < w || cols < w) {
+    RNNC_ASSERT(!p || !p->panel, "a weight packed in panels holds whole tiles");
     // dst[c * rows + r] = src[r * cols + c], element by element (a small
     // weight: a dense layer's single row or column).
     e_.loop(e_.c64(rows), [&](Value *r) {
@@ -48,11 +49,13 @@ void SymbolicEmitter::transposeInto(Value *src, Value *dst, int64_t rows, int64_
   }
   const int64_t rowTiles = (rows + w - 1) / w;
   e_.loop(e_.c64(rowTiles), [&](Value *tr) {
-    transposeRowTile(src, dst, rows, cols, b.CreateBinaryIntrinsic(Intrinsic::smin, b.CreateMul(tr, e_.c64(w)), e_.c64(rows - w)));
+    transposeRowTile(src, dst, rows, cols, b.CreateBinaryIntrinsic(Intrinsic::smin, b.CreateMul(tr, e_.c64(w)), e_.c64(rows - w)),
+                     p);
   }, "tr");
 }
 
-void SymbolicEmitter::transposeRowTile(Value *src, Value *dst, int64_t rows, int64_t cols, Value *r0) {
+void SymbolicEmitter::transposeRowTile(Value *src, Value *dst, int64_t rows, int64_t cols, Value *r0,
+                                       const plan::PackedParam *p) {
   // Tiles of w x w: w rows loaded as vectors, transposed in registers, stored
   // as w contiguous runs of a column. (Element by element, packing took 15 us
   // of a 36 us batch-1 training step on Zen 4.) The last tile of a row
@@ -61,6 +64,20 @@ void SymbolicEmitter::transposeRowTile(Value *src, Value *dst, int64_t rows, int
   IRBuilder<> &b = builder_;
   const int64_t w = e_.width;
   RNNC_ASSERT(rows >= w && cols >= w, "a tile fits in the weight");
+  // Where column c of the tile's rows r0..r0+w-1 goes: c * rows + r0, or in
+  // panels (PackedParam::indexOf; the w rows are one gate's units of one
+  // panel: H and the panel width are multiples of w, and so is r0).
+  Value *base = r0, *stride = e_.c64(rows);
+  if (p && p->panel) {
+    const int64_t H = cols, G = rows / cols, P = p->panel;
+    RNNC_ASSERT(H % w == 0 && P % w == 0, "panels hold whole tiles");
+    Value *g = b.CreateUDiv(r0, e_.c64(H)), *j = b.CreateURem(r0, e_.c64(H));
+    Value *panel = b.CreateUDiv(j, e_.c64(P));
+    Value *width = b.CreateSelect(b.CreateICmpULT(panel, e_.c64(H / P)), e_.c64(P), e_.c64(H - H / P * P));
+    base = b.CreateAdd(b.CreateMul(panel, e_.c64(P * G * H)),
+                       b.CreateAdd(b.CreateMul(g, width), b.CreateSub(j, b.CreateMul(panel, e_.c64(P)))));
+    stride = b.CreateMul(width, e_.c64(G));
+  }
   const int64_t colTiles = (cols + w - 1) / w;
   e_.loop(e_.c64(colTiles), [&](Value *tc) {
     Value *c0 = b.CreateBinaryIntrinsic(Intrinsic::smin, b.CreateMul(tc, e_.c64(w)), e_.c64(cols - w));
@@ -83,7 +100,7 @@ void SymbolicEmitter::transposeRowTile(Value *src, Value *dst, int64_t rows, int
         v[i + h] = b.CreateShuffleVector(a, c, high);
       }
     for (int64_t j = 0; j < w; ++j)
-      e_.store(v[j], dst, b.CreateAdd(b.CreateMul(b.CreateAdd(c0, e_.c64(j)), e_.c64(rows)), r0));
+      e_.store(v[j], dst, b.CreateAdd(b.CreateMul(b.CreateAdd(c0, e_.c64(j)), stride), base));
   }, "tc");
 }
 
@@ -128,7 +145,7 @@ void SymbolicEmitter::emitAdamUpdate() {
     if (!p || p->layout != plan::PackedParam::Layout::Transposed || p->rows < w || p->cols < w) {
       adam(e_.c64(offset), e_.c64(n));
       if (p && p->layout == plan::PackedParam::Layout::Transposed)
-        transposeInto(e_.at(params, e_.c64(offset)), e_.at(packed, e_.c64(p->offset)), p->rows, p->cols);
+        transposeInto(e_.at(params, e_.c64(offset)), e_.at(packed, e_.c64(p->offset)), p->rows, p->cols, p);
       continue;
     }
     // Per block of w rows: the update of its rows, then their tiles packed
@@ -140,7 +157,7 @@ void SymbolicEmitter::emitAdamUpdate() {
       Value *count = b.CreateBinaryIntrinsic(Intrinsic::smin, e_.c64(w), b.CreateSub(e_.c64(rows), first));
       adam(b.CreateAdd(e_.c64(offset), b.CreateMul(first, e_.c64(cols))), b.CreateMul(count, e_.c64(cols)));
       transposeRowTile(e_.at(params, e_.c64(offset)), e_.at(packed, e_.c64(p->offset)), rows, cols,
-                       b.CreateBinaryIntrinsic(Intrinsic::smin, first, e_.c64(rows - w)));
+                       b.CreateBinaryIntrinsic(Intrinsic::smin, first, e_.c64(rows - w)), p);
     }, "rows");
   }
   for (const plan::PackedParam &p : plan_.packed)

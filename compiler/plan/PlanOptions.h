@@ -18,6 +18,12 @@ struct PlanOptions {
   /// their workspace. Off: every row, as before (the tests compare the two
   /// bit for bit).
   bool skipPadRows = true;
+  /// The two directions of a bidirectional layer (two recurrent steps in a
+  /// row, the second not reading the first) may run at the same time, on a
+  /// thread the batch split leaves idle (batch below the thread count):
+  /// their buffers are kept apart in the arena. Off: every buffer's space
+  /// may be reused as soon as its step is past, as before.
+  bool concurrentDirections = true;
 };
 
 const char *planKindName(PlanKind kind);

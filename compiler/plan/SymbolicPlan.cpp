@@ -176,7 +176,10 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
       const ir::RecurrentFacts cell = ir::recurrentFacts(op);
       const int64_t hidden = cell.hidden, gates = cell.gates();
       pack({PackedParam::Layout::Transposed, op.operands[1], 0, gates * hidden, width});
-      pack({PackedParam::Layout::Transposed, op.operands[2], 0, gates * hidden, hidden});
+      PackedParam whh{PackedParam::Layout::Transposed, op.operands[2], 0, gates * hidden, hidden};
+      if (options.fuseCells && options.hoistInputProjection && hidden % kPanelAlign == 0)
+        whh.panel = std::min(recurrentPanel(hidden, gates, kPanelAlign), hidden);
+      pack(whh);
       pack({PackedParam::Layout::BiasSum, op.operands[3], op.operands[4], 1, gates * hidden,
             cell.lstm() ? gates * hidden : 2 * hidden});
     } else if (op.kind == OpKind::Dense) {
@@ -224,7 +227,35 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
     return halfCount[grad][0] == 1 && halfCount[grad][1] == 1 && users[grad] == 2;
   };
 
-  for (size_t id = 0; id < n; ++id) {
+  // The steps in graph order, except that the second direction of a
+  // bidirectional layer moves up next to the first when it reads nothing in
+  // between (returns="last" puts the first direction's last step there), so
+  // that the two can run at the same time (see below).
+  std::vector<ir::ValueId> order(n);
+  for (size_t id = 0; id < n; ++id)
+    order[id] = static_cast<ir::ValueId>(id);
+  auto recurrent = [&](const ir::Op &op) { return op.kind == OpKind::Lstm || op.kind == OpKind::Gru; };
+  if (options.concurrentDirections)
+    for (size_t i = 0; i < n; ++i) {
+      const ir::Op &first = graph.op(order[i]);
+      if (!needed[order[i]] || !recurrent(first))
+        continue;
+      for (size_t j = i + 1; j < n; ++j) {
+        const ir::Op &second = graph.op(order[j]);
+        if (!needed[order[j]] || !recurrent(second))
+          continue;
+        // Ops keep graph (topological) order outside the pairs, so a
+        // dependence on an op in between is a direct operand in between.
+        const bool free = std::none_of(second.operands.begin(), second.operands.end(), [&](ir::ValueId v) {
+          return !ir::isSource(graph.op(v).kind) && std::find(order.begin() + i, order.begin() + j, v) != order.begin() + j;
+        });
+        if (free && second.kind == first.kind && second.operands[0] == first.operands[0])
+          std::rotate(order.begin() + i + 1, order.begin() + j, order.begin() + j + 1);
+        break; // only the next recurrent op can be the other direction
+      }
+    }
+
+  for (ir::ValueId id : order) {
     const ir::Op &op = graph.op(id);
     if (!needed[id] || ir::isSource(op.kind))
       continue;
@@ -327,6 +358,25 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
       extend(operand, static_cast<int>(s));
   for (ir::ValueId root : roots)
     extend(root, static_cast<int>(plan.steps.size()));
+
+  // The two directions of a bidirectional layer: consecutive recurrent
+  // steps, the second not reading the first's result. While they run at
+  // the same time, every buffer either uses lives through both steps.
+  if (options.concurrentDirections)
+    for (size_t s = 0; s + 1 < plan.steps.size(); ++s) {
+      const ir::Op &a = graph.op(plan.steps[s].op), &b = graph.op(plan.steps[s + 1].op);
+      if (!recurrent(a) || b.kind != a.kind || (s > 0 && plan.steps[s - 1].concurrentWithNext) ||
+          std::find(b.operands.begin(), b.operands.end(), plan.steps[s].op) != b.operands.end())
+        continue;
+      plan.steps[s].concurrentWithNext = true;
+      const int first = static_cast<int>(s), second = first + 1;
+      for (Buffer &buffer : plan.buffers) {
+        if (buffer.firstStep == second)
+          buffer.firstStep = first;
+        if (buffer.lastStep == first)
+          buffer.lastStep = second;
+      }
+    }
 
   plan.arenaPerSample = layoutArena(plan.buffers, options.planMemory, &plan.arenaFixed);
   return plan;

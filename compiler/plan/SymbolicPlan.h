@@ -4,6 +4,7 @@
 #include "compiler/ir/Graph.h"
 #include "compiler/plan/PlanOptions.h"
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -89,6 +90,10 @@ struct Step {
   /// the others' gradients are exactly 0); dense_grad_input writes zeros to
   /// the others.
   std::optional<ir::ValueId> rowLengths;
+  /// This step and the next may run at the same time (see
+  /// PlanOptions::concurrentDirections): the next reads nothing this one
+  /// writes, and the arena keeps the buffers of both apart for both steps.
+  bool concurrentWithNext = false;
 
   /// The position of the scratch buffer `role` among `scratch`, or -1.
   int scratchIndex(Scratch role) const {
@@ -107,7 +112,36 @@ struct PackedParam {
   int64_t rows = 0, cols = 0;     ///< Transposed: source shape; BiasSum: length in cols
   int64_t sumUpTo = 0;            ///< BiasSum: b_hh is added for elements < sumUpTo
   int64_t offset = 0;             ///< floats into the packed buffer
+  /// Transposed W_hh of a recurrent layer ([G*H, H]) in panels of this many
+  /// hidden units (0: one [H, G*H] matrix): panel p holds, for every k < H,
+  /// its units of each gate in turn, contiguous, so that the recurrence
+  /// reads one panel (at most kRecurrentPanelBytes) from one stretch of memory.
+  int64_t panel = 0;
+
+  /// Where source element (r, c) is, in floats from `offset`.
+  int64_t indexOf(int64_t r, int64_t c) const {
+    if (!panel)
+      return c * rows + r;
+    const int64_t H = cols, G = rows / cols, g = r / H, j = r % H, p = j / panel;
+    const int64_t width = std::min(panel, H - p * panel);
+    return p * panel * G * H + c * G * width + g * width + (j - p * panel);
+  }
 };
+
+/// The recurrence runs per panel of hidden units (every block of batch rows
+/// per panel) when W_hh^T is larger than kRecurrentL2Bytes, with panels of
+/// W_hh^T of at most kRecurrentPanelBytes; and when H is a multiple of
+/// kPanelAlign, W_hh^T is packed in those panels (PackedParam::panel).
+constexpr int64_t kRecurrentL2Bytes = int64_t(1) << 20;
+constexpr int64_t kRecurrentPanelBytes = int64_t(256) << 10;
+constexpr int64_t kPanelAlign = 16;
+/// The panel width for hidden units `H` and `G` gates, in multiples of
+/// `align`; 0 if W_hh^T fits kRecurrentL2Bytes.
+inline int64_t recurrentPanel(int64_t H, int64_t G, int64_t align) {
+  if (H * G * H * 4 <= kRecurrentL2Bytes)
+    return 0;
+  return std::max(align, kRecurrentPanelBytes / (H * G * 4) / align * align);
+}
 
 struct SymbolicPlan {
   PlanOptions options;

@@ -10,10 +10,11 @@
 
 extern const rnnc_model_info __rnnc_info;
 extern int32_t __rnnc_symbolic_forward(const float *, float *, float *, int64_t, const void *const *,
-                                       float *const *) __attribute__((weak));
+                                       float *const *, const rnnc_parallel *) __attribute__((weak));
 extern void __rnnc_pack(const float *, float *) __attribute__((weak));
 extern int32_t __rnnc_symbolic_train(const float *, float *, float *, int64_t, const void *const *, const void *const *,
-                                     float *, float *, uint64_t, uint64_t) __attribute__((weak));
+                                     float *, float *, uint64_t, uint64_t, const rnnc_parallel *)
+    __attribute__((weak));
 extern void __rnnc_adam_update(float *, float *, const float *, float *, float *, const float *) __attribute__((weak));
 extern const rnnc_imperative_plan __rnnc_imperative_plan __attribute__((weak));
 

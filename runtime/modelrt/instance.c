@@ -50,6 +50,7 @@ rnnc_instance *rnnc_binding_create(const rnnc_model_binding *model, int64_t max_
 void rnnc_binding_destroy(rnnc_instance *inst) {
   if (!inst)
     return;
+  rnnc_rt_stop_workers(inst, 1);
   free(inst->params);
   free(inst->packed);
   for (int32_t t = 1; t < RNNC_MAX_THREADS; ++t) {

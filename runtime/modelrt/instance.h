@@ -6,6 +6,7 @@
  *   instance.c   life cycle, parameter initialization, accessors
  *   dispatch.c   the imperative plan's interpreter
  *   threads.c    chunks of rows on threads: forward, gradients
+ *   pool.c       the instance's persistent worker threads, rnnc_parallel
  *   optimizer.c  clipping, Adam and SGD; the update from chunks' gradients
  *   exports.c    the ABI functions a model.so exports
  *===----------------------------------------------------------------------===*/
@@ -29,6 +30,8 @@ static inline void restore_denormals(unsigned saved) { _mm_setcsr(saved); }
 
 #define RNNC_MAX_THREADS 64
 
+typedef struct rnnc_worker rnnc_worker; /* pool.c */
+
 struct rnnc_instance {
   const rnnc_model_binding *model;
   int64_t capacity;
@@ -48,7 +51,29 @@ struct rnnc_instance {
   int32_t chunks_done;
   int64_t chunk_rows[RNNC_MAX_THREADS];
   float chunk_loss[RNNC_MAX_THREADS];
+  /* Persistent worker threads 1..threads-1 ([0] is the caller's), started
+   * on first use (pool.c). */
+  rnnc_worker *workers[RNNC_MAX_THREADS];
+  /* Kernels run on a lent worker so far (rnnc_parallel); for the tests. */
+  int64_t lent_runs;
 };
+
+/* Runs fn(args) on worker k (1 <= k < threads), starting it if need be.
+ * Returns 0 (and runs nothing) if no such thread can be had. */
+int rnnc_rt_post(rnnc_instance *inst, int32_t k, rnnc_task_fn fn, void *args);
+/* Waits for the task posted to worker k; returns its status. */
+int32_t rnnc_rt_wait(rnnc_instance *inst, int32_t k);
+/* Stops and frees workers from..RNNC_MAX_THREADS-1. */
+void rnnc_rt_stop_workers(rnnc_instance *inst, int32_t from);
+
+/* The rnnc_parallel a symbolic program gets: worker `worker` (0: none, the
+ * two kernels run one after the other on the caller). */
+typedef struct rnnc_lent_thread {
+  rnnc_parallel base; /* first: the program sees a rnnc_parallel */
+  rnnc_instance *inst;
+  int32_t worker;
+} rnnc_lent_thread;
+void rnnc_rt_lend_thread(rnnc_lent_thread *lent, rnnc_instance *inst, int32_t worker);
 
 /* A zeroed, 64-byte aligned buffer of `floats` floats (at least one). */
 void *rnnc_rt_aligned_zeroed(int64_t floats);

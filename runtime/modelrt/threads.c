@@ -1,12 +1,13 @@
 /*===- threads.c - Chunks of a batch on threads: forward and gradients ---===*
  *
  * Data parallelism inside one instance: the batch is split into chunks of
- * rows, each run on its own thread with its own working memory and
- * gradient buffer; the first chunk runs on the calling thread.
+ * rows, each run on its own thread (the instance's workers, pool.c) with its
+ * own working memory and gradient buffer; the first chunk runs on the
+ * calling thread. When the batch has fewer rows than threads, each chunk is
+ * lent one of the idle workers for the kernels its program may run at once.
  *===----------------------------------------------------------------------===*/
 #include "instance.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 
 /* The pointer to row `row` of a batch-major tensor of 4-byte elements. */
@@ -28,6 +29,7 @@ typedef struct chunk {
   int training;
   float loss;
   int32_t status;
+  rnnc_lent_thread lent; /* an idle worker for its program, or none */
 } chunk;
 
 #define RNNC_MAX_TENSORS 16
@@ -43,7 +45,7 @@ static int32_t forward_chunk(chunk *c) {
     out[i] = (float *)row_of(c->outputs[i], &info->outputs[i], c->row0);
   if (inst->model->imperative)
     return rnnc_rt_forward_imperative(inst, c->rows, in, out);
-  return inst->model->forward(inst->params, inst->packed, inst->arenas[c->index], c->rows, in, out);
+  return inst->model->forward(inst->params, inst->packed, inst->arenas[c->index], c->rows, in, out, &c->lent.base);
 }
 
 /* The loss and gradients of one chunk; chunk k > 0 of the global batch draws
@@ -61,16 +63,16 @@ static int32_t train_chunk(chunk *c) {
   float *grads = inst->chunk_grads[c->index];
   if (inst->model->train)
     return inst->model->train(inst->params, inst->packed, inst->arenas[c->index], c->rows, in, tg, grads, &c->loss,
-                              seed, (uint64_t)inst->steps);
+                              seed, (uint64_t)inst->steps, &c->lent.base);
   return rnnc_rt_train_imperative(inst, c->rows, in, tg, seed, (uint64_t)inst->steps, grads, &c->loss);
 }
 
-static void *run_chunk(void *arg) {
+static int32_t run_chunk(void *arg) {
   chunk *c = (chunk *)arg;
   const unsigned mode = flush_denormals(); /* MXCSR is per thread */
   c->status = c->training ? train_chunk(c) : forward_chunk(c);
   restore_denormals(mode);
-  return NULL;
+  return c->status;
 }
 
 /* Splits the batch into the instance's chunks and runs them, the first on
@@ -78,7 +80,6 @@ static void *run_chunk(void *arg) {
 static int32_t run_chunks(rnnc_instance *inst, int64_t batch, const void *const *inputs, const void *const *targets,
                           float *const *outputs, int training, int64_t first_chunk, chunk *chunks, int32_t *count) {
   const int32_t n = batch < inst->threads ? (int32_t)batch : inst->threads;
-  pthread_t threads[RNNC_MAX_THREADS];
   int started[RNNC_MAX_THREADS] = {0};
   int64_t row = 0;
   for (int32_t k = 0; k < n; ++k) {
@@ -86,15 +87,17 @@ static int32_t run_chunks(rnnc_instance *inst, int64_t batch, const void *const 
     c->inst = inst, c->index = k, c->global = first_chunk + k, c->row0 = row, c->rows = batch / n + (k < batch % n);
     c->inputs = inputs, c->targets = targets, c->outputs = outputs, c->training = training;
     c->loss = 0, c->status = RNNC_OK;
+    /* Workers n.. are idle in this call: chunk k may lend worker n + k. */
+    rnnc_rt_lend_thread(&c->lent, inst, n + k < inst->threads ? n + k : 0);
     row += c->rows;
   }
   for (int32_t k = 1; k < n; ++k)
-    started[k] = pthread_create(&threads[k], NULL, run_chunk, &chunks[k]) == 0;
+    started[k] = rnnc_rt_post(inst, k, run_chunk, &chunks[k]);
   run_chunk(&chunks[0]);
   int32_t status = chunks[0].status;
   for (int32_t k = 1; k < n; ++k) {
     if (started[k])
-      pthread_join(threads[k], NULL);
+      rnnc_rt_wait(inst, k);
     else
       run_chunk(&chunks[k]); /* no thread to be had: run it here */
     if (status == RNNC_OK)
@@ -159,16 +162,18 @@ int32_t rnnc_binding_set_threads(rnnc_instance *inst, int32_t threads) {
     threads = 1;
   if (threads > RNNC_MAX_THREADS)
     threads = RNNC_MAX_THREADS;
-  if (threads > inst->capacity)
-    threads = (int32_t)inst->capacity;
-  const int64_t rows = (inst->capacity + threads - 1) / threads;
+  /* Chunks: at most one per row of the largest batch; threads beyond them
+   * serve only as lent workers (rnnc_parallel) and need no working memory. */
+  const int32_t chunks = threads > inst->capacity ? (int32_t)inst->capacity : threads;
+  const int64_t rows = (inst->capacity + chunks - 1) / chunks;
   inst->chunks_done = 0;
+  rnnc_rt_stop_workers(inst, threads);
   for (int32_t t = 1; t < RNNC_MAX_THREADS; ++t) {
     free(inst->arenas[t]);
     free(inst->chunk_grads[t]);
     inst->arenas[t] = NULL;
     inst->chunk_grads[t] = NULL;
-    if (t >= threads)
+    if (t >= chunks)
       continue;
     inst->arenas[t] = (float *)rnnc_rt_aligned_zeroed(info->arena_per_sample * rows + info->arena_fixed);
     if (info->train.has_train_step)

@@ -108,6 +108,8 @@ int main(int argc, char **argv) {
       ("no-fuse", "symbolic plan: write gate pre-activations to memory between the cell's steps")
       ("no-hoist", "symbolic plan: compute the input projection inside the recurrence, step by step")
       ("no-memplan", "symbolic plan: give every buffer its own arena space (no reuse)")
+      ("no-concurrent-directions",
+       "symbolic plan: never run the two directions of a bidirectional layer at the same time")
       ("print-locs", "with --emit=ir, print each op's source location as loc(\"file\":line:col)")
       ("language,x", po::value<std::string>()->value_name("LANG"),
        "read FILE as rnn, ir or onnx regardless of its extension")
@@ -218,6 +220,7 @@ int main(int argc, char **argv) {
   backend.plan.fuseCells = !vm.count("no-fuse");
   backend.plan.hoistInputProjection = !vm.count("no-hoist");
   backend.plan.planMemory = !vm.count("no-memplan");
+  backend.plan.concurrentDirections = !vm.count("no-concurrent-directions");
   backend.targetCpu = vm["target-cpu"].as<std::string>();
   backend.optLevel = vm["opt"].as<int>();
   if (backend.optLevel < 0 || backend.optLevel > 3) {

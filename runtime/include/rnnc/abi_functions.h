@@ -44,9 +44,13 @@
            float *loss),                                                                                            \
           (instance, batch, inputs, targets, loss))                                                                 \
   /* Run forward passes and train steps on `threads` threads (default 1): the                                       \
-   * batch is split into that many chunks of rows. Results are deterministic for                                    \
-   * a given thread count (dropout masks and the order of gradient sums depend                                      \
-   * on it). Returns RNNC_ERR_MEMORY if the chunks' working memory cannot be had. */                               \
+   * batch is split into that many chunks of rows (at most one per row); the                                        \
+   * threads a smaller batch leaves idle run the second direction of each                                           \
+   * bidirectional layer beside the first (symbolic plan). Results are                                              \
+   * deterministic for a given number of chunks (dropout masks and the order of                                     \
+   * gradient sums depend on it), the same bits whether or not a thread is lent.                                    \
+   * The threads are started once and kept until the instance is destroyed.                                         \
+   * Returns RNNC_ERR_MEMORY if the chunks' working memory cannot be had. */                                        \
   RNNC_FN(int32_t, set_threads, setThreads, (rnnc_instance * instance, int32_t threads), (instance, threads))       \
   /* The learning rate of the following steps (default: the model's). */                                           \
   RNNC_PROC(void, set_learning_rate, setLearningRate, (rnnc_instance * instance, float lr), (instance, lr))         \

@@ -85,15 +85,29 @@ typedef struct rnnc_imperative_plan {
   const int32_t *train_packed_slots;
 } rnnc_imperative_plan;
 
+/* A kernel call packed for another thread: its arguments in one block. */
+typedef int32_t (*rnnc_task_fn)(void *args);
+
+/* What the runtime lends a symbolic program to run two independent kernels
+ * (the two directions of a bidirectional layer) at once. run2 calls a(a_args)
+ * and b(b_args), b on a thread of the instance's pool when one is idle (else
+ * on the caller, after a), and returns when both are done: a's status if it
+ * is not RNNC_OK, else b's. */
+typedef struct rnnc_parallel rnnc_parallel;
+struct rnnc_parallel {
+  int32_t (*run2)(const rnnc_parallel *self, rnnc_task_fn a, void *a_args, rnnc_task_fn b, void *b_args);
+};
+
 /* The symbolic plan's entry point: the whole graph in one function. */
 typedef int32_t (*rnnc_symbolic_forward_fn)(const float *params, float *packed, float *arena,
                                             int64_t batch, const void *const *inputs,
-                                            float *const *outputs);
+                                            float *const *outputs, const rnnc_parallel *parallel);
 /* The symbolic plan's training entry: the loss and the gradient of every
  * parameter (into `grads`, PyTorch layout; zero where there is none). */
 typedef int32_t (*rnnc_symbolic_train_fn)(const float *params, float *packed, float *arena, int64_t batch,
                                           const void *const *inputs, const void *const *targets, float *grads,
-                                          float *loss, uint64_t seed, uint64_t step);
+                                          float *loss, uint64_t seed, uint64_t step,
+                                          const rnnc_parallel *parallel);
 /* Copies the parameters into the layouts the kernels read (both plans). */
 typedef void (*rnnc_pack_fn)(const float *params, float *packed);
 /* The symbolic plan's Adam step (a model whose optimizer is Adam): what

@@ -169,6 +169,22 @@ TEST(Plans, RecurrentReturningTheLastStep) {
   checkModel(sequenceModel("gru(x, hidden=37, layers=3, dropout=0.5, returns=\"last\")", 7, 5), kBatches);
 }
 
+/// W_hh^T above 1 MiB (LSTM H=300: 1.4 MB; GRU H=330: 1.3 MB): the
+/// recurrence runs per panel of hidden units (48 and 64 wide with AVX-512,
+/// a narrower last panel, then single units), every block of rows per panel.
+TEST(Plans, RecurrentWeightsLargerThanL2RunInPanels) {
+  // 300 and 330: panels of columns of W_hh^T; 320 and 336 (multiples of 16):
+  // W_hh^T packed in panels.
+  for (const char *cpu : {"host", "x86-64-v3"})
+    for (const char *layer : {"lstm(x, hidden=300, bidirectional=true", "gru(x, hidden=330", "lstm(x, hidden=320",
+                              "gru(x, hidden=336, bidirectional=true"})
+      for (bool lengths : {false, true})
+        checkModel(std::string("model m { input x: f32[batch, 3, 5]\n") + (lengths ? " input lengths: i32[batch]\n" : "") +
+                       " h = " + layer + (lengths ? ", lengths=lengths" : "") +
+                       ")\n y = concat(first(h), last(h))\n output y }",
+                   {1, 7}, false, cpu);
+}
+
 /// Sequence lengths mixed in one batch (T, 1 and others; see compare()):
 /// every plan against the reference, which runs each sample for its length.
 TEST(Plans, SequenceLengths) {
@@ -312,8 +328,10 @@ TEST(Plans, PackingIsAnExactTransposeAtEdgeShapes) {
     for (int units : {1, 8, 33})
       texts.push_back("model m { input x: f32[b, " + std::to_string(width) + "]\n p = dense(x, units=" +
                       std::to_string(units) + ")\n output p }");
+  // 320 and 336: W_hh^T above 1 MiB, packed in panels of 48 and 64 units
+  // (and a last one of 32 and 16).
   for (const char *cell : {"lstm", "gru"})
-    for (int hidden : {3, 20})
+    for (int hidden : {3, 20, std::string(cell) == "lstm" ? 320 : 336})
       texts.push_back("model m { input x: f32[b, 4, 43]\n h = " + std::string(cell) + "(x, hidden=" +
                       std::to_string(hidden) + ")\n output h }");
   for (const char *cpu : {"host", "x86-64-v3"})
@@ -330,6 +348,8 @@ TEST(Plans, PackingIsAnExactTransposeAtEdgeShapes) {
     ASSERT_TRUE(binding.pack);
     const plan::SymbolicPlan plan = plan::planSymbolic(*lowered.graph, options.plan);
     ASSERT_EQ(plan.packedElements, binding.info->packed_elements);
+    if (text.find("hidden=320") != std::string::npos || text.find("hidden=336") != std::string::npos)
+      ASSERT_GT(plan.packed[1].panel, 0) << "W_hh^T in panels";
     std::vector<float> params(binding.info->param_elements);
     std::mt19937 rng(7);
     std::uniform_real_distribution<float> uniform(-2, 2);
@@ -346,7 +366,7 @@ TEST(Plans, PackingIsAnExactTransposeAtEdgeShapes) {
       if (p.layout == plan::PackedParam::Layout::Transposed) {
         for (int64_t r = 0; r < p.rows; ++r)
           for (int64_t c = 0; c < p.cols; ++c) {
-            const int64_t at = p.offset + c * p.rows + r;
+            const int64_t at = p.offset + p.indexOf(r, c);
             covered[at] = true;
             ASSERT_TRUE(same(packed[at], params[src + r * p.cols + c])) << "rows " << p.rows << " cols " << p.cols << " at " << r << ", " << c;
           }

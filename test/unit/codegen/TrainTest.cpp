@@ -675,6 +675,19 @@ TEST(Training, GradientsOverwriteTheirWholeBuffer) {
 /// for bit, and a forward pass reads the same packed weights as one after
 /// rnnc_params_changed. Weights with sides shorter than, equal to and
 /// longer than a register tile, AVX-512 and AVX2.
+/// W_hh^T above 1 MiB, packed in panels (plan::PackedParam::panel): the
+/// training forward pass keeps its workspace panel by panel, and the
+/// gradients match the reference (symbolic, AVX-512 and AVX2).
+TEST(Training, RecurrentWeightsInPanels) {
+  for (const char *cpu : {"host", "x86-64-v3"})
+    for (const char *layer : {"lstm(x, hidden=320", "gru(x, hidden=336, bidirectional=true"}) {
+      const std::string text = "model m { input x: f32[b, 3, 5]\n target y: f32[b, 2]\n h = " + std::string(layer) +
+                               ")\n p = dense(concat(first(h), last(h)), units=2)\n loss mse(p, y)\n optimizer sgd(lr=0.1) }";
+      SCOPED_TRACE(std::string(cpu) + ": " + text);
+      checkTrainStepWith(text, 7, {}, 1, cpu);
+    }
+}
+
 TEST(Training, AdamStepPacksAsItUpdates) {
   const std::string texts[] = {
       "model m { input x: f32[b, 2, 43]\n target y: f32[b, 1]\n h = lstm(x, hidden=20, returns=\"last\")\n"
@@ -683,6 +696,9 @@ TEST(Training, AdamStepPacksAsItUpdates) {
       "model m { input ids: i32[b, 3]\n target y: i32[b] classes 3\n e = embedding(ids, vocab=11, dim=16)\n"
       " h = gru(e, hidden=7, bidirectional=true, returns=\"last\")\n p = dense(h, units=3)\n"
       " loss softmax_cross_entropy(p, y)\n optimizer adam(lr=0.01) }",
+      // W_hh^T in panels (hidden 320: panels of 48 units and a last one of 32)
+      "model m { input x: f32[b, 2, 5]\n target y: f32[b, 1]\n h = lstm(x, hidden=320, returns=\"last\")\n"
+      " p = dense(h, units=1)\n loss mse(p, y)\n optimizer adam(lr=0.01) }",
   };
   plan::PlanOptions options;
   for (const char *cpu : {"host", "x86-64-v3"})

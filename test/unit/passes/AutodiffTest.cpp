@@ -162,6 +162,35 @@ TEST(Autodiff, SequenceLengths) {
 /// The reference with lengths is PyTorch's packed sequence: a sample of
 /// length L gives what the same layer gives on its first L steps alone, and
 /// zeros after them.
+/// Feeds for a model with input x [B, T, 3] and its lengths: the
+/// parameters uniform in [-0.6, 0.6], then x uniform in [-1, 1] (one
+/// generator seeded with `seed`, drawn in that order).
+std::map<std::string, Tensor> feedsWithLengths(const ir::Graph &graph, uint64_t seed, int64_t T,
+                                               const std::vector<int64_t> &lengths) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> uniform(-1, 1);
+  std::map<std::string, Tensor> feeds;
+  for (const ir::Op &op : graph.ops())
+    if (op.kind == ir::OpKind::Param) {
+      std::vector<int64_t> shape;
+      for (const ir::Dim &d : op.type.dims)
+        shape.push_back(d.size);
+      Tensor t(shape);
+      for (double &v : t.data)
+        v = uniform(rng) * 0.6;
+      feeds[op.name] = t;
+    }
+  const int64_t B = static_cast<int64_t>(lengths.size());
+  Tensor x({B, T, 3}), l({B});
+  for (double &v : x.data)
+    v = uniform(rng);
+  for (int64_t b = 0; b < B; ++b)
+    l.data[b] = static_cast<double>(lengths[b]);
+  feeds["x"] = x;
+  feeds["lengths"] = l;
+  return feeds;
+}
+
 TEST(Reference, LengthsRunEachSampleForItsOwnLength) {
   const int64_t T = 5;
   for (const char *cell : {"lstm", "gru"})
@@ -173,28 +202,9 @@ TEST(Reference, LengthsRunEachSampleForItsOwnLength) {
       };
       auto padded = testing::lowerText(model(T, true));
       ASSERT_TRUE(padded.graph) << padded.diagnostics;
-      std::mt19937_64 rng(5);
-      std::uniform_real_distribution<double> uniform(-1, 1);
-      std::map<std::string, Tensor> feeds;
-      for (const ir::Op &op : padded.graph->ops())
-        if (op.kind == ir::OpKind::Param) {
-          std::vector<int64_t> shape;
-          for (const ir::Dim &d : op.type.dims)
-            shape.push_back(d.size);
-          Tensor t(shape);
-          for (double &v : t.data)
-            v = uniform(rng) * 0.6;
-          feeds[op.name] = t;
-        }
       const std::vector<int64_t> lengths = {T, 1, 3, 2};
       const int64_t B = static_cast<int64_t>(lengths.size());
-      Tensor x({B, T, 3}), l({B});
-      for (double &v : x.data)
-        v = uniform(rng);
-      for (int64_t b = 0; b < B; ++b)
-        l.data[b] = static_cast<double>(lengths[b]);
-      feeds["x"] = x;
-      feeds["lengths"] = l;
+      std::map<std::string, Tensor> feeds = feedsWithLengths(*padded.graph, 5, T, lengths);
       const Tensor all = reference::evaluate(*padded.graph, feeds)[*padded.graph->output];
       for (int64_t b = 0; b < B; ++b) {
         const int64_t L = lengths[b];
@@ -205,7 +215,7 @@ TEST(Reference, LengthsRunEachSampleForItsOwnLength) {
         Tensor xs({1, L, 3});
         for (int64_t t = 0; t < L; ++t)
           for (int64_t k = 0; k < 3; ++k)
-            xs.data[t * 3 + k] = x.data[(b * T + t) * 3 + k];
+            xs.data[t * 3 + k] = feeds.at("x").data[(b * T + t) * 3 + k];
         single["x"] = xs;
         const Tensor one = reference::evaluate(*alone.graph, single)[*alone.graph->output];
         const int64_t width = all.shape.back();
@@ -292,28 +302,9 @@ TEST(Reference, MeanAndMaxWithLengthsAreThoseOfEachSampleAlone) {
     };
     auto padded = testing::lowerText(model(T, true));
     ASSERT_TRUE(padded.graph) << padded.diagnostics;
-    std::mt19937_64 rng(8);
-    std::uniform_real_distribution<double> uniform(-1, 1);
-    std::map<std::string, Tensor> feeds;
-    for (const ir::Op &op : padded.graph->ops())
-      if (op.kind == ir::OpKind::Param) {
-        std::vector<int64_t> shape;
-        for (const ir::Dim &d : op.type.dims)
-          shape.push_back(d.size);
-        Tensor t(shape);
-        for (double &v : t.data)
-          v = uniform(rng) * 0.6;
-        feeds[op.name] = t;
-      }
     const std::vector<int64_t> lengths = {T, 1, 3, 2};
     const int64_t B = static_cast<int64_t>(lengths.size());
-    Tensor x({B, T, 3}), l({B});
-    for (double &v : x.data)
-      v = uniform(rng);
-    for (int64_t b = 0; b < B; ++b)
-      l.data[b] = static_cast<double>(lengths[b]);
-    feeds["x"] = x;
-    feeds["lengths"] = l;
+    std::map<std::string, Tensor> feeds = feedsWithLengths(*padded.graph, 8, T, lengths);
     const Tensor all = reference::evaluate(*padded.graph, feeds)[*padded.graph->output];
     const int64_t width = all.shape.back();
     for (int64_t b = 0; b < B; ++b) {
@@ -325,7 +316,7 @@ TEST(Reference, MeanAndMaxWithLengthsAreThoseOfEachSampleAlone) {
       Tensor xs({1, L, 3});
       for (int64_t t = 0; t < L; ++t)
         for (int64_t k = 0; k < 3; ++k)
-          xs.data[t * 3 + k] = x.data[(b * T + t) * 3 + k];
+          xs.data[t * 3 + k] = feeds.at("x").data[(b * T + t) * 3 + k];
       single["x"] = xs;
       const Tensor one = reference::evaluate(*alone.graph, single)[*alone.graph->output];
       for (int64_t k = 0; k < width; ++k)

@@ -1,5 +1,6 @@
 //===- PlanTest.cpp - Arena layout, packing, the imperative op list -------===//
 #include "compiler/plan/ImperativePlan.h"
+#include "compiler/passes/Autodiff.h"
 #include "compiler/plan/SymbolicPlan.h"
 #include "LowerTestUtil.h"
 
@@ -58,6 +59,99 @@ TEST(SymbolicPlan, PacksRecurrentWeightsAndAliasesDropout) {
   PlanOptions noHoist;
   noHoist.hoistInputProjection = false;
   EXPECT_EQ(planSymbolic(*r.graph, noHoist).steps[0].scratch.size(), 1u);
+}
+
+/// The arena buffers a step touches: its operands, its result, its scratch.
+std::vector<int> buffersOf(const SymbolicPlan &plan, const ir::Graph &graph, const Step &step) {
+  std::vector<int> ids;
+  auto add = [&](ir::ValueId v) {
+    if (plan.locations[v].kind == Location::Kind::Arena)
+      ids.push_back(plan.locations[v].index);
+  };
+  for (ir::ValueId operand : graph.op(step.op).operands)
+    add(operand);
+  add(step.op);
+  for (const Step::Buffer &b : step.scratch)
+    ids.push_back(b.buffer);
+  return ids;
+}
+
+TEST(SymbolicPlan, KeepsTheBuffersOfConcurrentDirectionsApart) {
+  // Bidirectional layers, with and without lengths, LSTM and GRU, inference
+  // and training: the two directions of each layer are one pair of steps,
+  // and no buffer either of them touches shares space with another.
+  struct Case {
+    const char *text;
+    int pairs;
+  };
+  const Case cases[] = {
+      {"model m { input x: f32[b, 6, 3]\n target y: f32[b, 2]\n"
+      " h = lstm(x, hidden=5, layers=2, bidirectional=true, dropout=0.3)\n"
+      " p = dense(last(h), units=2)\n loss mse(p, y)\n optimizer adam(lr=0.01) }",
+       2},
+      {"model m { input x: f32[b, 7, 4]\n input n: i32[b]\n target y: f32[b, 3]\n"
+       " h = gru(x, hidden=6, layers=3, bidirectional=true, lengths=n)\n p = dense(mean(h), units=3)\n"
+       " loss mse(p, y)\n optimizer sgd(lr=0.1) }",
+       3},
+      // returns="last": the first direction's last step comes between the
+      // two in graph order; the second moves up to run beside the first.
+      {"model m { input x: f32[b, 5, 3]\n target y: f32[b, 2]\n"
+       " h = lstm(x, hidden=9, layers=2, bidirectional=true, returns=\"last\")\n p = dense(h, units=2)\n"
+       " loss mse(p, y)\n optimizer sgd(lr=0.1) }",
+       2},
+      // A stack of one-direction layers has nothing to run at once.
+      {"model m { input x: f32[b, 5, 3]\n target y: f32[b, 2]\n h = gru(x, hidden=4, layers=3)\n"
+       " p = dense(last(h), units=2)\n loss mse(p, y)\n optimizer sgd(lr=0.1) }",
+       0},
+  };
+  for (const auto &[text, expectedPairs] : cases) {
+    auto r = testing::lowerText(text);
+    ASSERT_TRUE(r.graph) << r.diagnostics;
+    ir::Graph training = *r.graph;
+    differentiate(training);
+    for (bool train : {false, true}) {
+      const ir::Graph &graph = train ? training : *r.graph;
+      SymbolicPlan plan = planSymbolic(graph, {}, train);
+      int pairs = 0;
+      for (size_t s = 0; s + 1 < plan.steps.size(); ++s) {
+        if (!plan.steps[s].concurrentWithNext)
+          continue;
+        ++pairs;
+        const ir::Op &a = graph.op(plan.steps[s].op), &b = graph.op(plan.steps[s + 1].op);
+        EXPECT_EQ(a.operands[0], b.operands[0]) << "one layer's two directions";
+        EXPECT_NE(a.attrs.getBool("reverse"), b.attrs.getBool("reverse"));
+        std::vector<int> ids = buffersOf(plan, graph, plan.steps[s]);
+        for (int id : buffersOf(plan, graph, plan.steps[s + 1]))
+          ids.push_back(id);
+        std::sort(ids.begin(), ids.end());
+        ids.erase(std::unique(ids.begin(), ids.end()), ids.end()); // the shared input
+        for (size_t i = 0; i < ids.size(); ++i)
+          for (size_t j = i + 1; j < ids.size(); ++j) {
+            const Buffer &x = plan.buffers[ids[i]], &y = plan.buffers[ids[j]];
+            if (x.fixed != y.fixed || x.perSample == 0 || y.perSample == 0)
+              continue; // separate regions, or nothing in the arena
+            EXPECT_FALSE(x.offset < y.offset + y.perSample && y.offset < x.offset + x.perSample)
+                << (train ? "training" : "inference") << ": steps " << s << "/" << s + 1 << ", buffers " << ids[i]
+                << " and " << ids[j];
+          }
+      }
+      EXPECT_EQ(pairs, expectedPairs) << text << (train ? " training" : " inference");
+      // Every step still comes after the steps it reads.
+      std::vector<bool> done(graph.size(), true);
+      for (const Step &step : plan.steps)
+        done[step.op] = false;
+      for (const Step &step : plan.steps) {
+        for (ir::ValueId operand : graph.op(step.op).operands)
+          EXPECT_TRUE(done[operand]) << graph.op(step.op).name << " reads " << graph.op(operand).name;
+        done[step.op] = true;
+      }
+      PlanOptions apart;
+      apart.concurrentDirections = false;
+      SymbolicPlan sequential = planSymbolic(graph, apart, train);
+      for (const Step &step : sequential.steps)
+        EXPECT_FALSE(step.concurrentWithNext);
+    }
+  }
 }
 
 TEST(ImperativePlan, UnrollsCellsAndFreesEveryTemporary) {
