@@ -39,6 +39,12 @@ std::string implausibility(const Case &c, const std::vector<Case> &cases, const 
   if (fewer && c.seconds > rules.threadSlowdown * fewer->seconds)
     return seconds(c.seconds) + " on " + threadsText(c.threads) + ", " + seconds(fewer->seconds) + " on " +
            threadsText(fewer->threads);
+  // Against each figure of the same workload and engine on more threads.
+  for (const Case &o : cases)
+    if (&o != &c && o.workload == c.workload && o.engine == c.engine && o.threads > c.threads && o.seconds > 0 &&
+        c.seconds > rules.superlinear * o.threads / c.threads * o.seconds)
+      return seconds(c.seconds) + " on " + threadsText(c.threads) + ", " + seconds(o.seconds) + " on " +
+             threadsText(o.threads);
   return "";
 }
 

@@ -23,11 +23,18 @@ struct PlausibilityRules {
   double threadSlowdown = 1.5;
   /// The slowest repetition may be at most this factor slower than the fastest.
   double repetitionSpread = 1.5;
+  /// A case on fewer threads may be slower than the same workload and engine
+  /// on more threads by at most this factor times the ratio of the thread
+  /// counts (each core's own cache can make a speed-up a little better than
+  /// linear; oneDNN's OpenMP runtime measured 8.5 s on 1 thread against
+  /// 1.5 s on 2 while nothing else ran).
+  double superlinear = 1.5;
 };
 
 /// Why `c` is implausible among `cases` (empty when it is not): its
-/// repetitions spread too far, or it is slower than the same workload and
-/// engine on fewer threads. Cases not measured (seconds < 0) are never
+/// repetitions spread too far, it is slower than the same workload and
+/// engine on fewer threads, or slower than on more threads by far more than
+/// the threads explain. Cases not measured (seconds < 0) are never
 /// implausible and never count as a comparison.
 std::string implausibility(const Case &c, const std::vector<Case> &cases, const PlausibilityRules &rules = {});
 

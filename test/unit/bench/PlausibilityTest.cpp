@@ -76,6 +76,24 @@ TEST(Plausibility, MoreThreadsMuchSlowerIsImplausible) {
   EXPECT_EQ(implausibility(find(cases, "oneDNN", 2), cases), "");
 }
 
+TEST(Plausibility, FewerThreadsFarSlowerThanTheThreadsExplainIsImplausible) {
+  // oneDNN's W4 row measured 8.5 s on 1 thread and 1.5 s on 2 (5.7x for 2x
+  // the threads): the 1-thread figure is the wrong one.
+  std::vector<Case> cases = w5(0.2);
+  find(cases, "oneDNN", 1) = figure(kW5, "oneDNN", 1, {8.4, 8.5, 8.5});
+  find(cases, "oneDNN", 2) = figure(kW5, "oneDNN", 2, {1.5, 1.5, 1.5});
+  EXPECT_EQ(implausibility(find(cases, "oneDNN", 1), cases), "8.5 s on 1 thread, 1.5 s on 2 threads");
+  EXPECT_EQ(implausibility(find(cases, "oneDNN", 2), cases), "");
+  // Up to 1.5 x 2 = 3x faster on 2 threads is believed (each core's cache).
+  find(cases, "oneDNN", 1) = figure(kW5, "oneDNN", 1, {4.4, 4.4, 4.4});
+  EXPECT_EQ(implausibility(find(cases, "oneDNN", 1), cases), "");
+  find(cases, "oneDNN", 1) = figure(kW5, "oneDNN", 1, {4.6, 4.6, 4.6});
+  EXPECT_NE(implausibility(find(cases, "oneDNN", 1), cases), "");
+  // With oneDNN's 2-thread figure unmeasured, the symbolic plan's does not count.
+  find(cases, "oneDNN", 2).seconds = -1;
+  EXPECT_EQ(implausibility(find(cases, "oneDNN", 1), cases), "");
+}
+
 TEST(Plausibility, SpreadRepetitionsAreImplausible) {
   std::vector<Case> cases = w5(0.2);
   find(cases, "symbolic", 1) = figure(kW5, "symbolic", 1, {0.42, 0.43, 1.3});
