@@ -77,20 +77,22 @@ void SymbolicEmitter::emitEntry() {
   builder_.SetInsertPoint(entry);
   current_ = entry;
 
-  for (size_t s = 0; s < plan_.steps.size(); ++s) {
-    const plan::Step &step = plan_.steps[s];
-    std::vector<Value *> args = stepArguments(step);
+  // A step's kernel and the arguments of its call.
+  auto prepare = [&](const plan::Step &step, std::vector<Value *> &args) {
+    args = stepArguments(step);
     Function *k = emitKernel(step); // moves the insert point into the kernel
     builder_.SetInsertPoint(current_);
     args.insert(args.end(), {batch_, seed, stepCount});
+    return k;
+  };
+  for (size_t s = 0; s < plan_.steps.size(); ++s) {
+    const plan::Step &step = plan_.steps[s];
+    std::vector<Value *> args, otherArgs;
+    Function *k = prepare(step, args);
     Value *result;
     if (step.concurrentWithNext) {
-      const plan::Step &other = plan_.steps[++s];
-      std::vector<Value *> otherArgs = stepArguments(other);
-      Function *otherKernel = emitKernel(other);
-      builder_.SetInsertPoint(current_);
-      otherArgs.insert(otherArgs.end(), {batch_, seed, stepCount});
-      result = callConcurrently(f, parallel, k, args, otherKernel, otherArgs);
+      Function *other = prepare(plan_.steps[++s], otherArgs);
+      result = callConcurrently(f, parallel, k, args, other, otherArgs);
     } else {
       result = builder_.CreateCall(k, args);
     }
