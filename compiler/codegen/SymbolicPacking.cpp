@@ -119,6 +119,11 @@ void SymbolicEmitter::emitAdamUpdate() {
   for (int64_t i = 0; i < 6; ++i)
     k.push_back(e_.load(1, coefficients, e_.c64(i)));
   Value *oneMinusB1 = b.CreateFSub(e_.cf(1, 1.0), k[0]), *oneMinusB2 = b.CreateFSub(e_.cf(1, 1.0), k[1]);
+  // 1 / sqrt(1 - b2^t) in double: the division by it is a product in double
+  // rounded once to float, the same float as the quotient (docs/training.md,
+  // "Adam"), and off the divider.
+  Type *f64 = b.getDoubleTy();
+  Value *inverseRoot = b.CreateFDiv(ConstantFP::get(f64, 1.0), b.CreateFPExt(k[5], f64));
   // The runtime's Adam (runtime/modelrt/optimizer.c), operation for
   // operation, over [from, from + n): the same bits.
   auto adam = [&](Value *from, Value *n) {
@@ -130,7 +135,9 @@ void SymbolicEmitter::emitAdamUpdate() {
       Value *mj = b.CreateFAdd(b.CreateFMul(s(k[0]), e_.load(w, mm, j)), b.CreateFMul(s(oneMinusB1), grad));
       Value *vj = b.CreateFAdd(b.CreateFMul(s(k[1]), e_.load(w, vv, j)), b.CreateFMul(b.CreateFMul(s(oneMinusB2), grad), grad));
       Value *root = b.CreateUnaryIntrinsic(Intrinsic::sqrt, vj);
-      Value *denominator = b.CreateFAdd(b.CreateFDiv(root, s(k[5])), s(k[2]));
+      Type *wide = w == 1 ? f64 : static_cast<Type *>(FixedVectorType::get(f64, w));
+      Value *scaled = b.CreateFPTrunc(b.CreateFMul(b.CreateFPExt(root, wide), s(inverseRoot)), root->getType());
+      Value *denominator = b.CreateFAdd(scaled, s(k[2]));
       e_.store(mj, mm, j);
       e_.store(vj, vv, j);
       e_.store(b.CreateFSub(pj, b.CreateFDiv(b.CreateFMul(s(k[4]), mj), denominator)), p, j);

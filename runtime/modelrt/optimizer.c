@@ -11,17 +11,21 @@
  * every model.so). The scalar loop was 72% of the instructions of a batch-1
  * training step (W2, callgrind).
  * Every copy computes what the scalar loop does, in the same order, with no
- * contraction into FMAs (-ffp-contract=off), so all give the same bits. */
+ * contraction into FMAs (-ffp-contract=off), so all give the same bits.
+ * torch's sqrt(v) / sqrt(1 - b2^t) is a product by the reciprocal in double,
+ * rounded once to float: the same float as the quotient (docs/training.md,
+ * "Adam"), off the divider, which the square root and the other division
+ * keep busy (a batch-1 step is bound by it). */
 #define RNNC_ADAM_BODY                                                                                             \
   for (int64_t i = 0; i < n; ++i) {                                                                                \
     const float grad = g[i] + wd * p[i];                                                                           \
     m[i] = b1 * m[i] + (1 - b1) * grad;                                                                            \
     v[i] = b2 * v[i] + (1 - b2) * grad * grad;                                                                     \
-    p[i] -= stepSize * m[i] / (sqrtf(v[i]) / rootC2 + eps);                                                        \
+    p[i] -= stepSize * m[i] / ((float)((double)sqrtf(v[i]) * inverseRootC2) + eps);                               \
   }
 #define RNNC_ADAM_PARAMS                                                                                           \
   int64_t n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float b1, float b2, \
-      float eps, float wd, float stepSize, float rootC2
+      float eps, float wd, float stepSize, double inverseRootC2
 static void adam_portable(RNNC_ADAM_PARAMS) { RNNC_ADAM_BODY }
 __attribute__((target("avx2"))) static void adam_avx2(RNNC_ADAM_PARAMS) { RNNC_ADAM_BODY }
 __attribute__((target("avx512f"))) static void adam_avx512(RNNC_ADAM_PARAMS) { RNNC_ADAM_BODY }
@@ -43,7 +47,8 @@ static void adam_update(RNNC_ADAM_PARAMS) {
   static int level = -1;
   if (level < 0)
     level = vector_level();
-  (level == 2 ? adam_avx512 : level == 1 ? adam_avx2 : adam_portable)(n, p, g, m, v, b1, b2, eps, wd, stepSize, rootC2);
+  (level == 2 ? adam_avx512 : level == 1 ? adam_avx2 : adam_portable)(n, p, g, m, v, b1, b2, eps, wd, stepSize,
+                                                                     inverseRootC2);
 }
 
 /* Clipping and the optimizer update, as torch.nn.utils.clip_grad_norm_ and
@@ -76,7 +81,7 @@ static void update(rnnc_instance *inst) {
       inst->model->adam_update(p, inst->packed, g, m, v, coefficients);
       return;
     }
-    adam_update(n, p, g, m, v, b1, b2, eps, wd, lr / c1, sqrtf(c2));
+    adam_update(n, p, g, m, v, b1, b2, eps, wd, lr / c1, 1.0 / (double)sqrtf(c2));
   } else {
     const float mu = t->momentum;
     for (int64_t i = 0; i < n; ++i) {
