@@ -2,6 +2,8 @@
 #include "compiler/codegen/SymbolicEmitter.h"
 #include "compiler/codegen/PoolSteps.h"
 
+#include <llvm/IR/IntrinsicsX86.h>
+
 namespace rnnc::codegen::detail {
 
 
@@ -344,6 +346,15 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
   const int64_t S = split ? GH : 2 * GH; // floats per (row, step) of a half
   if (!split)
     ih = out, hh = e_.at(out, e_.c64(GH));
+  // The input-side half, when it is apart from the hidden side (GRU), is
+  // read only by the dense_grad ops after the whole recurrence (B*T*G*H
+  // floats, far more than the caches), so it goes straight to memory:
+  // streaming stores, no read for ownership (docs/bench.md, "Streaming the
+  // input-side gradient"). Full AVX-512 vectors only, at multiples of 16
+  // floats from a buffer the plan puts at a multiple of 16 floats in the
+  // 64-byte aligned arena. Without lengths only: with them, rows run in
+  // length order and the pad rows are zeroed by memset.
+  const bool streamInputSide = !sameHalves && !order && e_.width == 16 && H % 16 == 0 && S % 16 == 0;
   Value *batch = batchArg(f);
   auto timeOf = [&](Value *s) { return reverse ? b.CreateSub(e_.c64(T - 1), s) : s; };
   auto previousTime = [&](Value *s, Value *t) {
@@ -398,8 +409,15 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
       e_.vectorLoop(H, [&](unsigned w, Value *j) {
         auto act = [&](int64_t k) { return e_.load(w, acts, b.CreateAdd(actRow, b.CreateAdd(j, e_.c64(k * H)))); };
         auto put = [&](int64_t half, int64_t g, Value *v) {
-          if (half == 0 || !sameHalves)
-            e_.store(v, half ? hh : ih, b.CreateAdd(outRow, b.CreateAdd(j, e_.c64(g * H))));
+          if (half == 1 && sameHalves)
+            return;
+          Value *at = e_.at(half ? hh : ih, b.CreateAdd(outRow, b.CreateAdd(j, e_.c64(g * H))));
+          if (half == 0 && streamInputSide && w == 16) {
+            StoreInst *st = b.CreateAlignedStore(v, at, Align(64));
+            st->setMetadata(LLVMContext::MD_nontemporal,
+                            MDNode::get(module_.getContext(), ConstantAsMetadata::get(b.getInt32(1))));
+          } else
+            b.CreateAlignedStore(v, at, Align(4));
         };
         Value *one = e_.cf(w, 1.0);
         Value *dh = b.CreateFAdd(e_.load(w, dy, b.CreateAdd(b.CreateMul(row, e_.c64(H)), j)),
@@ -464,6 +482,10 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
     b.CreateBr(nextStep);
     b.SetInsertPoint(nextStep);
   }, "back");
+  // Streaming stores are weakly ordered: visible to the threads that run the
+  // dense_grad ops before any later store (the barrier's) is.
+  if (streamInputSide)
+    b.CreateIntrinsic(Intrinsic::x86_sse_sfence, {}, {});
   finish();
 }
 
