@@ -349,8 +349,8 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
   // The input-side half, when it is apart from the hidden side (GRU), is
   // read only by the dense_grad ops after the whole recurrence (B*T*G*H
   // floats, far more than the caches), so it goes straight to memory:
-  // streaming stores, no read for ownership (docs/bench.md, "Streaming the
-  // input-side gradient"). Full AVX-512 vectors only, at multiples of 16
+  // streaming stores, no read for ownership (docs/bench.md, "Issue 11,
+  // 2026-12-06"). Full AVX-512 vectors only, at multiples of 16
   // floats from a buffer the plan puts at a multiple of 16 floats in the
   // 64-byte aligned arena. Without lengths only: with them, rows run in
   // length order and the pad rows are zeroed by memset.
