@@ -129,7 +129,7 @@ private:
   /// alone had 4: batch 1 was bound by latency, not by loads). Hidden
   /// units jLo .. jLo + span (default: all H); with panelLayout, W_hh^T is
   /// packed in panels (plan::PackedParam::panel) and this is one of them.
-  void fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *first, Value *kEnd, int64_t T, int64_t H,
+  void fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *tNext, Value *first, Value *kEnd, int64_t T, int64_t H,
                  int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws,
                  Value *lengths, Value *order = nullptr, Value *jLo = nullptr, int64_t span = -1,
                  bool panelLayout = false);

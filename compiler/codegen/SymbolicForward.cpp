@@ -216,7 +216,7 @@ void SymbolicEmitter::checkLengths(Function *f, Value *lengths, int64_t T) {
   builder_.SetInsertPoint(rest);
 }
 
-void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *first, Value *kEnd, int64_t T, int64_t H,
+void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *tNext, Value *first, Value *kEnd, int64_t T, int64_t H,
                                 int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws,
                                 Value *lengths, Value *order, Value *jLo, int64_t span, bool panelLayout) {
   IRBuilder<> &b = builder_;
@@ -232,11 +232,12 @@ void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev,
     return b.CreateAdd(b.CreateMul(k, e_.c64(G * span)), b.CreateAdd(b.CreateSub(j, jLo), e_.c64(g * span)));
   };
   Value *weights = panelLayout ? panelBase : whhT;
-  std::vector<Value *> row, prevRow, valid;
+  std::vector<Value *> row, prevRow, valid, nextRow;
   for (int64_t i = 0; i < rows; ++i) {
     Value *bi = rowAt(order, b.CreateAdd(b0, e_.c64(i)));
     valid.push_back(inside(lengths, bi, t));
     row.push_back(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t));
+    nextRow.push_back(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tNext));
     prevRow.push_back(b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev), e_.c64(H)));
   }
   // Hidden units j0 .. j0 + chunks * w.
@@ -254,6 +255,14 @@ void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev,
           b.CreateStore(e_.load(w, proj, b.CreateAdd(b.CreateMul(row[i], e_.c64(GH)), b.CreateAdd(js[c], e_.c64(g * H)))),
                         acc[i][c][g]);
         }
+        // The next step's projection of these units into L2: the rows of
+        // one step lie T * G * H floats apart, beyond what the hardware
+        // prefetcher follows (x86 prefetches do not fault, so the row past
+        // the last step needs no guard).
+        for (int64_t g = 0; g < G; ++g)
+          b.CreateIntrinsic(Intrinsic::prefetch, {b.getPtrTy()},
+                            {e_.at(proj, b.CreateAdd(b.CreateMul(nextRow[i], e_.c64(GH)), b.CreateAdd(js[c], e_.c64(g * H)))),
+                             b.getInt32(0), b.getInt32(2), b.getInt32(1)});
         if (!lstm) {
           hn[i][c] = e_.slot(e_.vec(w), "hn");
           b.CreateStore(e_.load(w, bhh, b.CreateAdd(js[c], e_.c64(2 * H))), hn[i][c]);
@@ -370,6 +379,7 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
     Value *first = b.CreateICmpEQ(s, e_.c64(0));
     Value *tPrev = b.CreateSelect(first, t, reverse ? b.CreateAdd(t, e_.c64(1)) : b.CreateSub(t, e_.c64(1)));
     Value *kEnd = b.CreateSelect(first, e_.c64(0), e_.c64(H)); // h_{-1} = 0: no recurrent product
+    Value *tNext = reverse ? b.CreateSub(t, e_.c64(1)) : b.CreateAdd(t, e_.c64(1));
     // Fused and hoisted: blocks of rows share each loaded recurrent weight.
     // Four live vectors per row and chunk (LSTM: the gates; GRU: r, z, the
     // n gate's projection and W_hn h): AVX-512's 32 registers hold 6 rows
@@ -391,7 +401,7 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
     const int64_t panel = packedPanel ? packedPanel : plan::recurrentPanel(H, G, e_.width);
     auto allRows = [&](Value *jLo, int64_t span) {
       return rowBlocks(e_.c64(0), active, blockRows, [&](Value *b0, int64_t rows) {
-        fusedRows(b0, rows, t, tPrev, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell, ws, maskBy, order, jLo, span,
+        fusedRows(b0, rows, t, tPrev, tNext, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell, ws, maskBy, order, jLo, span,
                   packedPanel > 0);
       }, "bb");
     };
