@@ -119,7 +119,7 @@ private:
   /// One LSTM or GRU layer and direction. Arguments: x, W_ih^T [I, G*H],
   /// W_hh^T [H, G*H], bias [G*H] (b_ih + b_hh, except GRU's n gate: b_in),
   /// b_hh (GRU's b_hn is read from it), y, then the scratch buffers:
-  /// projection [B,T,G*H] (hoisted), cell state [B,H] (LSTM), gates [B,(G+1)*H] (unfused).
+  /// projection [T,B,G*H] (hoisted: by step), cell state [B,H] (LSTM), gates [B,(G+1)*H] (unfused).
   void recurrent(Function *f, const ir::Op &op, const plan::Step &step);
   /// The fused cell for `rows` batch rows at once (hoisted projection): per
   /// chunk of hidden units, the G * rows accumulators stay in registers and
@@ -130,7 +130,7 @@ private:
   /// units jLo .. jLo + span (default: all H); with panelLayout, W_hh^T is
   /// packed in panels (plan::PackedParam::panel) and this is one of them.
   void fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *tNext, Value *first, Value *kEnd, int64_t T, int64_t H,
-                 int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws,
+                 int64_t G, bool lstm, Value *batch, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws,
                  Value *lengths, Value *order = nullptr, Value *jLo = nullptr, int64_t span = -1,
                  bool panelLayout = false);
   /// Batch row `r` of a step: order[r] (rows sorted by length), or r.
@@ -168,10 +168,11 @@ private:
   /// transposed weight, so the inner loop reads rows of it as vectors.
   void matmulPacked(Value *x, Value *wT, Value *bias, Value *y, Value *rows, int64_t k, int64_t n);
   /// y[r*yStride + j] (+)= sum_kk x[r*xStride + kk] wT[kk*n + j] (+ bias[j]);
-  /// with `accumulate` the tile starts from y instead of the bias.
+  /// with `accumulate` the tile starts from y instead of the bias. yStride
+  /// may depend on the batch (the recurrence's projection by step).
   /// wStride: the row stride of wT (default n: a whole matrix; larger for a
   /// block of its columns).
-  void matmulStrided(Value *x, int64_t xStride, Value *wT, Value *bias, Value *y, int64_t yStride, Value *rows,
+  void matmulStrided(Value *x, int64_t xStride, Value *wT, Value *bias, Value *y, Value *yStride, Value *rows,
                      int64_t k, int64_t n, bool accumulate, int64_t wStride = -1);
   /// dw[u, j] = sum_r dy[r*units + u] x[r*width + j] for u < units, j < width,
   /// r < rows (dense_grad_weight): blocks of plan::kWeightGradRowBlock rows;

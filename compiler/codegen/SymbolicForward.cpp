@@ -217,7 +217,7 @@ void SymbolicEmitter::checkLengths(Function *f, Value *lengths, int64_t T) {
 }
 
 void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev, Value *tNext, Value *first, Value *kEnd, int64_t T, int64_t H,
-                                int64_t G, bool lstm, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws,
+                                int64_t G, bool lstm, Value *batch, Value *proj, Value *whhT, Value *bhh, Value *y, Value *cell, Value *ws,
                                 Value *lengths, Value *order, Value *jLo, int64_t span, bool panelLayout) {
   IRBuilder<> &b = builder_;
   const int64_t GH = G * H;
@@ -232,12 +232,15 @@ void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev,
     return b.CreateAdd(b.CreateMul(k, e_.c64(G * span)), b.CreateAdd(b.CreateSub(j, jLo), e_.c64(g * span)));
   };
   Value *weights = panelLayout ? panelBase : whhT;
-  std::vector<Value *> row, prevRow, valid, nextRow;
+  // row: (batch row, step) in y and the workspace, [B, T, ...]; projRow and
+  // nextRow: this step and the next in the projection, [T, B, G*H].
+  std::vector<Value *> row, prevRow, valid, projRow, nextRow;
   for (int64_t i = 0; i < rows; ++i) {
     Value *bi = rowAt(order, b.CreateAdd(b0, e_.c64(i)));
     valid.push_back(inside(lengths, bi, t));
     row.push_back(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t));
-    nextRow.push_back(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tNext));
+    projRow.push_back(b.CreateAdd(b.CreateMul(t, batch), bi));
+    nextRow.push_back(b.CreateAdd(b.CreateMul(tNext, batch), bi));
     prevRow.push_back(b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev), e_.c64(H)));
   }
   // Hidden units j0 .. j0 + chunks * w.
@@ -252,13 +255,13 @@ void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev,
       for (int64_t c = 0; c < chunks; ++c) {
         for (int64_t g = 0; g < G; ++g) {
           acc[i][c].push_back(e_.slot(e_.vec(w), "gate"));
-          b.CreateStore(e_.load(w, proj, b.CreateAdd(b.CreateMul(row[i], e_.c64(GH)), b.CreateAdd(js[c], e_.c64(g * H)))),
+          b.CreateStore(e_.load(w, proj, b.CreateAdd(b.CreateMul(projRow[i], e_.c64(GH)), b.CreateAdd(js[c], e_.c64(g * H)))),
                         acc[i][c][g]);
         }
-        // The next step's projection of these units into L2: the rows of
-        // one step lie T * G * H floats apart, beyond what the hardware
-        // prefetcher follows (x86 prefetches do not fault, so the row past
-        // the last step needs no guard).
+        // The next step's projection of these units into L2: it lies
+        // B * G * H floats on, a jump the hardware prefetcher does not take
+        // (x86 prefetches do not fault, so the row past the last step needs
+        // no guard).
         for (int64_t g = 0; g < G; ++g)
           b.CreateIntrinsic(Intrinsic::prefetch, {b.getPtrTy()},
                             {e_.at(proj, b.CreateAdd(b.CreateMul(nextRow[i], e_.c64(GH)), b.CreateAdd(js[c], e_.c64(g * H)))),
@@ -361,15 +364,15 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
       e_.vectorLoop(b.CreateMul(batch, e_.c64(T * H)), [&](unsigned w, Value *j) { e_.store(e_.cf(w, 0.0), y, j); });
   }
 
-  // 1. The input projection of every time step as one matrix product (with
-  // ordered rows: of each sample's real steps only).
-  if (hoist && order)
+  // 1. The input projection of every time step (with ordered rows: of each
+  // sample's real steps only), laid out by step, [T, B, G*H]: a step reads
+  // its rows from one contiguous block instead of rows T * G * H floats
+  // apart. Per sample, its T rows of x go to rows B apart.
+  if (hoist)
     e_.loop(batch, [&](Value *bi) {
-      matmulPacked(e_.at(x, b.CreateMul(bi, e_.c64(T * I))), wihT, bias, e_.at(proj, b.CreateMul(bi, e_.c64(T * GH))),
-                   lengthOf(bi), I, GH);
+      matmulStrided(e_.at(x, b.CreateMul(bi, e_.c64(T * I))), I, wihT, bias, e_.at(proj, b.CreateMul(bi, e_.c64(GH))),
+                    b.CreateMul(batch, e_.c64(GH)), order ? lengthOf(bi) : e_.c64(T), I, GH, false);
     }, "sample");
-  else if (hoist)
-    matmulPacked(x, wihT, bias, proj, b.CreateMul(batch, e_.c64(T)), I, GH);
   if (lstm)
     e_.vectorLoop(b.CreateMul(batch, e_.c64(H)), [&](unsigned w, Value *j) { e_.store(e_.cf(w, 0.0), cell, j); });
 
@@ -401,7 +404,7 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
     const int64_t panel = packedPanel ? packedPanel : plan::recurrentPanel(H, G, e_.width);
     auto allRows = [&](Value *jLo, int64_t span) {
       return rowBlocks(e_.c64(0), active, blockRows, [&](Value *b0, int64_t rows) {
-        fusedRows(b0, rows, t, tPrev, tNext, first, kEnd, T, H, G, lstm, proj, whhT, bhh, y, cell, ws, maskBy, order, jLo, span,
+        fusedRows(b0, rows, t, tPrev, tNext, first, kEnd, T, H, G, lstm, batch, proj, whhT, bhh, y, cell, ws, maskBy, order, jLo, span,
                   packedPanel > 0);
       }, "bb");
     };
@@ -434,7 +437,7 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
       Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t);
       Value *prevRow = b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev), e_.c64(H));
       Value *valid = inside(maskBy, bi, t);
-      Value *projRow = hoist ? b.CreateMul(row, e_.c64(GH)) : nullptr;
+      Value *projRow = hoist ? b.CreateMul(b.CreateAdd(b.CreateMul(t, batch), bi), e_.c64(GH)) : nullptr;
       Value *xRow = b.CreateMul(row, e_.c64(I));
 
       // Pre-activations of the gates for hidden units j..j+w: the input part

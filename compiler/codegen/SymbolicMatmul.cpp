@@ -4,7 +4,7 @@
 namespace rnnc::codegen::detail {
 
 void SymbolicEmitter::matmulPacked(Value *x, Value *wT, Value *bias, Value *y, Value *rows, int64_t k, int64_t n) {
-  matmulStrided(x, k, wT, bias, y, n, rows, k, n, false);
+  matmulStrided(x, k, wT, bias, y, e_.c64(n), rows, k, n, false);
 }
 
 void SymbolicEmitter::registerTile(int64_t rowsInTile, int64_t vectors, unsigned lanes, Value *k, Value *x,
@@ -51,7 +51,7 @@ void SymbolicEmitter::columnBlocks(int64_t n, const std::function<void(Value *, 
     e_.loop(e_.c64(j), e_.c64(n), 1, [&](Value *j0) { body(j0, 1, 1); }, "jt");
 }
 
-void SymbolicEmitter::matmulStrided(Value *x, int64_t xStride, Value *wT, Value *bias, Value *y, int64_t yStride, Value *rows,
+void SymbolicEmitter::matmulStrided(Value *x, int64_t xStride, Value *wT, Value *bias, Value *y, Value *yStride, Value *rows,
                                     int64_t k, int64_t n, bool accumulate, int64_t wStride) {
   IRBuilder<> &b = builder_;
   if (wStride < 0)
@@ -67,7 +67,7 @@ void SymbolicEmitter::matmulStrided(Value *x, int64_t xStride, Value *wT, Value 
   auto rowTiles = [&](Value *r0, int64_t rowsInTile) {
     columnBlocks(n, [&](Value *j0, int64_t vectors, unsigned lanes) {
       auto yAt = [&](int64_t i, int64_t c) {
-        return b.CreateAdd(b.CreateMul(b.CreateAdd(r0, e_.c64(i)), e_.c64(yStride)), b.CreateAdd(j0, e_.c64(c * lanes)));
+        return b.CreateAdd(b.CreateMul(b.CreateAdd(r0, e_.c64(i)), yStride), b.CreateAdd(j0, e_.c64(c * lanes)));
       };
       registerTile(
           rowsInTile, vectors, lanes, e_.c64(k), x,

@@ -121,12 +121,12 @@ bool SymbolicEmitter::emitTrainingKernel(Function *f, const ir::Op &op, const pl
       e_.loop(batch, [&](Value *bi) {
         Value *first = b.CreateMul(bi, e_.c64(T)), *real = lengthAt(lengths, bi);
         matmulStrided(e_.at(dy, b.CreateMul(first, e_.c64(units))), units, arg(f, 1), nullptr,
-                      e_.at(dx, b.CreateMul(first, e_.c64(width))), width, real, units, width, false);
+                      e_.at(dx, b.CreateMul(first, e_.c64(width))), e_.c64(width), real, units, width, false);
         zero(e_.at(dx, b.CreateMul(b.CreateAdd(first, real), e_.c64(width))), b.CreateMul(b.CreateSub(e_.c64(T), real), e_.c64(width)));
       }, "sample");
     } else {
       Value *rows = b.CreateUDiv(elementsOf(e_, b, op.type, batch), e_.c64(width));
-      matmulStrided(dy, units, arg(f, 1), nullptr, dx, width, rows, units, width, false);
+      matmulStrided(dy, units, arg(f, 1), nullptr, dx, e_.c64(width), rows, units, width, false);
     }
     finish();
     return true;
@@ -467,7 +467,7 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
                    b.CreateAdd(b.CreateMul(r, e_.c64(H)), j));
         });
       }, "gather");
-      matmulStrided(dzRows, GH, whh, nullptr, dhRows, H, active, GH, H, true);
+      matmulStrided(dzRows, GH, whh, nullptr, dhRows, e_.c64(H), active, GH, H, true);
       e_.loop(active, [&](Value *r) {
         Value *bi = rowAt(order, r);
         e_.vectorLoop(H, [&](unsigned w, Value *j) {
@@ -477,7 +477,7 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
     } else {
       if (lstm)
         b.CreateMemSet(dhNext, b.getInt8(0), b.CreateMul(batch, e_.c64(H * 4)), MaybeAlign(4));
-      matmulStrided(dzHidden, T * S, whh, nullptr, dhNext, H, batch, GH, H, true);
+      matmulStrided(dzHidden, T * S, whh, nullptr, dhNext, e_.c64(H), batch, GH, H, true);
     }
     b.CreateBr(nextStep);
     b.SetInsertPoint(nextStep);

@@ -34,7 +34,7 @@ struct Location {
 
 /// What a step's private buffer holds; the emitter asks for each by name.
 enum class Scratch {
-  Projection,  ///< x_t W_ih^T + b for all t: [B,T,G*H]
+  Projection,  ///< x_t W_ih^T + b for all t, by step: [T,B,G*H]
   CellState,   ///< LSTM forward: c of the current step [B,H]
   /// A layer with sequence lengths (fused, hoisted): the batch rows sorted by
   /// length, longest first, i32 [B], so that the rows still running at a
