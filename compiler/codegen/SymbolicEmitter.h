@@ -151,9 +151,10 @@ private:
   Value *masked(Value *valid, Value *v, double outside);
   /// Returns RNNC_ERR_LENGTH from the kernel if a length is outside [1, T].
   void checkLengths(Function *f, Value *lengths, int64_t T);
-  /// Training: stores what the backward pass reads of (batch row, step) `row`
-  /// and hidden units j..: the G + 1 vectors (LSTM i, f, g, o, c; GRU r, z,
-  /// n, W_hn h + b_hn) into the workspace [B,T,(G+1)*H]; nothing without one.
+  /// Training: stores what the backward pass reads of `row` (step t, batch
+  /// row b: t * B + b) and hidden units j..: the G + 1 vectors (LSTM i, f, g,
+  /// o, c; GRU r, z, n, W_hn h + b_hn) into the workspace, laid out by step
+  /// [T,B,(G+1)*H]; nothing without one.
   void keep(Value *ws, Value *row, Value *j, int64_t H, int64_t G, std::initializer_list<Value *> values);
 
   // --- Training kernels (SymbolicTraining.cpp) -------------------------------

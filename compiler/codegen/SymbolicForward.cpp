@@ -232,8 +232,8 @@ void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev,
     return b.CreateAdd(b.CreateMul(k, e_.c64(G * span)), b.CreateAdd(b.CreateSub(j, jLo), e_.c64(g * span)));
   };
   Value *weights = panelLayout ? panelBase : whhT;
-  // row: (batch row, step) in y and the workspace, [B, T, ...]; projRow and
-  // nextRow: this step and the next in the projection, [T, B, G*H].
+  // row: (batch row, step) in y, [B, T, H]; projRow: in the projection and
+  // the workspace, laid out by step ([T, B, ...]); nextRow: the next step's.
   std::vector<Value *> row, prevRow, valid, projRow, nextRow;
   for (int64_t i = 0; i < rows; ++i) {
     Value *bi = rowAt(order, b.CreateAdd(b0, e_.c64(i)));
@@ -299,7 +299,7 @@ void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev,
           Value *cKept = lengths ? b.CreateSelect(v, cNew, cOld) : cNew;
           e_.store(cKept, cell, cIndex);
           e_.store(masked(v, b.CreateFMul(og, e_.tanh(cNew)), 0.0), y, out);
-          keep(ws, row[i], j, H, G, {masked(v, ig, 0.0), masked(v, fg, 0.0), masked(v, gg, 0.0), masked(v, og, 0.0), cKept});
+          keep(ws, projRow[i], j, H, G, {masked(v, ig, 0.0), masked(v, fg, 0.0), masked(v, gg, 0.0), masked(v, og, 0.0), cKept});
         } else {
           Value *r = e_.sigmoid(a(0)), *z = e_.sigmoid(a(1));
           Value *hnValue = b.CreateLoad(e_.vec(w), hn[i][c]);
@@ -307,7 +307,7 @@ void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev,
           Value *hPrev = b.CreateSelect(first, e_.cf(w, 0.0), e_.load(w, y, b.CreateAdd(prevRow[i], j)));
           Value *v = valid[i];
           e_.store(masked(v, e_.fma(z, b.CreateFSub(hPrev, n), n), 0.0), y, out);
-          keep(ws, row[i], j, H, G, {r, masked(v, z, 0.0), masked(v, n, 1.0), hnValue});
+          keep(ws, projRow[i], j, H, G, {r, masked(v, z, 0.0), masked(v, n, 1.0), hnValue});
         }
       }
   };
@@ -423,7 +423,7 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
     if (order && ws && !plan_.options.skipPadRows)
       e_.loop(active, batch, 1, [&](Value *r) {
         Value *bi = rowAt(order, r);
-        Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t);
+        Value *row = b.CreateAdd(b.CreateMul(t, batch), bi); // the workspace's, by step
         e_.vectorLoop(H, [&](unsigned w, Value *j) {
           Value *zero = e_.cf(w, 0.0);
           if (lstm)
@@ -437,7 +437,8 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
       Value *row = b.CreateAdd(b.CreateMul(bi, e_.c64(T)), t);
       Value *prevRow = b.CreateMul(b.CreateAdd(b.CreateMul(bi, e_.c64(T)), tPrev), e_.c64(H));
       Value *valid = inside(maskBy, bi, t);
-      Value *projRow = hoist ? b.CreateMul(b.CreateAdd(b.CreateMul(t, batch), bi), e_.c64(GH)) : nullptr;
+      Value *stepRow = b.CreateAdd(b.CreateMul(t, batch), bi); // in the projection and the workspace
+      Value *projRow = hoist ? b.CreateMul(stepRow, e_.c64(GH)) : nullptr;
       Value *xRow = b.CreateMul(row, e_.c64(I));
 
       // Pre-activations of the gates for hidden units j..j+w: the input part
@@ -483,13 +484,13 @@ void SymbolicEmitter::recurrent(Function *f, const ir::Op &op, const plan::Step 
           Value *cKept = maskBy ? b.CreateSelect(valid, c, cOld) : c;
           e_.store(cKept, cell, cIndex);
           e_.store(masked(valid, b.CreateFMul(o, e_.tanh(c)), 0.0), y, out);
-          keep(ws, row, j, H, G, {masked(valid, i, 0.0), masked(valid, fg, 0.0), masked(valid, g, 0.0), masked(valid, o, 0.0), cKept});
+          keep(ws, stepRow, j, H, G, {masked(valid, i, 0.0), masked(valid, fg, 0.0), masked(valid, g, 0.0), masked(valid, o, 0.0), cKept});
         } else {
           Value *r = e_.sigmoid(a[0]), *z = e_.sigmoid(a[1]);
           Value *n = e_.tanh(e_.fma(r, hnValue, a[2]));
           Value *hPrev = b.CreateSelect(first, e_.cf(w, 0.0), e_.load(w, y, b.CreateAdd(prevRow, j)));
           e_.store(masked(valid, e_.fma(z, b.CreateFSub(hPrev, n), n), 0.0), y, out); // (1-z) n + z h
-          keep(ws, row, j, H, G, {r, masked(valid, z, 0.0), masked(valid, n, 1.0), hnValue});
+          keep(ws, stepRow, j, H, G, {r, masked(valid, z, 0.0), masked(valid, n, 1.0), hnValue});
         }
       };
 

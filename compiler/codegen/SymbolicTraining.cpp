@@ -404,7 +404,8 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
       Value *first = reverse && order && plan_.options.skipPadRows
                          ? b.CreateICmpEQ(b.CreateAdd(t, e_.c64(1)), lengthOf(bi))
                          : firstStep;
-      Value *outRow = b.CreateMul(row, e_.c64(S)), *actRow = b.CreateMul(row, e_.c64(A));
+      // The workspace is laid out by step ([T,B,A], keep()).
+      Value *outRow = b.CreateMul(row, e_.c64(S)), *actRow = b.CreateMul(b.CreateAdd(b.CreateMul(t, batch), bi), e_.c64(A));
       Value *stateRow = b.CreateMul(bi, e_.c64(H));
       e_.vectorLoop(H, [&](unsigned w, Value *j) {
         auto act = [&](int64_t k) { return e_.load(w, acts, b.CreateAdd(actRow, b.CreateAdd(j, e_.c64(k * H)))); };
@@ -425,7 +426,8 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
         if (lstm) {
           Value *i = act(0), *fg = act(1), *g = act(2), *o = act(3), *c = act(4);
           Value *cPrev = b.CreateSelect(first, e_.cf(w, 0.0),
-                                        e_.load(w, acts, b.CreateAdd(b.CreateMul(prev, e_.c64(A)), b.CreateAdd(j, e_.c64(4 * H)))));
+                                        e_.load(w, acts, b.CreateAdd(b.CreateMul(b.CreateAdd(b.CreateMul(tPrev, batch), bi), e_.c64(A)),
+                                                                        b.CreateAdd(j, e_.c64(4 * H)))));
           Value *tc = e_.tanh(c);
           Value *dc = e_.fma(b.CreateFMul(dh, o), b.CreateFSub(one, b.CreateFMul(tc, tc)),
                              e_.load(w, dcNext, b.CreateAdd(stateRow, j)));

@@ -44,7 +44,7 @@ enum class Scratch {
   /// Training: what a layer's forward step keeps for its recurrent_grad step
   /// (oneDNN's workspace), one buffer the two steps share: per time step the
   /// gate activations and, LSTM, the cell state (i, f, g, o, c); GRU r, z, n
-  /// and W_hn h + b_hn [B,T,(G+1)*H].
+  /// and W_hn h + b_hn, laid out by step: [T,B,(G+1)*H].
   Workspace,
   /// recurrent_grad: the two halves of its result, written straight into the
   /// buffers of the two slices the autodiff pass takes of it (so that the
