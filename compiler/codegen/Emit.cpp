@@ -57,6 +57,11 @@ Value *Emitter::at(Value *base, Value *index, Type *element) {
   return b.CreateInBoundsGEP(element ? element : f32(), base, index);
 }
 
+void Emitter::prefetch(Value *base, Value *index, bool write, int locality) {
+  b.CreateIntrinsic(Intrinsic::prefetch, {b.getPtrTy()},
+                    {b.CreateGEP(f32(), base, index), b.getInt32(write ? 1 : 0), b.getInt32(locality), b.getInt32(1)});
+}
+
 Value *Emitter::load(unsigned w, Value *base, Value *index) {
   return b.CreateAlignedLoad(vec(w), at(base, index), Align(4));
 }

@@ -43,6 +43,10 @@ public:
   /// &base[index] for a float (or i32) array.
   llvm::Value *at(llvm::Value *base, llvm::Value *index, llvm::Type *element = nullptr);
   llvm::Value *load(unsigned w, llvm::Value *base, llvm::Value *index);
+  /// Software prefetch of the float at base[index] (llvm.prefetch: write
+  /// intent or not, locality 0-3). The address may lie past the buffer (x86
+  /// prefetches do not fault), so it is a plain GEP, not an inbounds one.
+  void prefetch(llvm::Value *base, llvm::Value *index, bool write, int locality);
   void store(llvm::Value *value, llvm::Value *base, llvm::Value *index);
   llvm::Value *splat(unsigned w, llvm::Value *scalar);
   llvm::Value *fma(llvm::Value *a, llvm::Value *x, llvm::Value *y); ///< a*x + y

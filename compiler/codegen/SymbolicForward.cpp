@@ -263,9 +263,7 @@ void SymbolicEmitter::fusedRows(Value *b0, int64_t rows, Value *t, Value *tPrev,
         // (x86 prefetches do not fault, so the row past the last step needs
         // no guard).
         for (int64_t g = 0; g < G; ++g)
-          b.CreateIntrinsic(Intrinsic::prefetch, {b.getPtrTy()},
-                            {e_.at(proj, b.CreateAdd(b.CreateMul(nextRow[i], e_.c64(GH)), b.CreateAdd(js[c], e_.c64(g * H)))),
-                             b.getInt32(0), b.getInt32(2), b.getInt32(1)});
+          e_.prefetch(proj, b.CreateAdd(b.CreateMul(nextRow[i], e_.c64(GH)), b.CreateAdd(js[c], e_.c64(g * H))), false, 2);
         if (!lstm) {
           hn[i][c] = e_.slot(e_.vec(w), "hn");
           b.CreateStore(e_.load(w, bhh, b.CreateAdd(js[c], e_.c64(2 * H))), hn[i][c]);

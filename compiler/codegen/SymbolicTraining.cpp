@@ -425,13 +425,9 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
         // (x86 prefetches do not fault, so rows past the batch need no guard).
         if (!order && w == e_.width) {
           Value *ahead = b.CreateAdd(row, e_.c64(2 * T));
-          auto prefetch = [&](Value *base, Value *at, int rw) {
-            b.CreateIntrinsic(Intrinsic::prefetch, {b.getPtrTy()},
-                              {e_.at(base, at), b.getInt32(rw), b.getInt32(3), b.getInt32(1)});
-          };
-          prefetch(dy, b.CreateAdd(b.CreateMul(ahead, e_.c64(H)), j), 0);
+          e_.prefetch(dy, b.CreateAdd(b.CreateMul(ahead, e_.c64(H)), j), false, 3);
           for (int64_t g = 0; g < G; ++g)
-            prefetch(hh, b.CreateAdd(b.CreateMul(ahead, e_.c64(S)), b.CreateAdd(j, e_.c64(g * H))), 1);
+            e_.prefetch(hh, b.CreateAdd(b.CreateMul(ahead, e_.c64(S)), b.CreateAdd(j, e_.c64(g * H))), true, 3);
         }
         Value *one = e_.cf(w, 1.0);
         Value *dh = b.CreateFAdd(e_.load(w, dy, b.CreateAdd(b.CreateMul(row, e_.c64(H)), j)),
