@@ -125,7 +125,24 @@ void SymbolicEmitter::matmulWeightGrad(Value *dy, int64_t units, Value *x, int64
     // 2. Per column panel of x (copied to contiguous rows unless it already
     //    is), every register tile of dW over the block's rows; each element
     //    still sums the rows in order from its previous value.
+    //    Meanwhile the next block's rows of dy and x (far outside the caches:
+    //    B*T rows) come into L2, a share of them before each register tile
+    //    of the full column panels, so that their reading from memory
+    //    overlaps the products instead of stalling step 1 and the x copies.
+    //    (After the last block, and with lengths at a sample's end, the
+    //    "next" rows lie past the data: x86 prefetches do not fault, and
+    //    the addresses are plain GEPs, see Emitter::prefetch.)
+    Value *nextRow = b.CreateAdd(r0, e_.c64(kc));
+    Value *nextDy = b.CreateGEP(e_.f32(), dy, b.CreateMul(nextRow, e_.c64(units)));
+    Value *nextX = b.CreateGEP(e_.f32(), x, b.CreateMul(nextRow, e_.c64(width)));
+    const int64_t fullPanels = width / span, shares = fullPanels * units;
+    auto prefetchShare = [&](Value *base, int64_t total, Value *q, int64_t m) {
+      Value *from = b.CreateUDiv(b.CreateMul(q, e_.c64(total)), e_.c64(shares));
+      Value *to = b.CreateUDiv(b.CreateMul(b.CreateAdd(q, e_.c64(m)), e_.c64(total)), e_.c64(shares));
+      e_.loop(from, to, e_.width, [&](Value *at) { e_.prefetch(base, at, false, 2); }, "pf");
+    };
     columnBlocks(width, [&](Value *j0, int64_t vectors, unsigned lanes) {
+      const bool full = vectors == tileColumns() && lanes == unsigned(e_.width);
       Value *wBase = e_.at(xBlock, j0);
       int64_t wStride = width;
       if (lanes > 1 && vectors * lanes != width) {
@@ -137,6 +154,11 @@ void SymbolicEmitter::matmulWeightGrad(Value *dy, int64_t units, Value *x, int64
         wBase = xPanel, wStride = vectors * lanes;
       }
       rowBlocks(e_.c64(0), e_.c64(units), tileRows, [&](Value *u0, int64_t m) {
+        if (full) { // share q of the full panels' tiles, in units of dW rows
+          Value *q = b.CreateAdd(b.CreateMul(b.CreateUDiv(j0, e_.c64(span)), e_.c64(units)), u0);
+          prefetchShare(nextDy, kc * units, q, m);
+          prefetchShare(nextX, kc * width, q, m);
+        }
         Value *panel = e_.at(dyPanel, b.CreateMul(u0, e_.c64(kc)));
         auto yAt = [&](int64_t i, int64_t c) {
           return b.CreateAdd(b.CreateMul(b.CreateAdd(u0, e_.c64(i)), e_.c64(width)), b.CreateAdd(j0, e_.c64(c * lanes)));
