@@ -2,6 +2,7 @@
 #include "compiler/codegen/Emit.h"
 
 #include "llvm/IR/Intrinsics.h"
+#include "llvm/IR/IntrinsicsX86.h"
 
 namespace rnnc::codegen {
 
@@ -65,6 +66,15 @@ void Emitter::prefetch(Value *base, Value *index, bool write, int locality) {
 Value *Emitter::load(unsigned w, Value *base, Value *index) {
   return b.CreateAlignedLoad(vec(w), at(base, index), Align(4));
 }
+
+void Emitter::storeStreaming(Value *value, Value *base, Value *index) {
+  if (lanes(value) * 4 != 64)
+    return store(value, base, index);
+  StoreInst *st = b.CreateAlignedStore(value, at(base, index), Align(64));
+  st->setMetadata(LLVMContext::MD_nontemporal, MDNode::get(b.getContext(), ConstantAsMetadata::get(b.getInt32(1))));
+}
+
+void Emitter::storeFence() { b.CreateIntrinsic(Intrinsic::x86_sse_sfence, {}, {}); }
 
 void Emitter::store(Value *value, Value *base, Value *index) {
   b.CreateAlignedStore(value, at(base, index), Align(4));

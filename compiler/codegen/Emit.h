@@ -48,6 +48,13 @@ public:
   /// prefetches do not fault), so it is a plain GEP, not an inbounds one.
   void prefetch(llvm::Value *base, llvm::Value *index, bool write, int locality);
   void store(llvm::Value *value, llvm::Value *base, llvm::Value *index);
+  /// A store that goes straight to memory (no read for ownership, not kept
+  /// in the caches) when `value` is a full 64-byte vector, whose address
+  /// must then be 64-byte aligned; other values get a plain store. Streaming
+  /// stores are weakly ordered: a kernel that made them ends with
+  /// storeFence(), before other threads may read what it wrote.
+  void storeStreaming(llvm::Value *value, llvm::Value *base, llvm::Value *index);
+  void storeFence();
   llvm::Value *splat(unsigned w, llvm::Value *scalar);
   llvm::Value *fma(llvm::Value *a, llvm::Value *x, llvm::Value *y); ///< a*x + y
   llvm::Value *max(llvm::Value *a, llvm::Value *x);

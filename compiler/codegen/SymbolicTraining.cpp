@@ -2,7 +2,6 @@
 #include "compiler/codegen/SymbolicEmitter.h"
 #include "compiler/codegen/PoolSteps.h"
 
-#include <llvm/IR/IntrinsicsX86.h>
 
 namespace rnnc::codegen::detail {
 
@@ -330,7 +329,7 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
   Value *order = scratchArg(f, step, plan::Scratch::RowOrder),
         *dzRows = scratchArg(f, step, plan::Scratch::RunningGateGrad),
         *dhRows = scratchArg(f, step, plan::Scratch::RunningHiddenGrad);
-  RNNC_ASSERT(withLengths == (order && dzRows && dhRows), "the plan made the scratch this kernel reads");
+  RNNC_ASSERT(dzRows && withLengths == (order && dhRows), "the plan made the scratch this kernel reads");
   Value *acts = scratchArg(f, step, plan::Scratch::Workspace), *dhNext = scratchArg(f, step, plan::Scratch::HiddenGrad),
         *dcNext = scratchArg(f, step, plan::Scratch::CellGrad);
   RNNC_ASSERT(acts && dhNext && lstm == (dcNext != nullptr), "the plan made the scratch this kernel reads");
@@ -346,15 +345,17 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
   const int64_t S = split ? GH : 2 * GH; // floats per (row, step) of a half
   if (!split)
     ih = out, hh = e_.at(out, e_.c64(GH));
-  // The input-side half, when it is apart from the hidden side (GRU), is
-  // read only by the dense_grad ops after the whole recurrence (B*T*G*H
-  // floats, far more than the caches), so it goes straight to memory:
-  // streaming stores, no read for ownership (docs/bench.md, "Issue 11,
-  // 2026-12-06"). Full AVX-512 vectors only, at multiples of 16
-  // floats from a buffer the plan puts at a multiple of 16 floats in the
-  // 64-byte aligned arena. Without lengths only: with them, rows run in
-  // length order and the pad rows are zeroed by memset.
-  const bool streamInputSide = !sameHalves && !order && e_.width == 16 && H % 16 == 0 && S % 16 == 0;
+  // Without lengths the step's hidden-side gradients also go to dzRows,
+  // contiguous, which the dz W_hh product reads; then both halves of the
+  // result are read only by the dense_grad ops after the whole recurrence
+  // (B*T*G*H floats each, far more than the caches), so they go straight
+  // to memory: streaming stores, no read for ownership (docs/bench.md,
+  // "Issue 11, 2026-12-06" and "2026-12-07"). Full AVX-512 vectors only, at
+  // multiples of 16 floats from buffers the plan puts at multiples of 16
+  // floats in the 64-byte aligned arena. With lengths, rows run in length
+  // order, the pad rows are zeroed by memset and the product gathers the
+  // running rows from the hidden half.
+  const bool stream = !order && e_.width == 16 && H % 16 == 0 && S % 16 == 0;
   Value *batch = batchArg(f);
   auto timeOf = [&](Value *s) { return reverse ? b.CreateSub(e_.c64(T - 1), s) : s; };
   auto previousTime = [&](Value *s, Value *t) {
@@ -410,24 +411,27 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
       e_.vectorLoop(H, [&](unsigned w, Value *j) {
         auto act = [&](int64_t k) { return e_.load(w, acts, b.CreateAdd(actRow, b.CreateAdd(j, e_.c64(k * H)))); };
         auto put = [&](int64_t half, int64_t g, Value *v) {
+          Value *col = b.CreateAdd(j, e_.c64(g * H));
+          if (half == 1 && !order)
+            e_.store(v, dzRows, b.CreateAdd(b.CreateMul(bi, e_.c64(GH)), col));
           if (half == 1 && sameHalves)
             return;
-          Value *at = e_.at(half ? hh : ih, b.CreateAdd(outRow, b.CreateAdd(j, e_.c64(g * H))));
-          if (half == 0 && streamInputSide && w == 16) {
-            StoreInst *st = b.CreateAlignedStore(v, at, Align(64));
-            st->setMetadata(LLVMContext::MD_nontemporal,
-                            MDNode::get(module_.getContext(), ConstantAsMetadata::get(b.getInt32(1))));
-          } else
-            b.CreateAlignedStore(v, at, Align(4));
+          Value *index = b.CreateAdd(outRow, col);
+          if (stream)
+            e_.storeStreaming(v, half ? hh : ih, index);
+          else
+            e_.store(v, half ? hh : ih, index);
         };
-        // Two rows on, the same units of dy and of the hidden-side result:
-        // rows T steps apart, a jump the hardware prefetcher does not take
-        // (x86 prefetches do not fault, so rows past the batch need no guard).
+        // Two rows on, the same units of dy (and, unless streamed, of the
+        // result): rows T steps apart, a jump the hardware prefetcher does
+        // not take (x86 prefetches do not fault, so rows past the batch
+        // need no guard).
         if (!order && w == e_.width) {
           Value *ahead = b.CreateAdd(row, e_.c64(2 * T));
           e_.prefetch(dy, b.CreateAdd(b.CreateMul(ahead, e_.c64(H)), j), false, 3);
-          for (int64_t g = 0; g < G; ++g)
-            e_.prefetch(hh, b.CreateAdd(b.CreateMul(ahead, e_.c64(S)), b.CreateAdd(j, e_.c64(g * H))), true, 3);
+          for (int64_t g = 0; g < G && !stream; ++g)
+            for (Value *half : sameHalves ? std::vector<Value *>{ih} : std::vector<Value *>{ih, hh})
+              e_.prefetch(half, b.CreateAdd(b.CreateMul(ahead, e_.c64(S)), b.CreateAdd(j, e_.c64(g * H))), true, 3);
         }
         Value *one = e_.cf(w, 1.0);
         Value *dh = b.CreateFAdd(e_.load(w, dy, b.CreateAdd(b.CreateMul(row, e_.c64(H)), j)),
@@ -465,7 +469,6 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
     BasicBlock *nextStep = BasicBlock::Create(module_.getContext(), "dh.done", f);
     b.CreateCondBr(firstStep, nextStep, product);
     b.SetInsertPoint(product);
-    Value *dzHidden = e_.at(hh, b.CreateMul(t, e_.c64(S)));
     if (order) { // the running rows only: gathered, multiplied, scattered back
       e_.loop(active, [&](Value *r) {
         Value *bi = rowAt(order, r);
@@ -488,15 +491,15 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
     } else {
       if (lstm)
         b.CreateMemSet(dhNext, b.getInt8(0), b.CreateMul(batch, e_.c64(H * 4)), MaybeAlign(4));
-      matmulStrided(dzHidden, T * S, whh, nullptr, dhNext, e_.c64(H), batch, GH, H, true);
+      matmulStrided(dzRows, GH, whh, nullptr, dhNext, e_.c64(H), batch, GH, H, true);
     }
     b.CreateBr(nextStep);
     b.SetInsertPoint(nextStep);
   }, "back");
   // Streaming stores are weakly ordered: visible to the threads that run the
   // dense_grad ops before any later store (the barrier's) is.
-  if (streamInputSide)
-    b.CreateIntrinsic(Intrinsic::x86_sse_sfence, {}, {});
+  if (stream)
+    e_.storeFence();
   finish();
 }
 

@@ -313,9 +313,9 @@ SymbolicPlan planSymbolic(const ir::Graph &graph, const PlanOptions &options, bo
       s.scratch.push_back({Scratch::HiddenGrad, newBuffer(cell.hidden, step)});
       if (cell.lstm())
         s.scratch.push_back({Scratch::CellGrad, newBuffer(cell.hidden, step)});
+      s.scratch.push_back({Scratch::RunningGateGrad, newBuffer(cell.gates() * cell.hidden, step)});
       if (ir::hasLengths(op)) {
         s.scratch.push_back({Scratch::RowOrder, newBuffer(1, step)});
-        s.scratch.push_back({Scratch::RunningGateGrad, newBuffer(cell.gates() * cell.hidden, step)});
         s.scratch.push_back({Scratch::RunningHiddenGrad, newBuffer(cell.hidden, step)});
       }
       if (splitGrad(id)) {

@@ -57,9 +57,12 @@ enum class Scratch {
   /// weightGradPanelElements): a block of dy rows rearranged per register
   /// tile, and a block of x rows of one column panel.
   Panels,
-  /// recurrent_grad with lengths: the hidden-side gate gradients of the rows
-  /// still running at a step, packed together [B,G*H], and their d h [B,H],
-  /// so that d h_{t-1} = dz W_hh multiplies only those rows.
+  /// recurrent_grad: the hidden-side gate gradients of one step, contiguous
+  /// [B,G*H], which d h_{t-1} = dz W_hh reads: in the result one step's
+  /// rows lie T*G*H floats apart (for W4 512 KiB, so all in the same few
+  /// sets of L1 and L2). With lengths: those of the rows still running,
+  /// packed together, and their d h [B,H] (RunningHiddenGrad), so that the
+  /// product multiplies only those rows.
   RunningGateGrad,
   RunningHiddenGrad,
 };
