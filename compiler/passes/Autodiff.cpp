@@ -113,10 +113,14 @@ private:
       if (dependsOnParam_[in(0)])
         accumulate(in(0), make(OpKind::DenseGradInput, {inputSide, in(1)}, {}, g_.op(in(0))));
       accumulate(in(1), make(OpKind::DenseGradWeight, {inputSide, in(0)}, {}, g_.op(in(1))));
-      accumulate(in(3), make(OpKind::SumRows, {inputSide}, {}, g_.op(in(3))));
+      ValueId biasIh = make(OpKind::SumRows, {inputSide}, {}, g_.op(in(3)));
+      accumulate(in(3), biasIh);
       ValueId previous = make(OpKind::ShiftSteps, {id}, attrs({{"reverse", Attr::ofBool(reverse)}}), op, ".previous");
       accumulate(in(2), make(OpKind::DenseGradWeight, {hiddenSide, previous}, {}, g_.op(in(2))));
-      accumulate(in(4), make(OpKind::SumRows, {hiddenSide}, {}, g_.op(in(4))));
+      // LSTM's two halves are equal (its gates' pre-activations are
+      // x W_ih^T + b_ih + h W_hh^T + b_hh): b_hh's gradient is b_ih's, summed
+      // once over the B*T rows (GRU's differ: the n gate's is dn * r).
+      accumulate(in(4), lstm ? biasIh : make(OpKind::SumRows, {hiddenSide}, {}, g_.op(in(4))));
       return;
     }
     case OpKind::Dropout:
