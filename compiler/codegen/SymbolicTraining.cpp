@@ -2,7 +2,6 @@
 #include "compiler/codegen/SymbolicEmitter.h"
 #include "compiler/codegen/PoolSteps.h"
 
-
 namespace rnnc::codegen::detail {
 
 
@@ -423,15 +422,14 @@ void SymbolicEmitter::recurrentGrad(Function *f, const ir::Op &op, const plan::S
             e_.store(v, half ? hh : ih, index);
         };
         // Two rows on, the same units of dy (and, unless streamed, of the
-        // result): rows T steps apart, a jump the hardware prefetcher does
+        // hidden-side result): rows T steps apart, a jump the hardware prefetcher does
         // not take (x86 prefetches do not fault, so rows past the batch
         // need no guard).
         if (!order && w == e_.width) {
           Value *ahead = b.CreateAdd(row, e_.c64(2 * T));
           e_.prefetch(dy, b.CreateAdd(b.CreateMul(ahead, e_.c64(H)), j), false, 3);
           for (int64_t g = 0; g < G && !stream; ++g)
-            for (Value *half : sameHalves ? std::vector<Value *>{ih} : std::vector<Value *>{ih, hh})
-              e_.prefetch(half, b.CreateAdd(b.CreateMul(ahead, e_.c64(S)), b.CreateAdd(j, e_.c64(g * H))), true, 3);
+            e_.prefetch(hh, b.CreateAdd(b.CreateMul(ahead, e_.c64(S)), b.CreateAdd(j, e_.c64(g * H))), true, 3);
         }
         Value *one = e_.cf(w, 1.0);
         Value *dh = b.CreateFAdd(e_.load(w, dy, b.CreateAdd(b.CreateMul(row, e_.c64(H)), j)),
